@@ -1,0 +1,386 @@
+//! One direction of a TCP connection, reassembled into an ordered byte stream.
+//!
+//! In-order data is handed to the consumer straight from the packet (no
+//! copy). Out-of-order data is buffered as non-overlapping pieces until the
+//! hole before it fills, the receiver acknowledges past the hole (the bytes
+//! were lost to the capture), the buffer cap is hit, or the stream ends; in
+//! the last three cases the consumer is told about the gap and delivery goes
+//! on after it. Overlapping bytes are compared with what arrived first (for
+//! data already delivered, against a short history window) and a difference
+//! is reported: that is how TCP-level evasion looks.
+
+/// Bytes of delivered data kept per direction to compare retransmissions against.
+pub const HISTORY_LEN: usize = 256;
+/// Out-of-order pieces kept per direction.
+pub const MAX_PIECES: usize = 256;
+
+/// What the reassembler hands to the consumer, in stream order.
+pub trait StreamSink {
+    /// Contiguous stream bytes.
+    fn data(&mut self, dir: usize, bytes: &[u8]);
+    /// `len` bytes of the stream were never seen; the next data starts after them.
+    fn gap(&mut self, dir: usize, len: u64);
+}
+
+/// Something worth an anomaly event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StreamEvent {
+    /// A segment overlapped data already received, with different bytes.
+    OverlapDifferentData,
+    /// Bytes were skipped.
+    Gap(u64),
+    /// The per-direction out-of-order buffer was full.
+    BufferFull,
+    /// The global reassembly memory cap was reached.
+    Memcap,
+}
+
+/// Shared accounting of out-of-order bytes across all streams.
+#[derive(Debug)]
+pub struct Budget {
+    /// Bytes currently buffered.
+    pub used: usize,
+    /// Cap on `used`.
+    pub cap: usize,
+}
+
+struct Piece {
+    rel: u64,
+    data: Vec<u8>,
+}
+
+/// Counters of one direction.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct StreamStats {
+    /// Bytes delivered to the consumer.
+    pub delivered: u64,
+    /// Bytes skipped as gaps.
+    pub gap_bytes: u64,
+    /// Gaps declared.
+    pub gaps: u32,
+    /// Segments that carried only already-delivered bytes.
+    pub retransmissions: u32,
+    /// Segments that arrived ahead of a hole.
+    pub out_of_order: u32,
+    /// Overlaps whose bytes differed.
+    pub overlap_mismatches: u32,
+}
+
+/// Reassembly state of one direction.
+#[derive(Default)]
+pub struct Stream {
+    init: bool,
+    /// Sequence number of relative offset 0.
+    base: u32,
+    /// Next relative offset to deliver.
+    next: u64,
+    /// Highest relative offset the peer acknowledged.
+    acked: u64,
+    pieces: Vec<Piece>,
+    buffered: usize,
+    max_buffer: usize,
+    history: Vec<u8>,
+    /// Stop reassembling: counters only.
+    bypass: bool,
+    /// Counters.
+    pub stats: StreamStats,
+}
+
+impl Stream {
+    /// A stream that buffers at most `max_buffer` out-of-order bytes.
+    pub fn new(max_buffer: usize) -> Self {
+        Stream {
+            max_buffer,
+            ..Stream::default()
+        }
+    }
+
+    /// True once the initial sequence number is known.
+    pub fn is_init(&self) -> bool {
+        self.init
+    }
+
+    /// Starts the stream at `seq` (the sequence number of the first data byte).
+    pub fn init(&mut self, seq: u32) {
+        self.init = true;
+        self.base = seq;
+        self.next = 0;
+        self.acked = 0;
+    }
+
+    /// The sequence number of the next byte expected.
+    pub fn next_seq(&self) -> u32 {
+        self.base.wrapping_add(self.next as u32)
+    }
+
+    /// Stops buffering and delivering; frees buffers.
+    pub fn set_bypass(&mut self, budget: &mut Budget) {
+        self.bypass = true;
+        self.release(budget);
+        self.history = Vec::new();
+    }
+
+    /// True when bypassed.
+    pub fn is_bypassed(&self) -> bool {
+        self.bypass
+    }
+
+    /// Bytes buffered out of order.
+    pub fn buffered(&self) -> usize {
+        self.buffered
+    }
+
+    /// Relative offset of `seq`, interpreting it within ±2 GiB of `next`.
+    fn rel(&self, seq: u32) -> i64 {
+        let d = seq.wrapping_sub(self.next_seq()) as i32;
+        self.next as i64 + i64::from(d)
+    }
+
+    /// A data-bearing (or pure ACK) segment of this direction.
+    #[allow(clippy::too_many_arguments)]
+    pub fn segment(
+        &mut self,
+        seq: u32,
+        payload: &[u8],
+        budget: &mut Budget,
+        dir: usize,
+        sink: &mut impl StreamSink,
+        events: &mut Vec<StreamEvent>,
+    ) {
+        if !self.init {
+            self.init(seq);
+        }
+        let start = self.rel(seq);
+        if payload.is_empty() || self.bypass {
+            if self.bypass {
+                let end = start + payload.len() as i64;
+                if end > self.next as i64 {
+                    self.stats.delivered += (end - self.next as i64) as u64;
+                    self.next = end as u64;
+                }
+            }
+            return;
+        }
+        let end = start + payload.len() as i64;
+        let next = self.next as i64;
+        if end <= next {
+            self.stats.retransmissions += 1;
+            self.compare_history(start, payload, events);
+            return;
+        }
+        let (start, payload) = if start < next {
+            let skip = (next - start) as usize;
+            self.compare_history(start, &payload[..skip], events);
+            (next, &payload[skip..])
+        } else {
+            (start, payload)
+        };
+        let start = start as u64;
+        if start == self.next {
+            self.deliver(dir, payload, sink);
+            if !self.pieces.is_empty() {
+                self.drain(dir, sink, budget, events);
+            }
+            return;
+        }
+        // Ahead of a hole. If the receiver already acknowledged past the
+        // hole, the missing bytes were lost to the capture: skip them now.
+        self.stats.out_of_order += 1;
+        if self.insert_piece(start, payload, budget, events) {
+            if self.acked >= start {
+                self.skip_to_first(dir, sink, events);
+                self.drain(dir, sink, budget, events);
+            }
+            return;
+        }
+        // No room: give up on the hole, deliver what we hold, then this segment.
+        self.skip_to_first(dir, sink, events);
+        self.drain(dir, sink, budget, events);
+        if start > self.next {
+            self.gap_to(start, dir, sink, events);
+        }
+        let end = start + payload.len() as u64;
+        if end > self.next {
+            let skip = (self.next - start) as usize;
+            self.deliver(dir, &payload[skip..], sink);
+        }
+    }
+
+    /// The peer acknowledged up to `ack` in this direction.
+    pub fn acknowledged(
+        &mut self,
+        ack: u32,
+        budget: &mut Budget,
+        dir: usize,
+        sink: &mut impl StreamSink,
+        events: &mut Vec<StreamEvent>,
+    ) {
+        if !self.init || self.bypass {
+            return;
+        }
+        let r = self.rel(ack);
+        if r <= self.next as i64 {
+            return;
+        }
+        let r = r as u64;
+        self.acked = self.acked.max(r);
+        // Buffered data behind an acknowledged hole: the hole will not be filled.
+        if let Some(first) = self.pieces.first() {
+            if first.rel <= self.acked && first.rel > self.next {
+                self.skip_to_first(dir, sink, events);
+                self.drain(dir, sink, budget, events);
+            }
+        }
+    }
+
+    /// End of the connection: deliver everything buffered, gaps included.
+    pub fn flush(&mut self, budget: &mut Budget, dir: usize, sink: &mut impl StreamSink, events: &mut Vec<StreamEvent>) {
+        while !self.pieces.is_empty() {
+            self.skip_to_first(dir, sink, events);
+            self.drain(dir, sink, budget, events);
+        }
+    }
+
+    /// Returns buffered bytes to the budget (the stream is being dropped).
+    pub fn release(&mut self, budget: &mut Budget) {
+        budget.used -= self.buffered;
+        self.buffered = 0;
+        self.pieces = Vec::new();
+    }
+
+    fn deliver(&mut self, dir: usize, bytes: &[u8], sink: &mut impl StreamSink) {
+        sink.data(dir, bytes);
+        self.next += bytes.len() as u64;
+        self.stats.delivered += bytes.len() as u64;
+        // Keep the tail for retransmission comparison.
+        if bytes.len() >= HISTORY_LEN {
+            self.history.clear();
+            self.history.extend_from_slice(&bytes[bytes.len() - HISTORY_LEN..]);
+        } else {
+            let keep = (HISTORY_LEN - bytes.len()).min(self.history.len());
+            let drop = self.history.len() - keep;
+            self.history.drain(..drop);
+            self.history.extend_from_slice(bytes);
+        }
+    }
+
+    /// Compares bytes at relative `start` with the delivered history.
+    fn compare_history(&mut self, start: i64, bytes: &[u8], events: &mut Vec<StreamEvent>) {
+        let hist_start = self.next as i64 - self.history.len() as i64;
+        let s = start.max(hist_start);
+        let e = (start + bytes.len() as i64).min(self.next as i64);
+        if s >= e {
+            return;
+        }
+        let a = &bytes[(s - start) as usize..(e - start) as usize];
+        let b = &self.history[(s - hist_start) as usize..(e - hist_start) as usize];
+        if a != b {
+            self.stats.overlap_mismatches += 1;
+            events.push(StreamEvent::OverlapDifferentData);
+        }
+    }
+
+    /// Buffers `[start, start+len)` minus what is already buffered. Returns
+    /// false when a cap prevented it.
+    fn insert_piece(&mut self, start: u64, bytes: &[u8], budget: &mut Budget, events: &mut Vec<StreamEvent>) -> bool {
+        let end = start + bytes.len() as u64;
+        // Compare with overlapping pieces; collect the uncovered sub-ranges.
+        let mut uncovered: Vec<(u64, u64)> = vec![(start, end)];
+        let mut mismatch = false;
+        for p in &self.pieces {
+            let (ps, pe) = (p.rel, p.rel + p.data.len() as u64);
+            if pe <= start || ps >= end {
+                continue;
+            }
+            let (s, e) = (start.max(ps), end.min(pe));
+            if bytes[(s - start) as usize..(e - start) as usize] != p.data[(s - ps) as usize..(e - ps) as usize] {
+                mismatch = true;
+            }
+            let mut next_unc = Vec::with_capacity(uncovered.len() + 1);
+            for (us, ue) in uncovered {
+                if ue <= ps || us >= pe {
+                    next_unc.push((us, ue));
+                    continue;
+                }
+                if us < ps {
+                    next_unc.push((us, ps));
+                }
+                if ue > pe {
+                    next_unc.push((pe, ue));
+                }
+            }
+            uncovered = next_unc;
+        }
+        if mismatch {
+            self.stats.overlap_mismatches += 1;
+            events.push(StreamEvent::OverlapDifferentData);
+        }
+        let add: usize = uncovered.iter().map(|(s, e)| (e - s) as usize).sum();
+        if add == 0 {
+            return true;
+        }
+        if self.buffered + add > self.max_buffer || self.pieces.len() + uncovered.len() > MAX_PIECES {
+            events.push(StreamEvent::BufferFull);
+            return false;
+        }
+        if budget.used + add > budget.cap {
+            events.push(StreamEvent::Memcap);
+            return false;
+        }
+        for (s, e) in uncovered {
+            let data = bytes[(s - start) as usize..(e - start) as usize].to_vec();
+            let pos = self.pieces.partition_point(|p| p.rel < s);
+            self.pieces.insert(pos, Piece { rel: s, data });
+        }
+        self.buffered += add;
+        budget.used += add;
+        true
+    }
+
+    /// Delivers buffered pieces that are contiguous with `next`.
+    fn drain(&mut self, dir: usize, sink: &mut impl StreamSink, budget: &mut Budget, events: &mut Vec<StreamEvent>) {
+        let mut taken = 0;
+        let mut i = 0;
+        while i < self.pieces.len() {
+            let rel = self.pieces[i].rel;
+            let len = self.pieces[i].data.len() as u64;
+            if rel > self.next {
+                break;
+            }
+            let data = std::mem::take(&mut self.pieces[i].data);
+            taken += data.len();
+            let skip = ((self.next - rel) as usize).min(data.len());
+            if skip > 0 {
+                // Already delivered from a later segment: check it said the same.
+                self.compare_history(rel as i64, &data[..skip], events);
+            }
+            if rel + len > self.next {
+                self.deliver(dir, &data[skip..], sink);
+            }
+            i += 1;
+        }
+        self.pieces.drain(..i);
+        self.buffered -= taken;
+        budget.used -= taken;
+    }
+
+    /// Declares the hole before the first buffered piece a gap.
+    fn skip_to_first(&mut self, dir: usize, sink: &mut impl StreamSink, events: &mut Vec<StreamEvent>) {
+        if let Some(first) = self.pieces.first() {
+            let to = first.rel;
+            if to > self.next {
+                self.gap_to(to, dir, sink, events);
+            }
+        }
+    }
+
+    fn gap_to(&mut self, to: u64, dir: usize, sink: &mut impl StreamSink, events: &mut Vec<StreamEvent>) {
+        let len = to - self.next;
+        sink.gap(dir, len);
+        events.push(StreamEvent::Gap(len));
+        self.stats.gaps += 1;
+        self.stats.gap_bytes += len;
+        self.next = to;
+        self.history.clear();
+    }
+}

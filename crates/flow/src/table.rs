@@ -1,0 +1,506 @@
+//! The bounded flow table with capture-time timeouts.
+
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::net::IpAddr;
+
+use plantshield_decode::TcpFlags;
+
+use crate::stream::Budget;
+use crate::tcp::TcpConn;
+use crate::{TO_CLIENT, TO_SERVER};
+
+const NIL: u32 = u32::MAX;
+const PROTO_TCP: u8 = 6;
+
+/// Timeout classes; each has its own least-recently-seen list.
+const CLASS_CLOSED: usize = 0;
+const CLASS_SHORT: usize = 1;
+const CLASS_LONG: usize = 2;
+
+/// Limits and timeouts of the table.
+#[derive(Clone, Debug)]
+pub struct FlowConfig {
+    /// Flows held at once; beyond it the stalest flow is evicted.
+    pub max_flows: usize,
+    /// Idle timeout of closed or reset TCP connections.
+    pub closed_timeout_ns: i64,
+    /// Idle timeout of half-open TCP connections, one-way UDP and other protocols.
+    pub short_timeout_ns: i64,
+    /// Idle timeout of established TCP connections and two-way UDP.
+    pub long_timeout_ns: i64,
+    /// Longest a flow record may run before an interim record is written.
+    pub lifetime_ns: i64,
+    /// Out-of-order bytes buffered per TCP direction.
+    pub max_stream_buffer: usize,
+    /// Out-of-order bytes buffered over all flows.
+    pub reassembly_memcap: usize,
+    /// Ports that identify the server side when the handshake was not seen.
+    pub server_ports: Vec<u16>,
+}
+
+impl Default for FlowConfig {
+    fn default() -> Self {
+        FlowConfig {
+            max_flows: 100_000,
+            closed_timeout_ns: 10_000_000_000,
+            short_timeout_ns: 60_000_000_000,
+            long_timeout_ns: 600_000_000_000,
+            lifetime_ns: 3_600_000_000_000,
+            max_stream_buffer: 256 * 1024,
+            reassembly_memcap: 64 << 20,
+            server_ports: vec![
+                20, 21, 22, 23, 25, 53, 67, 69, 80, 102, 123, 135, 137, 138, 139, 161, 389, 443, 445, 502, 1089,
+                1090, 1091, 1883, 1911, 2222, 2404, 3389, 4000, 4840, 8883, 9600, 18245, 20000, 34962, 34963,
+                34964, 44818, 47808,
+            ],
+        }
+    }
+}
+
+/// The normalised flow key: the lower (address, port) endpoint first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct FlowKey {
+    /// Lower endpoint.
+    pub lo: (IpAddr, u16),
+    /// Higher endpoint.
+    pub hi: (IpAddr, u16),
+    /// IP protocol.
+    pub proto: u8,
+    /// VLAN key (see `VlanStack::key`).
+    pub vlan: u32,
+}
+
+/// The fields of one packet that select its flow.
+#[derive(Clone, Copy, Debug)]
+pub struct PacketKey {
+    /// Source address.
+    pub src: IpAddr,
+    /// Destination address.
+    pub dst: IpAddr,
+    /// Source port (0 for portless protocols).
+    pub src_port: u16,
+    /// Destination port.
+    pub dst_port: u16,
+    /// IP protocol.
+    pub proto: u8,
+    /// VLAN key.
+    pub vlan: u32,
+}
+
+/// Why a flow ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EndReason {
+    /// No packet for the idle timeout of its class.
+    Timeout,
+    /// Closed by FIN or RST and quiet since.
+    Closed,
+    /// Pushed out because the table was full.
+    Evicted,
+    /// A new connection (SYN) reused the 5-tuple.
+    Reused,
+    /// The capture ended.
+    Shutdown,
+}
+
+impl EndReason {
+    /// snake_case name.
+    pub fn name(self) -> &'static str {
+        match self {
+            EndReason::Timeout => "timeout",
+            EndReason::Closed => "closed",
+            EndReason::Evicted => "evicted",
+            EndReason::Reused => "reused",
+            EndReason::Shutdown => "shutdown",
+        }
+    }
+}
+
+/// One bidirectional flow.
+pub struct Flow<S> {
+    /// Stable identifier (53 bits, safe in JSON numbers).
+    pub id: u64,
+    /// The table key.
+    pub key: FlowKey,
+    /// Initiator address and port.
+    pub client: (IpAddr, u16),
+    /// Responder address and port.
+    pub server: (IpAddr, u16),
+    /// First packet time (ns).
+    pub first_ts: i64,
+    /// Last packet time (ns).
+    pub last_ts: i64,
+    /// Start of the current record (moves on interim records).
+    pub record_ts: i64,
+    /// Packets per direction ([`TO_SERVER`], [`TO_CLIENT`]).
+    pub pkts: [u64; 2],
+    /// IP bytes per direction.
+    pub bytes: [u64; 2],
+    /// The initiator was guessed, not seen.
+    pub midstream: bool,
+    /// TCP state, for TCP flows.
+    pub tcp: Option<TcpConn>,
+    /// Application-layer state owned by the layer above.
+    pub app: S,
+    client_is_lo: bool,
+    class: usize,
+    prev: u32,
+    next: u32,
+}
+
+impl<S> Flow<S> {
+    /// The direction of a packet sent from `src`:`src_port`.
+    pub fn direction(&self, src: IpAddr, src_port: u16) -> usize {
+        let from_lo = (src, src_port) == self.key.lo;
+        if from_lo == self.client_is_lo {
+            TO_SERVER
+        } else {
+            TO_CLIENT
+        }
+    }
+
+    fn wanted_class(&self) -> usize {
+        match &self.tcp {
+            Some(t) if t.is_finished() => CLASS_CLOSED,
+            Some(t) => {
+                if t.saw_handshake() && self.pkts[TO_CLIENT] == 0 {
+                    CLASS_SHORT
+                } else if self.pkts[TO_CLIENT] > 0 && self.pkts[TO_SERVER] > 0 {
+                    CLASS_LONG
+                } else {
+                    CLASS_SHORT
+                }
+            }
+            None if self.pkts[TO_CLIENT] > 0 && self.pkts[TO_SERVER] > 0 => CLASS_LONG,
+            None => CLASS_SHORT,
+        }
+    }
+}
+
+/// The result of [`FlowTable::lookup`].
+#[derive(Clone, Copy, Debug)]
+pub struct Lookup {
+    /// Slot of the flow, valid until the flow is removed.
+    pub idx: u32,
+    /// Direction of the packet.
+    pub dir: usize,
+    /// The flow was created by this packet.
+    pub created: bool,
+}
+
+#[derive(Clone, Copy)]
+struct List {
+    head: u32,
+    tail: u32,
+}
+
+/// The flow table.
+pub struct FlowTable<S> {
+    cfg: FlowConfig,
+    timeouts: [i64; 3],
+    server_ports: Box<[u64; 1024]>,
+    map: HashMap<FlowKey, u32, ahash::RandomState>,
+    slots: Vec<Option<Flow<S>>>,
+    free: Vec<u32>,
+    lists: [List; 3],
+    /// Out-of-order byte accounting shared by all TCP streams.
+    pub budget: Budget,
+    /// Flows evicted because the table was full.
+    pub evictions: u64,
+}
+
+impl<S> FlowTable<S> {
+    /// An empty table.
+    pub fn new(cfg: FlowConfig) -> Self {
+        let mut ports = Box::new([0u64; 1024]);
+        for p in &cfg.server_ports {
+            ports[usize::from(*p) / 64] |= 1 << (p % 64);
+        }
+        FlowTable {
+            timeouts: [cfg.closed_timeout_ns, cfg.short_timeout_ns, cfg.long_timeout_ns],
+            server_ports: ports,
+            map: HashMap::with_hasher(ahash::RandomState::new()),
+            slots: Vec::new(),
+            free: Vec::new(),
+            lists: [List { head: NIL, tail: NIL }; 3],
+            budget: Budget {
+                used: 0,
+                cap: cfg.reassembly_memcap,
+            },
+            evictions: 0,
+            cfg,
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &FlowConfig {
+        &self.cfg
+    }
+
+    /// Flows currently held.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// True when empty.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// True when `port` is a well-known server port.
+    pub fn is_server_port(&self, port: u16) -> bool {
+        self.server_ports[usize::from(port) / 64] & (1 << (port % 64)) != 0
+    }
+
+    /// The flow in slot `idx`.
+    pub fn get_mut(&mut self, idx: u32) -> Option<&mut Flow<S>> {
+        self.slots.get_mut(idx as usize).and_then(Option::as_mut)
+    }
+
+    /// The flow in slot `idx`, shared.
+    pub fn get(&self, idx: u32) -> Option<&Flow<S>> {
+        self.slots.get(idx as usize).and_then(Option::as_ref)
+    }
+
+    /// Finds or creates the flow of a packet. `flags` are the TCP flags, if
+    /// TCP. Creating a flow in a full table first evicts one and hands it to
+    /// `ended`.
+    pub fn lookup(
+        &mut self,
+        ts: i64,
+        pk: &PacketKey,
+        flags: Option<TcpFlags>,
+        make_app: impl FnOnce() -> S,
+        ended: &mut impl FnMut(Flow<S>, EndReason),
+    ) -> Lookup {
+        let a = (pk.src, pk.src_port);
+        let b = (pk.dst, pk.dst_port);
+        let src_is_lo = a <= b;
+        let key = FlowKey {
+            lo: if src_is_lo { a } else { b },
+            hi: if src_is_lo { b } else { a },
+            proto: pk.proto,
+            vlan: pk.vlan,
+        };
+        if let Some(&idx) = self.map.get(&key) {
+            if let Some(f) = self.slots[idx as usize].as_ref() {
+                let dir = if src_is_lo == f.client_is_lo { TO_SERVER } else { TO_CLIENT };
+                return Lookup {
+                    idx,
+                    dir,
+                    created: false,
+                };
+            }
+        }
+        if self.map.len() >= self.cfg.max_flows.max(1) {
+            self.evict_one(ended);
+        }
+        let (sender_is_client, midstream) = self.guess_initiator(pk, flags);
+        let client_is_lo = src_is_lo == sender_is_client;
+        let (client, server) = if sender_is_client { (a, b) } else { (b, a) };
+        let flow = Flow {
+            id: flow_id(&key, ts),
+            key,
+            client,
+            server,
+            first_ts: ts,
+            last_ts: ts,
+            record_ts: ts,
+            pkts: [0; 2],
+            bytes: [0; 2],
+            midstream,
+            tcp: (pk.proto == PROTO_TCP).then(|| TcpConn::new(self.cfg.max_stream_buffer)),
+            app: make_app(),
+            client_is_lo,
+            class: CLASS_SHORT,
+            prev: NIL,
+            next: NIL,
+        };
+        let idx = match self.free.pop() {
+            Some(i) => {
+                self.slots[i as usize] = Some(flow);
+                i
+            }
+            None => {
+                self.slots.push(Some(flow));
+                (self.slots.len() - 1) as u32
+            }
+        };
+        self.map.insert(key, idx);
+        self.link_tail(idx, CLASS_SHORT);
+        Lookup {
+            idx,
+            dir: if sender_is_client { TO_SERVER } else { TO_CLIENT },
+            created: true,
+        }
+    }
+
+    fn guess_initiator(&self, pk: &PacketKey, flags: Option<TcpFlags>) -> (bool, bool) {
+        if let Some(f) = flags {
+            if f.syn() && !f.ack() {
+                return (true, false);
+            }
+            if f.syn() && f.ack() {
+                return (false, false);
+            }
+        }
+        let (ss, ds) = (self.is_server_port(pk.src_port), self.is_server_port(pk.dst_port));
+        let sender_is_client = if ds && !ss {
+            true
+        } else if ss && !ds {
+            false
+        } else if flags.is_some() {
+            pk.dst_port <= pk.src_port
+        } else {
+            true
+        };
+        (sender_is_client, flags.is_some())
+    }
+
+    /// Records a packet on the flow: time, counters and its place in the
+    /// timeout lists. Call after the packet was processed.
+    pub fn touch(&mut self, idx: u32, ts: i64, dir: usize, ip_bytes: u64) {
+        let Some(f) = self.slots.get_mut(idx as usize).and_then(Option::as_mut) else {
+            return;
+        };
+        f.last_ts = f.last_ts.max(ts);
+        f.pkts[dir] += 1;
+        f.bytes[dir] += ip_bytes;
+        let class = f.wanted_class();
+        self.unlink(idx);
+        self.link_tail(idx, class);
+    }
+
+    /// Ends flows idle for longer than their class's timeout.
+    pub fn expire(&mut self, now: i64, ended: &mut impl FnMut(Flow<S>, EndReason)) {
+        for class in [CLASS_CLOSED, CLASS_SHORT, CLASS_LONG] {
+            loop {
+                let head = self.lists[class].head;
+                if head == NIL {
+                    break;
+                }
+                let Some(f) = self.slots[head as usize].as_ref() else {
+                    break;
+                };
+                if now.saturating_sub(f.last_ts) < self.timeouts[class] {
+                    break;
+                }
+                let reason = if class == CLASS_CLOSED {
+                    EndReason::Closed
+                } else {
+                    EndReason::Timeout
+                };
+                if let Some(f) = self.remove(head) {
+                    ended(f, reason);
+                }
+            }
+        }
+    }
+
+    /// Removes a flow.
+    pub fn remove(&mut self, idx: u32) -> Option<Flow<S>> {
+        let mut f = self.slots.get_mut(idx as usize)?.take()?;
+        self.slots[idx as usize] = None;
+        // Unlink by hand: the slot is already empty.
+        let (p, n, c) = (f.prev, f.next, f.class);
+        self.relink(p, n, c);
+        self.map.remove(&f.key);
+        self.free.push(idx);
+        if let Some(t) = f.tcp.as_mut() {
+            t.release(&mut self.budget);
+        }
+        Some(f)
+    }
+
+    /// Ends every flow (end of input), oldest first.
+    pub fn drain(&mut self, ended: &mut impl FnMut(Flow<S>, EndReason)) {
+        let mut idx: Vec<(i64, u64, u32)> = self
+            .slots
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| s.as_ref().map(|f| (f.first_ts, f.id, i as u32)))
+            .collect();
+        idx.sort_unstable();
+        for (_, _, i) in idx {
+            if let Some(f) = self.remove(i) {
+                ended(f, EndReason::Shutdown);
+            }
+        }
+    }
+
+    fn evict_one(&mut self, ended: &mut impl FnMut(Flow<S>, EndReason)) {
+        for class in [CLASS_CLOSED, CLASS_SHORT, CLASS_LONG] {
+            let head = self.lists[class].head;
+            if head != NIL {
+                if let Some(f) = self.remove(head) {
+                    self.evictions += 1;
+                    ended(f, EndReason::Evicted);
+                }
+                return;
+            }
+        }
+    }
+
+    fn link_tail(&mut self, idx: u32, class: usize) {
+        let tail = self.lists[class].tail;
+        if let Some(f) = self.slots[idx as usize].as_mut() {
+            f.class = class;
+            f.prev = tail;
+            f.next = NIL;
+        }
+        if tail == NIL {
+            self.lists[class].head = idx;
+        } else if let Some(t) = self.slots[tail as usize].as_mut() {
+            t.next = idx;
+        }
+        self.lists[class].tail = idx;
+    }
+
+    fn unlink(&mut self, idx: u32) {
+        let Some(f) = self.slots[idx as usize].as_ref() else {
+            return;
+        };
+        let (p, n, c) = (f.prev, f.next, f.class);
+        self.relink(p, n, c);
+    }
+
+    fn relink(&mut self, p: u32, n: u32, class: usize) {
+        if p == NIL {
+            self.lists[class].head = n;
+        } else if let Some(pf) = self.slots[p as usize].as_mut() {
+            pf.next = n;
+        }
+        if n == NIL {
+            self.lists[class].tail = p;
+        } else if let Some(nf) = self.slots[n as usize].as_mut() {
+            nf.prev = p;
+        }
+    }
+}
+
+/// A deterministic 53-bit id from the key and start time.
+fn flow_id(key: &FlowKey, ts: i64) -> u64 {
+    let mut h = FnvHasher(0xcbf2_9ce4_8422_2325);
+    key.hash(&mut h);
+    ts.hash(&mut h);
+    // Finalise (splitmix64) so that close keys spread.
+    let mut z = h.0;
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^= z >> 31;
+    z & ((1 << 53) - 1)
+}
+
+struct FnvHasher(u64);
+
+impl Hasher for FnvHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 ^= u64::from(*b);
+            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+}

@@ -1,0 +1,179 @@
+//! TCP connection tracking: the handshake, FIN/RST, and the two reassembled
+//! directions.
+
+use plantshield_decode::TcpSegment;
+
+use crate::stream::{Budget, Stream, StreamEvent, StreamSink};
+use crate::{TO_CLIENT, TO_SERVER};
+
+/// Coarse connection state, as reported in `flow` events.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TcpState {
+    /// SYN seen, no SYN-ACK yet.
+    SynSent,
+    /// SYN-ACK seen, handshake not yet confirmed by data or ACK.
+    SynReceived,
+    /// Handshake complete (or data seen both ways).
+    Established,
+    /// Joined after the handshake.
+    Midstream,
+    /// One side sent FIN.
+    Closing,
+    /// Both sides sent FIN.
+    Closed,
+    /// A side sent RST.
+    Reset,
+}
+
+impl TcpState {
+    /// snake_case name.
+    pub fn name(self) -> &'static str {
+        match self {
+            TcpState::SynSent => "syn_sent",
+            TcpState::SynReceived => "syn_received",
+            TcpState::Established => "established",
+            TcpState::Midstream => "midstream",
+            TcpState::Closing => "closing",
+            TcpState::Closed => "closed",
+            TcpState::Reset => "reset",
+        }
+    }
+}
+
+/// What the caller should do after a segment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TcpVerdict {
+    /// Keep going.
+    Continue,
+    /// A new SYN reuses this 5-tuple: end this flow and start another.
+    NewConnection,
+}
+
+/// Both directions of one connection.
+pub struct TcpConn {
+    /// Reassembly per direction, indexed by [`TO_SERVER`] / [`TO_CLIENT`].
+    pub streams: [Stream; 2],
+    syn: [bool; 2],
+    isn: [Option<u32>; 2],
+    fin: [bool; 2],
+    rst: bool,
+    data_both: [bool; 2],
+}
+
+impl TcpConn {
+    /// A connection whose directions each buffer at most `max_buffer` bytes out of order.
+    pub fn new(max_buffer: usize) -> Self {
+        TcpConn {
+            streams: [Stream::new(max_buffer), Stream::new(max_buffer)],
+            syn: [false; 2],
+            isn: [None; 2],
+            fin: [false; 2],
+            rst: false,
+            data_both: [false; 2],
+        }
+    }
+
+    /// The coarse state.
+    pub fn state(&self) -> TcpState {
+        if self.rst {
+            TcpState::Reset
+        } else if self.fin[0] && self.fin[1] {
+            TcpState::Closed
+        } else if self.fin[0] || self.fin[1] {
+            TcpState::Closing
+        } else if self.syn[TO_SERVER] && self.syn[TO_CLIENT] {
+            if self.data_both[0] || self.data_both[1] {
+                TcpState::Established
+            } else {
+                TcpState::SynReceived
+            }
+        } else if self.syn[TO_SERVER] {
+            TcpState::SynSent
+        } else if self.syn[TO_CLIENT] {
+            TcpState::SynReceived
+        } else {
+            TcpState::Midstream
+        }
+    }
+
+    /// True once FIN both ways or RST: the flow can end soon.
+    pub fn is_finished(&self) -> bool {
+        self.rst || (self.fin[0] && self.fin[1])
+    }
+
+    /// True when the handshake was seen.
+    pub fn saw_handshake(&self) -> bool {
+        self.syn[TO_SERVER]
+    }
+
+    /// Processes one segment travelling in `dir`.
+    pub fn segment(
+        &mut self,
+        dir: usize,
+        seg: &TcpSegment<'_>,
+        budget: &mut Budget,
+        sink: &mut impl StreamSink,
+        events: &mut Vec<StreamEvent>,
+    ) -> TcpVerdict {
+        let f = seg.flags;
+        let other = 1 - dir;
+        if f.syn() {
+            if !f.ack() {
+                if let Some(isn) = self.isn[dir] {
+                    if isn != seg.seq {
+                        if self.is_finished() || self.streams[dir].stats.delivered > 0 {
+                            return TcpVerdict::NewConnection;
+                        }
+                        // A fresh SYN before any data: the client restarted its attempt.
+                        self.isn[dir] = None;
+                    }
+                }
+            } else if !self.streams[other].is_init() {
+                // SYN-ACK without the SYN: its ACK tells where the peer starts.
+                self.streams[other].init(seg.ack);
+            }
+            if self.isn[dir].is_none() {
+                self.isn[dir] = Some(seg.seq);
+                self.streams[dir].init(seg.seq.wrapping_add(1));
+            }
+            self.syn[dir] = true;
+            // Data on a SYN (TCP Fast Open) follows the ISN.
+            if !seg.payload.is_empty() {
+                self.data_both[dir] = true;
+                let seq = seg.seq.wrapping_add(1);
+                self.streams[dir].segment(seq, seg.payload, budget, dir, sink, events);
+            }
+            return TcpVerdict::Continue;
+        }
+        if f.rst() {
+            self.rst = true;
+            self.flush(budget, sink, events);
+            return TcpVerdict::Continue;
+        }
+        if f.ack() {
+            self.streams[other].acknowledged(seg.ack, budget, other, sink, events);
+        }
+        if !seg.payload.is_empty() {
+            self.data_both[dir] = true;
+        }
+        self.streams[dir].segment(seg.seq, seg.payload, budget, dir, sink, events);
+        if f.fin() {
+            self.fin[dir] = true;
+        }
+        TcpVerdict::Continue
+    }
+
+    /// Delivers everything buffered in both directions.
+    pub fn flush(&mut self, budget: &mut Budget, sink: &mut impl StreamSink, events: &mut Vec<StreamEvent>) {
+        for d in [TO_SERVER, TO_CLIENT] {
+            self.streams[d].flush(budget, d, sink, events);
+        }
+    }
+
+    /// Returns buffered memory to the budget.
+    pub fn release(&mut self, budget: &mut Budget) {
+        for s in &mut self.streams {
+            s.release(budget);
+        }
+    }
+}

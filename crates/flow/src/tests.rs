@@ -1,0 +1,325 @@
+use std::net::{IpAddr, Ipv4Addr};
+
+use plantshield_decode::{TcpFlags, TcpSegment};
+use proptest::prelude::*;
+
+use crate::*;
+
+/// Collects the delivered stream; gaps become `None` bytes.
+#[derive(Default)]
+struct Collect {
+    out: [Vec<Option<u8>>; 2],
+    gaps: [Vec<u64>; 2],
+}
+
+impl StreamSink for Collect {
+    fn data(&mut self, dir: usize, bytes: &[u8]) {
+        self.out[dir].extend(bytes.iter().map(|b| Some(*b)));
+    }
+    fn gap(&mut self, dir: usize, len: u64) {
+        self.gaps[dir].push(len);
+        self.out[dir].extend(std::iter::repeat_n(None, len as usize));
+    }
+}
+
+fn budget() -> Budget {
+    Budget {
+        used: 0,
+        cap: 1 << 30,
+    }
+}
+
+fn data(n: usize) -> Vec<u8> {
+    (0..n).map(|i| (i * 31 % 251) as u8).collect()
+}
+
+#[test]
+fn in_order_delivery_is_direct() {
+    let d = data(100);
+    let mut s = Stream::new(1 << 20);
+    let mut sink = Collect::default();
+    let mut b = budget();
+    let mut ev = vec![];
+    s.init(1000);
+    for (i, c) in d.chunks(10).enumerate() {
+        s.segment(1000 + 10 * i as u32, c, &mut b, 0, &mut sink, &mut ev);
+    }
+    assert_eq!(sink.out[0].iter().map(|b| b.unwrap()).collect::<Vec<_>>(), d);
+    assert!(ev.is_empty());
+    assert_eq!(b.used, 0);
+}
+
+#[test]
+fn sequence_wraparound() {
+    let d = data(300);
+    let mut s = Stream::new(1 << 20);
+    let mut sink = Collect::default();
+    let mut b = budget();
+    let mut ev = vec![];
+    let isn = u32::MAX - 150;
+    s.init(isn);
+    // Second chunk first (after the wrap), then the first.
+    s.segment(isn.wrapping_add(150), &d[150..], &mut b, 0, &mut sink, &mut ev);
+    assert!(sink.out[0].is_empty());
+    s.segment(isn, &d[..150], &mut b, 0, &mut sink, &mut ev);
+    assert_eq!(sink.out[0].len(), 300);
+    assert!(sink.out[0].iter().zip(&d).all(|(a, b)| *a == Some(*b)));
+}
+
+#[test]
+fn overlap_with_different_data_is_reported_first_wins() {
+    let d = data(60);
+    let mut s = Stream::new(1 << 20);
+    let mut sink = Collect::default();
+    let mut b = budget();
+    let mut ev = vec![];
+    s.init(0);
+    s.segment(0, &d[..20], &mut b, 0, &mut sink, &mut ev);
+    // A retransmission of delivered bytes with other content.
+    let mut evil = d[10..20].to_vec();
+    evil[3] ^= 1;
+    s.segment(10, &evil, &mut b, 0, &mut sink, &mut ev);
+    assert_eq!(ev, vec![StreamEvent::OverlapDifferentData]);
+    // Out of order pieces that overlap each other with different bytes.
+    ev.clear();
+    s.segment(40, &d[40..60], &mut b, 0, &mut sink, &mut ev);
+    let mut evil = d[30..50].to_vec();
+    evil[15] ^= 0xff;
+    s.segment(30, &evil, &mut b, 0, &mut sink, &mut ev);
+    assert_eq!(ev, vec![StreamEvent::OverlapDifferentData]);
+    s.segment(20, &d[20..30], &mut b, 0, &mut sink, &mut ev);
+    let got: Vec<u8> = sink.out[0].iter().map(|b| b.unwrap()).collect();
+    assert_eq!(got, d, "first arrival wins");
+    assert_eq!(b.used, 0);
+}
+
+#[test]
+fn acknowledged_hole_becomes_gap() {
+    let d = data(90);
+    let mut s = Stream::new(1 << 20);
+    let mut sink = Collect::default();
+    let mut b = budget();
+    let mut ev = vec![];
+    s.init(0);
+    s.segment(0, &d[..30], &mut b, 0, &mut sink, &mut ev);
+    s.segment(60, &d[60..90], &mut b, 0, &mut sink, &mut ev);
+    assert_eq!(sink.out[0].len(), 30);
+    // The receiver acknowledges everything: bytes 30..60 were lost to the capture.
+    s.acknowledged(90, &mut b, 0, &mut sink, &mut ev);
+    assert_eq!(sink.gaps[0], vec![30]);
+    assert_eq!(sink.out[0].len(), 90);
+    assert!(sink.out[0][60..].iter().zip(&d[60..]).all(|(a, b)| *a == Some(*b)));
+    assert_eq!(ev, vec![StreamEvent::Gap(30)]);
+    // After an ACK past a hole, new data beyond the hole is a gap at once.
+    s.acknowledged(120, &mut b, 0, &mut sink, &mut ev);
+    s.segment(120, b"next", &mut b, 0, &mut sink, &mut ev);
+    assert_eq!(sink.gaps[0], vec![30, 30]);
+}
+
+#[test]
+fn buffer_cap_forces_gap_and_memcap_is_respected() {
+    let d = data(400);
+    let mut s = Stream::new(100);
+    let mut sink = Collect::default();
+    let mut b = budget();
+    let mut ev = vec![];
+    s.init(0);
+    s.segment(50, &d[50..150], &mut b, 0, &mut sink, &mut ev);
+    assert_eq!(s.buffered(), 100);
+    s.segment(150, &d[150..200], &mut b, 0, &mut sink, &mut ev);
+    assert!(ev.contains(&StreamEvent::BufferFull));
+    assert_eq!(sink.gaps[0], vec![50]);
+    assert_eq!(sink.out[0].len(), 200);
+    assert_eq!(s.buffered(), 0);
+    assert_eq!(b.used, 0);
+
+    let mut small = Budget { used: 0, cap: 10 };
+    let mut s = Stream::new(1000);
+    let mut ev = vec![];
+    let mut sink = Collect::default();
+    s.init(0);
+    s.segment(50, &d[50..80], &mut small, 0, &mut sink, &mut ev);
+    assert!(ev.contains(&StreamEvent::Memcap));
+    assert!(small.used <= small.cap);
+}
+
+fn seg(seq: u32, ack: u32, flags: u8, payload: &[u8]) -> TcpSegment<'_> {
+    TcpSegment {
+        src_port: 0,
+        dst_port: 0,
+        seq,
+        ack,
+        flags: TcpFlags(flags),
+        window: 0,
+        payload,
+    }
+}
+
+#[test]
+fn handshake_data_fin_states() {
+    let mut c = TcpConn::new(1 << 16);
+    let mut b = budget();
+    let mut sink = Collect::default();
+    let mut ev = vec![];
+    assert_eq!(c.state(), TcpState::Midstream);
+    c.segment(TO_SERVER, &seg(100, 0, TcpFlags::SYN, b""), &mut b, &mut sink, &mut ev);
+    assert_eq!(c.state(), TcpState::SynSent);
+    c.segment(TO_CLIENT, &seg(500, 101, TcpFlags::SYN | TcpFlags::ACK, b""), &mut b, &mut sink, &mut ev);
+    c.segment(TO_SERVER, &seg(101, 501, TcpFlags::ACK, b"req"), &mut b, &mut sink, &mut ev);
+    assert_eq!(c.state(), TcpState::Established);
+    c.segment(TO_CLIENT, &seg(501, 104, TcpFlags::ACK, b"resp"), &mut b, &mut sink, &mut ev);
+    c.segment(TO_SERVER, &seg(104, 505, TcpFlags::FIN | TcpFlags::ACK, b""), &mut b, &mut sink, &mut ev);
+    assert_eq!(c.state(), TcpState::Closing);
+    c.segment(TO_CLIENT, &seg(505, 105, TcpFlags::FIN | TcpFlags::ACK, b""), &mut b, &mut sink, &mut ev);
+    assert_eq!(c.state(), TcpState::Closed);
+    assert!(c.is_finished());
+    assert_eq!(sink.out[0].len(), 3);
+    assert_eq!(sink.out[1].len(), 4);
+    assert!(ev.is_empty(), "{ev:?}");
+    // A new SYN with another ISN is a new connection.
+    let v = c.segment(TO_SERVER, &seg(9000, 0, TcpFlags::SYN, b""), &mut b, &mut sink, &mut ev);
+    assert_eq!(v, TcpVerdict::NewConnection);
+}
+
+fn pk(src: [u8; 4], sport: u16, dst: [u8; 4], dport: u16, proto: u8) -> PacketKey {
+    PacketKey {
+        src: IpAddr::V4(Ipv4Addr::from(src)),
+        dst: IpAddr::V4(Ipv4Addr::from(dst)),
+        src_port: sport,
+        dst_port: dport,
+        proto,
+        vlan: 0,
+    }
+}
+
+#[test]
+fn initiator_from_syn_ports_and_direction() {
+    let mut t: FlowTable<()> = FlowTable::new(FlowConfig::default());
+    let mut ended = |_f: Flow<()>, _r: EndReason| panic!("nothing should end");
+    // Midstream: the response (from port 502) is seen first.
+    let l = t.lookup(0, &pk([10, 0, 0, 2], 502, [10, 0, 0, 1], 40000, 6), Some(TcpFlags(TcpFlags::ACK)), || (), &mut ended);
+    assert!(l.created);
+    assert_eq!(l.dir, TO_CLIENT);
+    let f = t.get(l.idx).unwrap();
+    assert!(f.midstream);
+    assert_eq!(f.server.1, 502);
+    // Same flow from the other side.
+    let l2 = t.lookup(1, &pk([10, 0, 0, 1], 40000, [10, 0, 0, 2], 502, 6), Some(TcpFlags(TcpFlags::ACK)), || (), &mut ended);
+    assert_eq!((l2.idx, l2.dir, l2.created), (l.idx, TO_SERVER, false));
+    // A SYN names the client even on unknown ports.
+    let l3 = t.lookup(2, &pk([10, 0, 0, 9], 1000, [10, 0, 0, 8], 60000, 6), Some(TcpFlags(TcpFlags::SYN)), || (), &mut ended);
+    let f = t.get(l3.idx).unwrap();
+    assert!(!f.midstream);
+    assert_eq!(f.client.1, 1000);
+    // A VLAN separates flows.
+    let mut k = pk([10, 0, 0, 1], 40000, [10, 0, 0, 2], 502, 6);
+    k.vlan = 7;
+    assert!(t.lookup(3, &k, None, || (), &mut ended).created);
+    assert_eq!(t.len(), 3);
+}
+
+#[test]
+fn timeouts_by_class_and_eviction() {
+    let cfg = FlowConfig {
+        max_flows: 3,
+        ..FlowConfig::default()
+    };
+    let s = 1_000_000_000i64;
+    let mut t: FlowTable<u32> = FlowTable::new(cfg);
+    let gone: std::cell::RefCell<Vec<(u32, EndReason)>> = Default::default();
+    let mut ended = |f: Flow<u32>, r: EndReason| gone.borrow_mut().push((f.app, r));
+    // UDP both ways: long class (600 s).
+    let a = t.lookup(0, &pk([1, 1, 1, 1], 5000, [2, 2, 2, 2], 20000, 17), None, || 1, &mut ended);
+    t.touch(a.idx, 0, a.dir, 100);
+    let a2 = t.lookup(0, &pk([2, 2, 2, 2], 20000, [1, 1, 1, 1], 5000, 17), None, || 99, &mut ended);
+    t.touch(a2.idx, 0, a2.dir, 100);
+    // UDP one way: short class (60 s).
+    let b = t.lookup(s, &pk([3, 3, 3, 3], 5000, [4, 4, 4, 4], 161, 17), None, || 2, &mut ended);
+    t.touch(b.idx, s, b.dir, 100);
+    t.expire(30 * s, &mut ended);
+    assert!(gone.borrow().is_empty());
+    t.expire(62 * s, &mut ended);
+    assert_eq!(*gone.borrow(), vec![(2, EndReason::Timeout)]);
+    // Fill the table; the one-way flow goes first when a fourth arrives.
+    let c = t.lookup(70 * s, &pk([5, 5, 5, 5], 1, [6, 6, 6, 6], 2, 17), None, || 3, &mut ended);
+    t.touch(c.idx, 70 * s, c.dir, 1);
+    let d = t.lookup(71 * s, &pk([7, 7, 7, 7], 1, [8, 8, 8, 8], 2, 17), None, || 4, &mut ended);
+    t.touch(d.idx, 71 * s, d.dir, 1);
+    let e = t.lookup(72 * s, &pk([9, 9, 9, 9], 1, [8, 8, 8, 8], 2, 17), None, || 5, &mut ended);
+    t.touch(e.idx, 72 * s, e.dir, 1);
+    assert_eq!(gone.borrow()[1..], [(3, EndReason::Evicted)]);
+    assert_eq!(t.len(), 3);
+    t.expire(700 * s, &mut ended);
+    assert_eq!(t.len(), 0);
+    assert!(gone.borrow().contains(&(1, EndReason::Timeout)));
+}
+
+proptest! {
+    /// Reordered, duplicated, overlapping and gapped segments: the delivered
+    /// stream equals the original wherever bytes were delivered, every byte
+    /// up to the last delivered one is either data or a reported gap, and
+    /// identical overlaps raise nothing.
+    #[test]
+    fn reassembly_matches_original(
+        len in 1usize..4000,
+        cuts in proptest::collection::vec(1usize..400, 1..60),
+        seed in any::<u64>(),
+        dups in 0usize..10,
+        drop_mask in any::<u64>(),
+        isn in any::<u32>(),
+        cap in prop::sample::select(vec![64usize, 1000, 1 << 20]),
+    ) {
+        let d = data(len);
+        // Segment boundaries from the cuts.
+        let mut segs: Vec<(usize, usize)> = vec![];
+        let mut pos = 0;
+        for c in cuts.iter().cycle() {
+            if pos >= len { break; }
+            let end = (pos + c).min(len);
+            segs.push((pos, end));
+            pos = end;
+        }
+        // Overlapping re-sends with identical data.
+        let mut rng = seed | 1;
+        let mut next = || { rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17; rng };
+        for _ in 0..dups {
+            let s = (next() % len as u64) as usize;
+            let e = (s + 1 + (next() % 300) as usize).min(len);
+            segs.push((s, e));
+        }
+        // Shuffle.
+        for i in (1..segs.len()).rev() {
+            let j = (next() % (i as u64 + 1)) as usize;
+            segs.swap(i, j);
+        }
+        // Drop some segments (only from the original cuts, so gaps are real).
+        let n_orig = segs.len();
+        let kept: Vec<(usize, usize)> = segs.iter().enumerate()
+            .filter(|(i, _)| *i >= 64 || drop_mask & (1 << i) == 0 || n_orig < 3)
+            .map(|(_, s)| *s).collect();
+        let mut s = Stream::new(cap);
+        let mut sink = Collect::default();
+        let mut b = budget();
+        let mut ev = vec![];
+        s.init(isn);
+        for (a, e) in &kept {
+            s.segment(isn.wrapping_add(*a as u32), &d[*a..*e], &mut b, 0, &mut sink, &mut ev);
+            prop_assert!(s.buffered() <= cap);
+        }
+        s.flush(&mut b, 0, &mut sink, &mut ev);
+        prop_assert_eq!(b.used, 0);
+        prop_assert!(!ev.contains(&StreamEvent::OverlapDifferentData));
+        let out = &sink.out[0];
+        prop_assert!(out.len() <= len);
+        for (i, v) in out.iter().enumerate() {
+            if let Some(v) = v {
+                prop_assert_eq!(*v, d[i], "byte {} differs", i);
+            }
+        }
+        // With room to buffer and nothing dropped, everything arrives, gap-free.
+        if cap == 1 << 20 && kept.len() == segs.len() {
+            prop_assert_eq!(out.len(), len);
+            prop_assert!(sink.gaps[0].is_empty());
+        }
+    }
+}
