@@ -1,1 +1,16 @@
-//! placeholder
+//! Industrial protocol parsers.
+//!
+//! Every parser here is pure: bytes in, typed values out, no I/O and no
+//! state. Views borrow from the input (zero-copy) and never panic, whatever
+//! the bytes. Protocol codes are open newtypes with named constants, so an
+//! unknown code is kept and reported rather than rejected. Values that break
+//! the specification are flagged, not discarded: a monitor must record what
+//! was on the wire.
+//!
+//! Stateful work (stream framing, request/response pairing) lives in the
+//! sensor, above these parsers.
+
+#![forbid(unsafe_code)]
+
+pub mod cursor;
+pub mod modbus;
