@@ -60,7 +60,11 @@ impl PcapState {
     }
 
     /// Parses a record header from the first 16 bytes of `b`.
-    pub(crate) fn record_header(&self, b: &[u8], offset: u64) -> Result<RecordHeader, CaptureError> {
+    pub(crate) fn record_header(
+        &self,
+        b: &[u8],
+        offset: u64,
+    ) -> Result<RecordHeader, CaptureError> {
         let sec = read_u32(&b[0..4], self.big_endian) as i64;
         let frac = read_u32(&b[4..8], self.big_endian) as i64;
         let incl = read_u32(&b[8..12], self.big_endian) as usize;

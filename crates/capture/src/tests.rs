@@ -2,8 +2,20 @@ use super::*;
 use proptest::prelude::*;
 
 fn pcap_file(big: bool, ns: bool, link: u16, recs: &[(u32, u32, &[u8])]) -> Vec<u8> {
-    let w32 = |v: u32| if big { v.to_be_bytes() } else { v.to_le_bytes() };
-    let w16 = |v: u16| if big { v.to_be_bytes() } else { v.to_le_bytes() };
+    let w32 = |v: u32| {
+        if big {
+            v.to_be_bytes()
+        } else {
+            v.to_le_bytes()
+        }
+    };
+    let w16 = |v: u16| {
+        if big {
+            v.to_be_bytes()
+        } else {
+            v.to_le_bytes()
+        }
+    };
     let mut f = Vec::new();
     f.extend_from_slice(&w32(if ns { 0xa1b2_3c4d } else { 0xa1b2_c3d4 }));
     f.extend_from_slice(&w16(2));
@@ -21,7 +33,9 @@ fn pcap_file(big: bool, ns: bool, link: u16, recs: &[(u32, u32, &[u8])]) -> Vec<
     f
 }
 
-fn read_all(bytes: &[u8]) -> (Vec<(i64, u16, Vec<u8>, u32)>, Option<CaptureError>) {
+type Rec = (i64, u16, Vec<u8>, u32);
+
+fn read_all(bytes: &[u8]) -> (Vec<Rec>, Option<CaptureError>) {
     let mut r = match CaptureReader::new(bytes) {
         Ok(r) => r,
         Err(e) => return (vec![], Some(e)),
@@ -63,7 +77,12 @@ fn classic_pcap_all_four_variants() {
 
 #[test]
 fn truncated_last_record_is_reported_after_complete_ones() {
-    let f = pcap_file(false, false, 1, &[(1, 0, b"first"), (2, 0, b"second-record")]);
+    let f = pcap_file(
+        false,
+        false,
+        1,
+        &[(1, 0, b"first"), (2, 0, b"second-record")],
+    );
     let cut = &f[..f.len() - 4];
     let (pkts, err) = read_all(cut);
     assert_eq!(pkts.len(), 1);
@@ -192,7 +211,10 @@ fn pcapng_interfaces_with_own_link_types_and_resolutions() {
         assert_eq!((pkts[2].0, pkts[2].1), (3_500_000_000, 101));
         assert_eq!(pkts[2].2, b"raw");
         // The simple packet block belongs to interface 0 and inherits the last time.
-        assert_eq!((pkts[3].0, pkts[3].1, &pkts[3].2[..]), (3_500_000_000, 1, &b"simple"[..]));
+        assert_eq!(
+            (pkts[3].0, pkts[3].1, &pkts[3].2[..]),
+            (3_500_000_000, 1, &b"simple"[..])
+        );
     }
 }
 
@@ -238,7 +260,8 @@ fn pcapng_packet_for_undeclared_interface_is_malformed() {
 fn writer_round_trips() {
     let mut w = PcapWriter::new(Vec::new(), LinkType::ETHERNET).unwrap();
     w.write_packet(1_700_000_000_123_456_789, b"hello").unwrap();
-    w.write_packet(1_700_000_001_000_000_000, &[0u8; 1500]).unwrap();
+    w.write_packet(1_700_000_001_000_000_000, &[0u8; 1500])
+        .unwrap();
     let bytes = w.into_inner().unwrap();
     let (pkts, err) = read_all(&bytes);
     assert!(err.is_none());
@@ -251,7 +274,9 @@ fn writer_round_trips() {
 #[test]
 fn records_straddling_buffer_refills() {
     let payload: Vec<u8> = (0..70_000u32).map(|i| i as u8).collect();
-    let recs: Vec<(u32, u32, &[u8])> = (0..40).map(|i| (i, 0, &payload[..(i as usize * 997) % 70_000])).collect();
+    let recs: Vec<(u32, u32, &[u8])> = (0..40)
+        .map(|i| (i, 0, &payload[..(i as usize * 997) % 70_000]))
+        .collect();
     let f = pcap_file(false, false, 1, &recs);
     let (pkts, err) = read_all(&f);
     assert!(err.is_none());

@@ -51,7 +51,14 @@ pub fn ethernet(out: &mut Vec<u8>, src: MacAddr, dst: MacAddr, vlan: Option<u16>
 }
 
 /// Appends an IP header for a payload of `payload_len` bytes.
-pub fn ip_header(out: &mut Vec<u8>, src: IpAddr, dst: IpAddr, protocol: u8, payload_len: usize, id: u16) {
+pub fn ip_header(
+    out: &mut Vec<u8>,
+    src: IpAddr,
+    dst: IpAddr,
+    protocol: u8,
+    payload_len: usize,
+    id: u16,
+) {
     match (src, dst) {
         (IpAddr::V4(s), IpAddr::V4(d)) => {
             let total = (20 + payload_len) as u16;
@@ -81,7 +88,14 @@ pub fn tcp_frame(ep: &Endpoints, seq: u32, ack: u32, flags: u8, payload: &[u8]) 
 }
 
 /// Like [`tcp_frame`], into a reused buffer (cleared first).
-pub fn tcp_frame_into(f: &mut Vec<u8>, ep: &Endpoints, seq: u32, ack: u32, flags: u8, payload: &[u8]) {
+pub fn tcp_frame_into(
+    f: &mut Vec<u8>,
+    ep: &Endpoints,
+    seq: u32,
+    ack: u32,
+    flags: u8,
+    payload: &[u8],
+) {
     f.clear();
     let et = if ep.src_ip.is_ipv4() { 0x0800 } else { 0x86dd };
     ethernet(f, ep.src_mac, ep.dst_mac, ep.vlan, et);
@@ -112,7 +126,13 @@ pub fn udp_frame(ep: &Endpoints, payload: &[u8]) -> Vec<u8> {
 
 /// Splits an IPv4 payload into Ethernet/IPv4 fragments of at most `chunk`
 /// bytes (rounded down to a multiple of 8).
-pub fn ipv4_fragments(ep: &Endpoints, protocol: u8, id: u16, payload: &[u8], chunk: usize) -> Vec<Vec<u8>> {
+pub fn ipv4_fragments(
+    ep: &Endpoints,
+    protocol: u8,
+    id: u16,
+    payload: &[u8],
+    chunk: usize,
+) -> Vec<Vec<u8>> {
     let (IpAddr::V4(s), IpAddr::V4(d)) = (ep.src_ip, ep.dst_ip) else {
         panic!("ipv4_fragments needs IPv4 endpoints");
     };
@@ -144,7 +164,14 @@ pub fn ipv4_fragments(ep: &Endpoints, protocol: u8, id: u16, payload: &[u8], chu
 }
 
 /// A TCP header plus payload (no IP), for building fragmented segments.
-pub fn tcp_bytes(src_port: u16, dst_port: u16, seq: u32, ack: u32, flags: u8, payload: &[u8]) -> Vec<u8> {
+pub fn tcp_bytes(
+    src_port: u16,
+    dst_port: u16,
+    seq: u32,
+    ack: u32,
+    flags: u8,
+    payload: &[u8],
+) -> Vec<u8> {
     let mut f = Vec::with_capacity(20 + payload.len());
     f.extend_from_slice(&src_port.to_be_bytes());
     f.extend_from_slice(&dst_port.to_be_bytes());

@@ -225,7 +225,10 @@ impl Defragmenter {
             }
         }
         if let Some(different_data) = overlap {
-            events.push(DefragEvent::Overlap { key, different_data });
+            events.push(DefragEvent::Overlap {
+                key,
+                different_data,
+            });
         }
         dg.pieces.push((frag.offset, data.to_vec()));
         dg.bytes += data.len();
@@ -276,9 +279,10 @@ impl Defragmenter {
     }
 
     fn evict_oldest_except(&mut self, keep: &DefragKey, events: &mut Vec<DefragEvent>) -> bool {
-        let pos = self.order.iter().position(|(t, k)| {
-            k != keep && self.table.get(k).is_some_and(|d| d.first_ts == *t)
-        });
+        let pos = self
+            .order
+            .iter()
+            .position(|(t, k)| k != keep && self.table.get(k).is_some_and(|d| d.first_ts == *t));
         match pos {
             Some(i) => {
                 if let Some((_, k)) = self.order.remove(i) {

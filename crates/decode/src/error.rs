@@ -96,7 +96,11 @@ impl DecodeError {
     }
 
     pub(crate) fn new(layer: Layer, kind: ErrorKind, offset: usize) -> Self {
-        DecodeError { layer, kind, offset }
+        DecodeError {
+            layer,
+            kind,
+            offset,
+        }
     }
 
     /// The snake_case code of the kind, e.g. `truncated`.
@@ -125,7 +129,11 @@ impl fmt::Display for DecodeError {
             ),
             ErrorKind::BadVersion(v) => write!(f, "{l} version {v} at offset {}", self.offset),
             ErrorKind::BadHeaderLength(n) => {
-                write!(f, "{l} header length {n} is below the minimum (offset {})", self.offset)
+                write!(
+                    f,
+                    "{l} header length {n} is below the minimum (offset {})",
+                    self.offset
+                )
             }
             ErrorKind::BadTotalLength(n) => write!(
                 f,

@@ -71,7 +71,11 @@ pub fn decode_frame(link: LinkType, data: &[u8]) -> Result<Frame<'_>, DecodeErro
 }
 
 /// Decodes the transport layer of an IP payload.
-pub fn decode_transport(protocol: u8, v6: bool, payload: &[u8]) -> Result<Transport<'_>, DecodeError> {
+pub fn decode_transport(
+    protocol: u8,
+    v6: bool,
+    payload: &[u8],
+) -> Result<Transport<'_>, DecodeError> {
     transport::decode(protocol, v6, payload)
 }
 

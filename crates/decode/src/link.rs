@@ -149,20 +149,37 @@ fn bare(net: Net<'_>) -> Frame<'_> {
 
 fn ethernet(data: &[u8]) -> Result<Frame<'_>, DecodeError> {
     if data.len() < ETH_HEADER_LEN {
-        return Err(DecodeError::truncated(Layer::Ethernet, 0, ETH_HEADER_LEN, data.len()));
+        return Err(DecodeError::truncated(
+            Layer::Ethernet,
+            0,
+            ETH_HEADER_LEN,
+            data.len(),
+        ));
     }
     let dst = MacAddr::from_slice(&data[0..6]);
     let src = MacAddr::from_slice(&data[6..12]);
     let mut vlans = VlanStack::default();
     let mut ethertype = EtherType(u16::from_be_bytes([data[12], data[13]]));
     let mut off = ETH_HEADER_LEN;
-    while matches!(ethertype, EtherType::VLAN | EtherType::QINQ | EtherType::QINQ_OLD) {
+    while matches!(
+        ethertype,
+        EtherType::VLAN | EtherType::QINQ | EtherType::QINQ_OLD
+    ) {
         if data.len() < off + 4 {
-            return Err(DecodeError::truncated(Layer::Vlan, off, 4, data.len() - off));
+            return Err(DecodeError::truncated(
+                Layer::Vlan,
+                off,
+                4,
+                data.len() - off,
+            ));
         }
         let tci = u16::from_be_bytes([data[off], data[off + 1]]);
         if !vlans.push(tci & 0x0fff) {
-            return Err(DecodeError::new(Layer::Vlan, ErrorKind::TooManyVlanTags, off));
+            return Err(DecodeError::new(
+                Layer::Vlan,
+                ErrorKind::TooManyVlanTags,
+                off,
+            ));
         }
         ethertype = EtherType(u16::from_be_bytes([data[off + 2], data[off + 3]]));
         off += 4;
@@ -190,7 +207,12 @@ fn network(ethertype: EtherType, payload: &[u8], off: usize) -> Result<Net<'_>, 
 
 fn sll(data: &[u8]) -> Result<Frame<'_>, DecodeError> {
     if data.len() < SLL_HEADER_LEN {
-        return Err(DecodeError::truncated(Layer::Sll, 0, SLL_HEADER_LEN, data.len()));
+        return Err(DecodeError::truncated(
+            Layer::Sll,
+            0,
+            SLL_HEADER_LEN,
+            data.len(),
+        ));
     }
     let addr_len = u16::from_be_bytes([data[4], data[5]]);
     let src = (addr_len == 6).then(|| MacAddr::from_slice(&data[6..12]));
@@ -206,7 +228,12 @@ fn sll(data: &[u8]) -> Result<Frame<'_>, DecodeError> {
 
 fn sll2(data: &[u8]) -> Result<Frame<'_>, DecodeError> {
     if data.len() < SLL2_HEADER_LEN {
-        return Err(DecodeError::truncated(Layer::Sll, 0, SLL2_HEADER_LEN, data.len()));
+        return Err(DecodeError::truncated(
+            Layer::Sll,
+            0,
+            SLL2_HEADER_LEN,
+            data.len(),
+        ));
     }
     let proto = EtherType(u16::from_be_bytes([data[0], data[1]]));
     let addr_len = data[11];
@@ -241,7 +268,13 @@ fn null(data: &[u8], big_endian: bool) -> Result<Frame<'_>, DecodeError> {
         2 => net::ipv4(body, 4)?,
         // AF_INET6 differs between BSDs: 24 (NetBSD/OpenBSD), 28 (FreeBSD), 30 (macOS).
         10 | 24 | 28 | 30 => net::ipv6(body, 4)?,
-        other => return Err(DecodeError::new(Layer::Null, ErrorKind::UnknownFamily(other), 0)),
+        other => {
+            return Err(DecodeError::new(
+                Layer::Null,
+                ErrorKind::UnknownFamily(other),
+                0,
+            ))
+        }
     };
     Ok(bare(net))
 }

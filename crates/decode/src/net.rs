@@ -75,7 +75,12 @@ pub(crate) fn arp(b: &[u8], off: usize) -> Result<Net<'_>, DecodeError> {
         });
     }
     if b.len() < ARP_ETH_IPV4_LEN {
-        return Err(DecodeError::truncated(Layer::Arp, off, ARP_ETH_IPV4_LEN, b.len()));
+        return Err(DecodeError::truncated(
+            Layer::Arp,
+            off,
+            ARP_ETH_IPV4_LEN,
+            b.len(),
+        ));
     }
     let mac = |i: usize| {
         let mut m = [0u8; 6];
@@ -94,19 +99,36 @@ pub(crate) fn arp(b: &[u8], off: usize) -> Result<Net<'_>, DecodeError> {
 
 pub(crate) fn ipv4(b: &[u8], off: usize) -> Result<Net<'_>, DecodeError> {
     if b.len() < IPV4_MIN_HEADER {
-        return Err(DecodeError::truncated(Layer::Ipv4, off, IPV4_MIN_HEADER, b.len()));
+        return Err(DecodeError::truncated(
+            Layer::Ipv4,
+            off,
+            IPV4_MIN_HEADER,
+            b.len(),
+        ));
     }
     let version = b[0] >> 4;
     if version != 4 {
-        return Err(DecodeError::new(Layer::Ipv4, ErrorKind::BadVersion(version), off));
+        return Err(DecodeError::new(
+            Layer::Ipv4,
+            ErrorKind::BadVersion(version),
+            off,
+        ));
     }
     let ihl = usize::from(b[0] & 0x0f) * 4;
     if ihl < IPV4_MIN_HEADER {
-        return Err(DecodeError::new(Layer::Ipv4, ErrorKind::BadHeaderLength(ihl), off));
+        return Err(DecodeError::new(
+            Layer::Ipv4,
+            ErrorKind::BadHeaderLength(ihl),
+            off,
+        ));
     }
     let total = usize::from(u16::from_be_bytes([b[2], b[3]]));
     if total < ihl {
-        return Err(DecodeError::new(Layer::Ipv4, ErrorKind::BadTotalLength(total), off));
+        return Err(DecodeError::new(
+            Layer::Ipv4,
+            ErrorKind::BadTotalLength(total),
+            off,
+        ));
     }
     if total > b.len() {
         return Err(DecodeError::truncated(Layer::Ipv4, off, total, b.len()));
@@ -137,18 +159,32 @@ fn v6addr(b: &[u8]) -> Ipv6Addr {
 
 pub(crate) fn ipv6(b: &[u8], off: usize) -> Result<Net<'_>, DecodeError> {
     if b.len() < IPV6_HEADER {
-        return Err(DecodeError::truncated(Layer::Ipv6, off, IPV6_HEADER, b.len()));
+        return Err(DecodeError::truncated(
+            Layer::Ipv6,
+            off,
+            IPV6_HEADER,
+            b.len(),
+        ));
     }
     let version = b[0] >> 4;
     if version != 6 {
-        return Err(DecodeError::new(Layer::Ipv6, ErrorKind::BadVersion(version), off));
+        return Err(DecodeError::new(
+            Layer::Ipv6,
+            ErrorKind::BadVersion(version),
+            off,
+        ));
     }
     let plen = usize::from(u16::from_be_bytes([b[4], b[5]]));
     if plen == 0 && b[6] == 0 {
         return Err(DecodeError::new(Layer::Ipv6, ErrorKind::Jumbogram, off));
     }
     if IPV6_HEADER + plen > b.len() {
-        return Err(DecodeError::truncated(Layer::Ipv6, off, IPV6_HEADER + plen, b.len()));
+        return Err(DecodeError::truncated(
+            Layer::Ipv6,
+            off,
+            IPV6_HEADER + plen,
+            b.len(),
+        ));
     }
     let body = &b[IPV6_HEADER..IPV6_HEADER + plen];
     let mut next = b[6];
@@ -160,11 +196,21 @@ pub(crate) fn ipv6(b: &[u8], off: usize) -> Result<Net<'_>, DecodeError> {
             // Hop-by-hop, routing, destination options, mobility: (next, len in 8-octet units - 1).
             0 | 43 | 60 | 135 | 139 | 140 => {
                 if body.len() < pos + 2 {
-                    return Err(DecodeError::truncated(Layer::Ipv6, off + IPV6_HEADER + pos, 2, body.len() - pos));
+                    return Err(DecodeError::truncated(
+                        Layer::Ipv6,
+                        off + IPV6_HEADER + pos,
+                        2,
+                        body.len() - pos,
+                    ));
                 }
                 let len = (usize::from(body[pos + 1]) + 1) * 8;
                 if body.len() < pos + len {
-                    return Err(DecodeError::truncated(Layer::Ipv6, off + IPV6_HEADER + pos, len, body.len() - pos));
+                    return Err(DecodeError::truncated(
+                        Layer::Ipv6,
+                        off + IPV6_HEADER + pos,
+                        len,
+                        body.len() - pos,
+                    ));
                 }
                 next = body[pos];
                 pos += len;
@@ -172,11 +218,21 @@ pub(crate) fn ipv6(b: &[u8], off: usize) -> Result<Net<'_>, DecodeError> {
             // Authentication header: length in 4-octet units - 2.
             51 => {
                 if body.len() < pos + 2 {
-                    return Err(DecodeError::truncated(Layer::Ipv6, off + IPV6_HEADER + pos, 2, body.len() - pos));
+                    return Err(DecodeError::truncated(
+                        Layer::Ipv6,
+                        off + IPV6_HEADER + pos,
+                        2,
+                        body.len() - pos,
+                    ));
                 }
                 let len = (usize::from(body[pos + 1]) + 2) * 4;
                 if body.len() < pos + len {
-                    return Err(DecodeError::truncated(Layer::Ipv6, off + IPV6_HEADER + pos, len, body.len() - pos));
+                    return Err(DecodeError::truncated(
+                        Layer::Ipv6,
+                        off + IPV6_HEADER + pos,
+                        len,
+                        body.len() - pos,
+                    ));
                 }
                 next = body[pos];
                 pos += len;
@@ -184,7 +240,12 @@ pub(crate) fn ipv6(b: &[u8], off: usize) -> Result<Net<'_>, DecodeError> {
             // Fragment header (RFC 8200 §4.5), fixed 8 bytes.
             44 => {
                 if body.len() < pos + 8 {
-                    return Err(DecodeError::truncated(Layer::Ipv6, off + IPV6_HEADER + pos, 8, body.len() - pos));
+                    return Err(DecodeError::truncated(
+                        Layer::Ipv6,
+                        off + IPV6_HEADER + pos,
+                        8,
+                        body.len() - pos,
+                    ));
                 }
                 let h = &body[pos..pos + 8];
                 let fo = u16::from_be_bytes([h[2], h[3]]);
@@ -207,7 +268,11 @@ pub(crate) fn ipv6(b: &[u8], off: usize) -> Result<Net<'_>, DecodeError> {
         }
         count += 1;
         if count > MAX_IPV6_EXT_HEADERS {
-            return Err(DecodeError::new(Layer::Ipv6, ErrorKind::TooManyExtensionHeaders, off + IPV6_HEADER + pos));
+            return Err(DecodeError::new(
+                Layer::Ipv6,
+                ErrorKind::TooManyExtensionHeaders,
+                off + IPV6_HEADER + pos,
+            ));
         }
     }
     Ok(Net::Ip(IpPacket {

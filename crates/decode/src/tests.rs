@@ -43,7 +43,10 @@ fn ethernet_ipv4_tcp() {
     let Transport::Tcp(t) = decode_transport(p.protocol, false, p.payload).unwrap() else {
         panic!()
     };
-    assert_eq!((t.src_port, t.dst_port, t.seq, t.ack), (40000, 502, 1000, 2000));
+    assert_eq!(
+        (t.src_port, t.dst_port, t.seq, t.ack),
+        (40000, 502, 1000, 2000)
+    );
     assert!(t.flags.ack() && !t.flags.syn());
     assert_eq!(t.payload, b"hello");
 }
@@ -93,7 +96,10 @@ fn ipv4_bad_lengths_are_errors() {
     let mut f = good.clone();
     f[14] = 0x44;
     let e = decode_frame(LinkType::ETHERNET, &f).unwrap_err();
-    assert_eq!((e.layer, e.kind), (Layer::Ipv4, ErrorKind::BadHeaderLength(16)));
+    assert_eq!(
+        (e.layer, e.kind),
+        (Layer::Ipv4, ErrorKind::BadHeaderLength(16))
+    );
     assert_eq!(e.offset, 14);
     // Total length larger than the frame.
     let mut f = good.clone();
@@ -108,7 +114,10 @@ fn ipv4_bad_lengths_are_errors() {
     // Version 5.
     let mut f = good;
     f[14] = 0x55;
-    assert_eq!(decode_frame(LinkType::ETHERNET, &f).unwrap_err().kind, ErrorKind::BadVersion(5));
+    assert_eq!(
+        decode_frame(LinkType::ETHERNET, &f).unwrap_err().kind,
+        ErrorKind::BadVersion(5)
+    );
 }
 
 #[test]
@@ -132,7 +141,10 @@ fn udp_length_trims_and_checks() {
     assert_eq!(u.payload, b"dnp3!");
     let mut bad = p.payload.to_vec();
     bad[4..6].copy_from_slice(&4u16.to_be_bytes());
-    assert_eq!(decode_transport(17, false, &bad).unwrap_err().kind, ErrorKind::BadTotalLength(4));
+    assert_eq!(
+        decode_transport(17, false, &bad).unwrap_err().kind,
+        ErrorKind::BadTotalLength(4)
+    );
 }
 
 #[test]
@@ -146,7 +158,9 @@ fn sll_sll2_null_raw() {
     assert_eq!(fr.src_mac, Some(MacAddr([1, 2, 3, 4, 5, 6])));
     assert_eq!(ip(&fr).dst, ep4().dst_ip);
     // SLL v2
-    let mut f = vec![0x08, 0x00, 0, 0, 0, 0, 0, 2, 0, 1, 0, 6, 9, 9, 9, 9, 9, 9, 0, 0];
+    let mut f = vec![
+        0x08, 0x00, 0, 0, 0, 0, 0, 2, 0, 1, 0, 6, 9, 9, 9, 9, 9, 9, 0, 0,
+    ];
     f.extend_from_slice(ip_bytes);
     let fr = decode_frame(LinkType::LINUX_SLL2, &f).unwrap();
     assert_eq!(fr.src_mac, Some(MacAddr([9; 6])));
@@ -159,13 +173,18 @@ fn sll_sll2_null_raw() {
     }
     let mut f = vec![0x63, 0, 0, 0];
     f.extend_from_slice(ip_bytes);
-    assert_eq!(decode_frame(LinkType::NULL, &f).unwrap_err().kind, ErrorKind::UnknownFamily(99));
+    assert_eq!(
+        decode_frame(LinkType::NULL, &f).unwrap_err().kind,
+        ErrorKind::UnknownFamily(99)
+    );
     // Raw
     assert_eq!(ip(&decode_frame(LinkType::RAW, ip_bytes).unwrap()).ttl, 64);
     assert_eq!(ip(&decode_frame(LinkType::IPV4, ip_bytes).unwrap()).ttl, 64);
     // Unsupported link types are reported, not errors.
     assert!(matches!(
-        decode_frame(LinkType::IEEE802_11_RADIOTAP, b"xx").unwrap().net,
+        decode_frame(LinkType::IEEE802_11_RADIOTAP, b"xx")
+            .unwrap()
+            .net,
         Net::UnsupportedLink(_)
     ));
 }
@@ -250,7 +269,11 @@ fn key() -> DefragKey {
     }
 }
 
-fn feed(d: &mut Defragmenter, frames: &[Vec<u8>], ev: &mut Vec<DefragEvent>) -> Option<Reassembled> {
+fn feed(
+    d: &mut Defragmenter,
+    frames: &[Vec<u8>],
+    ev: &mut Vec<DefragEvent>,
+) -> Option<Reassembled> {
     let mut out = None;
     for f in frames {
         let p = ip(&decode_frame(LinkType::ETHERNET, f).unwrap());
@@ -299,7 +322,9 @@ fn defrag_timeout_caps_and_ping_of_death() {
     let p = ip(&decode_frame(LinkType::ETHERNET, &frags[0]).unwrap());
     for id in 0..3 {
         let k = DefragKey { id, ..key() };
-        assert!(d.insert(id as i64, k, p.fragment.unwrap(), p.payload, &mut ev).is_none());
+        assert!(d
+            .insert(id as i64, k, p.fragment.unwrap(), p.payload, &mut ev)
+            .is_none());
     }
     assert_eq!(d.len(), 2);
     assert_eq!(ev, vec![DefragEvent::Evicted(DefragKey { id: 0, ..key() })]);

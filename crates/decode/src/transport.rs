@@ -121,11 +121,20 @@ pub(crate) fn decode(protocol: u8, v6: bool, b: &[u8]) -> Result<Transport<'_>, 
 
 fn tcp(b: &[u8]) -> Result<TcpSegment<'_>, DecodeError> {
     if b.len() < TCP_MIN_HEADER {
-        return Err(DecodeError::truncated(Layer::Tcp, 0, TCP_MIN_HEADER, b.len()));
+        return Err(DecodeError::truncated(
+            Layer::Tcp,
+            0,
+            TCP_MIN_HEADER,
+            b.len(),
+        ));
     }
     let data_off = usize::from(b[12] >> 4) * 4;
     if data_off < TCP_MIN_HEADER {
-        return Err(DecodeError::new(Layer::Tcp, ErrorKind::BadHeaderLength(data_off), 0));
+        return Err(DecodeError::new(
+            Layer::Tcp,
+            ErrorKind::BadHeaderLength(data_off),
+            0,
+        ));
     }
     if data_off > b.len() {
         return Err(DecodeError::truncated(Layer::Tcp, 0, data_off, b.len()));
@@ -147,7 +156,11 @@ fn udp(b: &[u8]) -> Result<UdpDatagram<'_>, DecodeError> {
     }
     let len = usize::from(u16::from_be_bytes([b[4], b[5]]));
     if len < UDP_HEADER {
-        return Err(DecodeError::new(Layer::Udp, ErrorKind::BadTotalLength(len), 0));
+        return Err(DecodeError::new(
+            Layer::Udp,
+            ErrorKind::BadTotalLength(len),
+            0,
+        ));
     }
     if len > b.len() {
         return Err(DecodeError::truncated(Layer::Udp, 0, len, b.len()));

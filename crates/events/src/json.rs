@@ -154,19 +154,22 @@ impl JsonWriter {
     /// `"key":value` for an unsigned integer.
     pub fn u64_field(&mut self, key: &str, v: u64) {
         self.key(key);
-        self.buf.extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
+        self.buf
+            .extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
     }
 
     /// `"key":value` for a signed integer.
     pub fn i64_field(&mut self, key: &str, v: i64) {
         self.key(key);
-        self.buf.extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
+        self.buf
+            .extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
     }
 
     /// An unsigned integer array element.
     pub fn u64_value(&mut self, v: u64) {
         self.sep();
-        self.buf.extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
+        self.buf
+            .extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
     }
 
     /// `"key":value` for a float (non-finite values become null).
@@ -183,7 +186,8 @@ impl JsonWriter {
 
     fn f64_raw(&mut self, v: f64) {
         if v.is_finite() {
-            self.buf.extend_from_slice(ryu::Buffer::new().format_finite(v).as_bytes());
+            self.buf
+                .extend_from_slice(ryu::Buffer::new().format_finite(v).as_bytes());
         } else {
             self.buf.extend_from_slice(b"null");
         }
@@ -192,7 +196,8 @@ impl JsonWriter {
     /// `"key":true|false`.
     pub fn bool_field(&mut self, key: &str, v: bool) {
         self.key(key);
-        self.buf.extend_from_slice(if v { b"true" } else { b"false" });
+        self.buf
+            .extend_from_slice(if v { b"true" } else { b"false" });
     }
 
     /// `"key":"<RFC 3339 with microseconds>"`.

@@ -234,7 +234,13 @@ impl Stream {
     }
 
     /// End of the connection: deliver everything buffered, gaps included.
-    pub fn flush(&mut self, budget: &mut Budget, dir: usize, sink: &mut impl StreamSink, events: &mut Vec<StreamEvent>) {
+    pub fn flush(
+        &mut self,
+        budget: &mut Budget,
+        dir: usize,
+        sink: &mut impl StreamSink,
+        events: &mut Vec<StreamEvent>,
+    ) {
         while !self.pieces.is_empty() {
             self.skip_to_first(dir, sink, events);
             self.drain(dir, sink, budget, events);
@@ -243,7 +249,7 @@ impl Stream {
 
     /// Returns buffered bytes to the budget (the stream is being dropped).
     pub fn release(&mut self, budget: &mut Budget) {
-        budget.used -= self.buffered;
+        budget.used = budget.used.saturating_sub(self.buffered);
         self.buffered = 0;
         self.pieces = Vec::new();
     }
@@ -255,7 +261,8 @@ impl Stream {
         // Keep the tail for retransmission comparison.
         if bytes.len() >= HISTORY_LEN {
             self.history.clear();
-            self.history.extend_from_slice(&bytes[bytes.len() - HISTORY_LEN..]);
+            self.history
+                .extend_from_slice(&bytes[bytes.len() - HISTORY_LEN..]);
         } else {
             let keep = (HISTORY_LEN - bytes.len()).min(self.history.len());
             let drop = self.history.len() - keep;
@@ -282,7 +289,13 @@ impl Stream {
 
     /// Buffers `[start, start+len)` minus what is already buffered. Returns
     /// false when a cap prevented it.
-    fn insert_piece(&mut self, start: u64, bytes: &[u8], budget: &mut Budget, events: &mut Vec<StreamEvent>) -> bool {
+    fn insert_piece(
+        &mut self,
+        start: u64,
+        bytes: &[u8],
+        budget: &mut Budget,
+        events: &mut Vec<StreamEvent>,
+    ) -> bool {
         let end = start + bytes.len() as u64;
         // Compare with overlapping pieces; collect the uncovered sub-ranges.
         let mut uncovered: Vec<(u64, u64)> = vec![(start, end)];
@@ -293,7 +306,9 @@ impl Stream {
                 continue;
             }
             let (s, e) = (start.max(ps), end.min(pe));
-            if bytes[(s - start) as usize..(e - start) as usize] != p.data[(s - ps) as usize..(e - ps) as usize] {
+            if bytes[(s - start) as usize..(e - start) as usize]
+                != p.data[(s - ps) as usize..(e - ps) as usize]
+            {
                 mismatch = true;
             }
             let mut next_unc = Vec::with_capacity(uncovered.len() + 1);
@@ -319,7 +334,8 @@ impl Stream {
         if add == 0 {
             return true;
         }
-        if self.buffered + add > self.max_buffer || self.pieces.len() + uncovered.len() > MAX_PIECES {
+        if self.buffered + add > self.max_buffer || self.pieces.len() + uncovered.len() > MAX_PIECES
+        {
             events.push(StreamEvent::BufferFull);
             return false;
         }
@@ -338,7 +354,13 @@ impl Stream {
     }
 
     /// Delivers buffered pieces that are contiguous with `next`.
-    fn drain(&mut self, dir: usize, sink: &mut impl StreamSink, budget: &mut Budget, events: &mut Vec<StreamEvent>) {
+    fn drain(
+        &mut self,
+        dir: usize,
+        sink: &mut impl StreamSink,
+        budget: &mut Budget,
+        events: &mut Vec<StreamEvent>,
+    ) {
         let mut taken = 0;
         let mut i = 0;
         while i < self.pieces.len() {
@@ -361,11 +383,16 @@ impl Stream {
         }
         self.pieces.drain(..i);
         self.buffered -= taken;
-        budget.used -= taken;
+        budget.used = budget.used.saturating_sub(taken);
     }
 
     /// Declares the hole before the first buffered piece a gap.
-    fn skip_to_first(&mut self, dir: usize, sink: &mut impl StreamSink, events: &mut Vec<StreamEvent>) {
+    fn skip_to_first(
+        &mut self,
+        dir: usize,
+        sink: &mut impl StreamSink,
+        events: &mut Vec<StreamEvent>,
+    ) {
         if let Some(first) = self.pieces.first() {
             let to = first.rel;
             if to > self.next {
@@ -374,7 +401,13 @@ impl Stream {
         }
     }
 
-    fn gap_to(&mut self, to: u64, dir: usize, sink: &mut impl StreamSink, events: &mut Vec<StreamEvent>) {
+    fn gap_to(
+        &mut self,
+        to: u64,
+        dir: usize,
+        sink: &mut impl StreamSink,
+        events: &mut Vec<StreamEvent>,
+    ) {
         let len = to - self.next;
         sink.gap(dir, len);
         events.push(StreamEvent::Gap(len));

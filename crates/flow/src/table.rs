@@ -50,9 +50,9 @@ impl Default for FlowConfig {
             max_stream_buffer: 256 * 1024,
             reassembly_memcap: 64 << 20,
             server_ports: vec![
-                20, 21, 22, 23, 25, 53, 67, 69, 80, 102, 123, 135, 137, 138, 139, 161, 389, 443, 445, 502, 1089,
-                1090, 1091, 1883, 1911, 2222, 2404, 3389, 4000, 4840, 8883, 9600, 18245, 20000, 34962, 34963,
-                34964, 44818, 47808,
+                20, 21, 22, 23, 25, 53, 67, 69, 80, 102, 123, 135, 137, 138, 139, 161, 389, 443,
+                445, 502, 1089, 1090, 1091, 1883, 1911, 2222, 2404, 3389, 4000, 4840, 8883, 9600,
+                18245, 20000, 34962, 34963, 34964, 44818, 47808,
             ],
         }
     }
@@ -217,12 +217,19 @@ impl<S> FlowTable<S> {
             ports[usize::from(*p) / 64] |= 1 << (p % 64);
         }
         FlowTable {
-            timeouts: [cfg.closed_timeout_ns, cfg.short_timeout_ns, cfg.long_timeout_ns],
+            timeouts: [
+                cfg.closed_timeout_ns,
+                cfg.short_timeout_ns,
+                cfg.long_timeout_ns,
+            ],
             server_ports: ports,
             map: HashMap::with_hasher(ahash::RandomState::new()),
             slots: Vec::new(),
             free: Vec::new(),
-            lists: [List { head: NIL, tail: NIL }; 3],
+            lists: [List {
+                head: NIL,
+                tail: NIL,
+            }; 3],
             budget: Budget {
                 used: 0,
                 cap: cfg.reassembly_memcap,
@@ -257,6 +264,12 @@ impl<S> FlowTable<S> {
         self.slots.get_mut(idx as usize).and_then(Option::as_mut)
     }
 
+    /// The flow in slot `idx` together with the reassembly budget.
+    pub fn flow_and_budget(&mut self, idx: u32) -> Option<(&mut Flow<S>, &mut Budget)> {
+        let f = self.slots.get_mut(idx as usize)?.as_mut()?;
+        Some((f, &mut self.budget))
+    }
+
     /// The flow in slot `idx`, shared.
     pub fn get(&self, idx: u32) -> Option<&Flow<S>> {
         self.slots.get(idx as usize).and_then(Option::as_ref)
@@ -284,7 +297,11 @@ impl<S> FlowTable<S> {
         };
         if let Some(&idx) = self.map.get(&key) {
             if let Some(f) = self.slots[idx as usize].as_ref() {
-                let dir = if src_is_lo == f.client_is_lo { TO_SERVER } else { TO_CLIENT };
+                let dir = if src_is_lo == f.client_is_lo {
+                    TO_SERVER
+                } else {
+                    TO_CLIENT
+                };
                 return Lookup {
                     idx,
                     dir,
@@ -330,13 +347,17 @@ impl<S> FlowTable<S> {
         self.link_tail(idx, CLASS_SHORT);
         Lookup {
             idx,
-            dir: if sender_is_client { TO_SERVER } else { TO_CLIENT },
+            dir: if sender_is_client {
+                TO_SERVER
+            } else {
+                TO_CLIENT
+            },
             created: true,
         }
     }
 
     fn guess_initiator(&self, pk: &PacketKey, flags: Option<TcpFlags>) -> (bool, bool) {
-        if let Some(f) = flags {
+        if let Some(f) = flags.filter(|f| !(f.fin() || f.rst())) {
             if f.syn() && !f.ack() {
                 return (true, false);
             }
@@ -344,7 +365,10 @@ impl<S> FlowTable<S> {
                 return (false, false);
             }
         }
-        let (ss, ds) = (self.is_server_port(pk.src_port), self.is_server_port(pk.dst_port));
+        let (ss, ds) = (
+            self.is_server_port(pk.src_port),
+            self.is_server_port(pk.dst_port),
+        );
         let sender_is_client = if ds && !ss {
             true
         } else if ss && !ds {
@@ -399,15 +423,17 @@ impl<S> FlowTable<S> {
 
     /// Removes a flow.
     pub fn remove(&mut self, idx: u32) -> Option<Flow<S>> {
-        let mut f = self.slots.get_mut(idx as usize)?.take()?;
-        self.slots[idx as usize] = None;
+        let f = self.slots.get_mut(idx as usize)?.take()?;
         // Unlink by hand: the slot is already empty.
         let (p, n, c) = (f.prev, f.next, f.class);
         self.relink(p, n, c);
         self.map.remove(&f.key);
         self.free.push(idx);
-        if let Some(t) = f.tcp.as_mut() {
-            t.release(&mut self.budget);
+        // The flow leaves the table's accounting; its buffered bytes stay
+        // with it so that the caller can still flush them.
+        if let Some(t) = f.tcp.as_ref() {
+            let held: usize = t.streams.iter().map(|s| s.buffered()).sum();
+            self.budget.used = self.budget.used.saturating_sub(held);
         }
         Some(f)
     }

@@ -47,6 +47,8 @@ pub enum TcpVerdict {
     Continue,
     /// A new SYN reuses this 5-tuple: end this flow and start another.
     NewConnection,
+    /// SYN together with FIN or RST: no TCP stack accepts it; ignored.
+    InvalidFlags,
 }
 
 /// Both directions of one connection.
@@ -117,6 +119,9 @@ impl TcpConn {
     ) -> TcpVerdict {
         let f = seg.flags;
         let other = 1 - dir;
+        if f.syn() && (f.fin() || f.rst()) {
+            return TcpVerdict::InvalidFlags;
+        }
         if f.syn() {
             if !f.ack() {
                 if let Some(isn) = self.isn[dir] {
@@ -164,7 +169,12 @@ impl TcpConn {
     }
 
     /// Delivers everything buffered in both directions.
-    pub fn flush(&mut self, budget: &mut Budget, sink: &mut impl StreamSink, events: &mut Vec<StreamEvent>) {
+    pub fn flush(
+        &mut self,
+        budget: &mut Budget,
+        sink: &mut impl StreamSink,
+        events: &mut Vec<StreamEvent>,
+    ) {
         for d in [TO_SERVER, TO_CLIENT] {
             self.streams[d].flush(budget, d, sink, events);
         }

@@ -44,7 +44,10 @@ fn in_order_delivery_is_direct() {
     for (i, c) in d.chunks(10).enumerate() {
         s.segment(1000 + 10 * i as u32, c, &mut b, 0, &mut sink, &mut ev);
     }
-    assert_eq!(sink.out[0].iter().map(|b| b.unwrap()).collect::<Vec<_>>(), d);
+    assert_eq!(
+        sink.out[0].iter().map(|b| b.unwrap()).collect::<Vec<_>>(),
+        d
+    );
     assert!(ev.is_empty());
     assert_eq!(b.used, 0);
 }
@@ -59,7 +62,14 @@ fn sequence_wraparound() {
     let isn = u32::MAX - 150;
     s.init(isn);
     // Second chunk first (after the wrap), then the first.
-    s.segment(isn.wrapping_add(150), &d[150..], &mut b, 0, &mut sink, &mut ev);
+    s.segment(
+        isn.wrapping_add(150),
+        &d[150..],
+        &mut b,
+        0,
+        &mut sink,
+        &mut ev,
+    );
     assert!(sink.out[0].is_empty());
     s.segment(isn, &d[..150], &mut b, 0, &mut sink, &mut ev);
     assert_eq!(sink.out[0].len(), 300);
@@ -108,7 +118,10 @@ fn acknowledged_hole_becomes_gap() {
     s.acknowledged(90, &mut b, 0, &mut sink, &mut ev);
     assert_eq!(sink.gaps[0], vec![30]);
     assert_eq!(sink.out[0].len(), 90);
-    assert!(sink.out[0][60..].iter().zip(&d[60..]).all(|(a, b)| *a == Some(*b)));
+    assert!(sink.out[0][60..]
+        .iter()
+        .zip(&d[60..])
+        .all(|(a, b)| *a == Some(*b)));
     assert_eq!(ev, vec![StreamEvent::Gap(30)]);
     // After an ACK past a hole, new data beyond the hole is a gap at once.
     s.acknowledged(120, &mut b, 0, &mut sink, &mut ev);
@@ -162,22 +175,64 @@ fn handshake_data_fin_states() {
     let mut sink = Collect::default();
     let mut ev = vec![];
     assert_eq!(c.state(), TcpState::Midstream);
-    c.segment(TO_SERVER, &seg(100, 0, TcpFlags::SYN, b""), &mut b, &mut sink, &mut ev);
+    c.segment(
+        TO_SERVER,
+        &seg(100, 0, TcpFlags::SYN, b""),
+        &mut b,
+        &mut sink,
+        &mut ev,
+    );
     assert_eq!(c.state(), TcpState::SynSent);
-    c.segment(TO_CLIENT, &seg(500, 101, TcpFlags::SYN | TcpFlags::ACK, b""), &mut b, &mut sink, &mut ev);
-    c.segment(TO_SERVER, &seg(101, 501, TcpFlags::ACK, b"req"), &mut b, &mut sink, &mut ev);
+    c.segment(
+        TO_CLIENT,
+        &seg(500, 101, TcpFlags::SYN | TcpFlags::ACK, b""),
+        &mut b,
+        &mut sink,
+        &mut ev,
+    );
+    c.segment(
+        TO_SERVER,
+        &seg(101, 501, TcpFlags::ACK, b"req"),
+        &mut b,
+        &mut sink,
+        &mut ev,
+    );
     assert_eq!(c.state(), TcpState::Established);
-    c.segment(TO_CLIENT, &seg(501, 104, TcpFlags::ACK, b"resp"), &mut b, &mut sink, &mut ev);
-    c.segment(TO_SERVER, &seg(104, 505, TcpFlags::FIN | TcpFlags::ACK, b""), &mut b, &mut sink, &mut ev);
+    c.segment(
+        TO_CLIENT,
+        &seg(501, 104, TcpFlags::ACK, b"resp"),
+        &mut b,
+        &mut sink,
+        &mut ev,
+    );
+    c.segment(
+        TO_SERVER,
+        &seg(104, 505, TcpFlags::FIN | TcpFlags::ACK, b""),
+        &mut b,
+        &mut sink,
+        &mut ev,
+    );
     assert_eq!(c.state(), TcpState::Closing);
-    c.segment(TO_CLIENT, &seg(505, 105, TcpFlags::FIN | TcpFlags::ACK, b""), &mut b, &mut sink, &mut ev);
+    c.segment(
+        TO_CLIENT,
+        &seg(505, 105, TcpFlags::FIN | TcpFlags::ACK, b""),
+        &mut b,
+        &mut sink,
+        &mut ev,
+    );
     assert_eq!(c.state(), TcpState::Closed);
     assert!(c.is_finished());
     assert_eq!(sink.out[0].len(), 3);
     assert_eq!(sink.out[1].len(), 4);
     assert!(ev.is_empty(), "{ev:?}");
     // A new SYN with another ISN is a new connection.
-    let v = c.segment(TO_SERVER, &seg(9000, 0, TcpFlags::SYN, b""), &mut b, &mut sink, &mut ev);
+    let v = c.segment(
+        TO_SERVER,
+        &seg(9000, 0, TcpFlags::SYN, b""),
+        &mut b,
+        &mut sink,
+        &mut ev,
+    );
     assert_eq!(v, TcpVerdict::NewConnection);
 }
 
@@ -197,17 +252,35 @@ fn initiator_from_syn_ports_and_direction() {
     let mut t: FlowTable<()> = FlowTable::new(FlowConfig::default());
     let mut ended = |_f: Flow<()>, _r: EndReason| panic!("nothing should end");
     // Midstream: the response (from port 502) is seen first.
-    let l = t.lookup(0, &pk([10, 0, 0, 2], 502, [10, 0, 0, 1], 40000, 6), Some(TcpFlags(TcpFlags::ACK)), || (), &mut ended);
+    let l = t.lookup(
+        0,
+        &pk([10, 0, 0, 2], 502, [10, 0, 0, 1], 40000, 6),
+        Some(TcpFlags(TcpFlags::ACK)),
+        || (),
+        &mut ended,
+    );
     assert!(l.created);
     assert_eq!(l.dir, TO_CLIENT);
     let f = t.get(l.idx).unwrap();
     assert!(f.midstream);
     assert_eq!(f.server.1, 502);
     // Same flow from the other side.
-    let l2 = t.lookup(1, &pk([10, 0, 0, 1], 40000, [10, 0, 0, 2], 502, 6), Some(TcpFlags(TcpFlags::ACK)), || (), &mut ended);
+    let l2 = t.lookup(
+        1,
+        &pk([10, 0, 0, 1], 40000, [10, 0, 0, 2], 502, 6),
+        Some(TcpFlags(TcpFlags::ACK)),
+        || (),
+        &mut ended,
+    );
     assert_eq!((l2.idx, l2.dir, l2.created), (l.idx, TO_SERVER, false));
     // A SYN names the client even on unknown ports.
-    let l3 = t.lookup(2, &pk([10, 0, 0, 9], 1000, [10, 0, 0, 8], 60000, 6), Some(TcpFlags(TcpFlags::SYN)), || (), &mut ended);
+    let l3 = t.lookup(
+        2,
+        &pk([10, 0, 0, 9], 1000, [10, 0, 0, 8], 60000, 6),
+        Some(TcpFlags(TcpFlags::SYN)),
+        || (),
+        &mut ended,
+    );
     let f = t.get(l3.idx).unwrap();
     assert!(!f.midstream);
     assert_eq!(f.client.1, 1000);
@@ -229,23 +302,59 @@ fn timeouts_by_class_and_eviction() {
     let gone: std::cell::RefCell<Vec<(u32, EndReason)>> = Default::default();
     let mut ended = |f: Flow<u32>, r: EndReason| gone.borrow_mut().push((f.app, r));
     // UDP both ways: long class (600 s).
-    let a = t.lookup(0, &pk([1, 1, 1, 1], 5000, [2, 2, 2, 2], 20000, 17), None, || 1, &mut ended);
+    let a = t.lookup(
+        0,
+        &pk([1, 1, 1, 1], 5000, [2, 2, 2, 2], 20000, 17),
+        None,
+        || 1,
+        &mut ended,
+    );
     t.touch(a.idx, 0, a.dir, 100);
-    let a2 = t.lookup(0, &pk([2, 2, 2, 2], 20000, [1, 1, 1, 1], 5000, 17), None, || 99, &mut ended);
+    let a2 = t.lookup(
+        0,
+        &pk([2, 2, 2, 2], 20000, [1, 1, 1, 1], 5000, 17),
+        None,
+        || 99,
+        &mut ended,
+    );
     t.touch(a2.idx, 0, a2.dir, 100);
     // UDP one way: short class (60 s).
-    let b = t.lookup(s, &pk([3, 3, 3, 3], 5000, [4, 4, 4, 4], 161, 17), None, || 2, &mut ended);
+    let b = t.lookup(
+        s,
+        &pk([3, 3, 3, 3], 5000, [4, 4, 4, 4], 161, 17),
+        None,
+        || 2,
+        &mut ended,
+    );
     t.touch(b.idx, s, b.dir, 100);
     t.expire(30 * s, &mut ended);
     assert!(gone.borrow().is_empty());
     t.expire(62 * s, &mut ended);
     assert_eq!(*gone.borrow(), vec![(2, EndReason::Timeout)]);
     // Fill the table; the one-way flow goes first when a fourth arrives.
-    let c = t.lookup(70 * s, &pk([5, 5, 5, 5], 1, [6, 6, 6, 6], 2, 17), None, || 3, &mut ended);
+    let c = t.lookup(
+        70 * s,
+        &pk([5, 5, 5, 5], 1, [6, 6, 6, 6], 2, 17),
+        None,
+        || 3,
+        &mut ended,
+    );
     t.touch(c.idx, 70 * s, c.dir, 1);
-    let d = t.lookup(71 * s, &pk([7, 7, 7, 7], 1, [8, 8, 8, 8], 2, 17), None, || 4, &mut ended);
+    let d = t.lookup(
+        71 * s,
+        &pk([7, 7, 7, 7], 1, [8, 8, 8, 8], 2, 17),
+        None,
+        || 4,
+        &mut ended,
+    );
     t.touch(d.idx, 71 * s, d.dir, 1);
-    let e = t.lookup(72 * s, &pk([9, 9, 9, 9], 1, [8, 8, 8, 8], 2, 17), None, || 5, &mut ended);
+    let e = t.lookup(
+        72 * s,
+        &pk([9, 9, 9, 9], 1, [8, 8, 8, 8], 2, 17),
+        None,
+        || 5,
+        &mut ended,
+    );
     t.touch(e.idx, 72 * s, e.dir, 1);
     assert_eq!(gone.borrow()[1..], [(3, EndReason::Evicted)]);
     assert_eq!(t.len(), 3);

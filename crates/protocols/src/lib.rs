@@ -14,3 +14,14 @@
 
 pub mod cursor;
 pub mod modbus;
+
+/// How sure a content probe is that bytes start a given protocol's stream.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Probe {
+    /// The bytes are this protocol.
+    Match,
+    /// Consistent so far, but too short to decide.
+    NeedMore,
+    /// Not this protocol.
+    NoMatch,
+}

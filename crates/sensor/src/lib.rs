@@ -1,1 +1,514 @@
-//! placeholder
+//! The sensor pipeline: capture records in, events out.
+//!
+//! ```text
+//! Packet -> decode (L2..L4, IP defrag) -> flow table + TCP reassembly
+//!        -> protocol detection (port AND content) -> protocol session
+//!        -> transactions -> EventSink
+//! ```
+//!
+//! Data flows one way. The pipeline is single-threaded and push-based: the
+//! caller feeds records to [`Sensor::process`] and every event goes to the
+//! [`EventSink`] it passes, borrowed for the duration of the call. All state
+//! is bounded by [`SensorConfig`]; hitting a bound is an anomaly event.
+
+#![forbid(unsafe_code)]
+
+mod app;
+mod event;
+pub mod json;
+mod stats;
+
+use std::borrow::Cow;
+use std::net::IpAddr;
+
+use plantshield_capture::{CaptureError, Packet};
+use plantshield_decode::{
+    decode_frame, decode_transport, DefragConfig, DefragEvent, DefragKey, Defragmenter, Net,
+    Transport,
+};
+use plantshield_flow::{
+    EndReason, Flow, FlowConfig, FlowTable, PacketKey, StreamEvent, TcpVerdict,
+};
+
+use app::{AppCtx, AppState, FlowApp, FlowMeta, Out};
+pub use event::{
+    AnomalyEvent, AnomalyKind, Envelope, Event, EventSink, FlowEvent, IcsSummary, ModbusEvent,
+};
+pub use stats::{ProtoCounters, Stats};
+
+/// Limits and options of the pipeline.
+#[derive(Clone, Debug)]
+pub struct SensorConfig {
+    /// Flow table limits and timeouts.
+    pub flow: FlowConfig,
+    /// IP defragmentation limits.
+    pub defrag: DefragConfig,
+    /// Unanswered requests kept per flow.
+    pub max_pending_transactions: usize,
+    /// Capture-time ns after which an unanswered request is `no_response`.
+    pub transaction_timeout_ns: i64,
+    /// Anomaly events written per flow; later ones are only counted.
+    pub max_anomalies_per_flow: u32,
+    /// Decode anomaly events written per run; later ones are only counted.
+    pub max_decode_anomalies: u64,
+}
+
+impl Default for SensorConfig {
+    fn default() -> Self {
+        SensorConfig {
+            flow: FlowConfig::default(),
+            defrag: DefragConfig::default(),
+            max_pending_transactions: 64,
+            transaction_timeout_ns: 30_000_000_000,
+            max_anomalies_per_flow: 64,
+            max_decode_anomalies: 100_000,
+        }
+    }
+}
+
+/// How often (capture time) idle flows are looked for.
+const EXPIRE_INTERVAL_NS: i64 = 1_000_000_000;
+
+/// The pipeline state.
+pub struct Sensor {
+    cfg: SensorConfig,
+    flows: FlowTable<FlowApp>,
+    defrag: Defragmenter,
+    stats: Stats,
+    now: i64,
+    last_expire: i64,
+    ended: Vec<(Flow<FlowApp>, EndReason)>,
+    defrag_events: Vec<DefragEvent>,
+    stream_events: Vec<StreamEvent>,
+    decode_anomalies: u64,
+}
+
+impl Sensor {
+    /// A sensor with the given configuration.
+    pub fn new(cfg: SensorConfig) -> Self {
+        Sensor {
+            flows: FlowTable::new(cfg.flow.clone()),
+            defrag: Defragmenter::new(cfg.defrag),
+            stats: Stats::default(),
+            now: i64::MIN,
+            last_expire: i64::MIN,
+            ended: Vec::new(),
+            defrag_events: Vec::new(),
+            stream_events: Vec::new(),
+            decode_anomalies: 0,
+            cfg,
+        }
+    }
+
+    /// Totals so far.
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// Flows currently tracked.
+    pub fn active_flows(&self) -> usize {
+        self.flows.len()
+    }
+
+    /// Adds to the count of input bytes (for throughput figures).
+    pub fn add_input_bytes(&mut self, n: u64) {
+        self.stats.input_bytes += n;
+    }
+
+    /// Processes one capture record.
+    pub fn process(&mut self, pkt: &Packet<'_>, sink: &mut dyn EventSink) {
+        let ts = pkt.ts_ns;
+        self.stats.packets += 1;
+        self.stats.bytes += pkt.data.len() as u64;
+        self.stats.first_ts.get_or_insert(ts);
+        self.stats.last_ts = Some(ts);
+        if ts > self.now {
+            self.now = ts;
+            if self.now.saturating_sub(self.last_expire) >= EXPIRE_INTERVAL_NS {
+                self.last_expire = self.now;
+                self.expire(sink);
+            }
+        }
+        let frame = match decode_frame(pkt.link_type, pkt.data) {
+            Ok(f) => f,
+            Err(e) => {
+                self.decode_anomaly(ts, None, e.layer.name(), e.kind_code(), e.to_string(), sink);
+                return;
+            }
+        };
+        let vlan = frame.vlans.key();
+        match frame.net {
+            Net::Ip(ip) => {
+                if ip.is_v6() {
+                    self.stats.ipv6 += 1;
+                } else {
+                    self.stats.ipv4 += 1;
+                }
+                let wire = u64::from(pkt.orig_len);
+                match ip.fragment {
+                    None => self.transport(
+                        ts,
+                        ip.src,
+                        ip.dst,
+                        ip.protocol,
+                        ip.payload,
+                        vlan,
+                        wire,
+                        sink,
+                    ),
+                    Some(frag) => {
+                        self.stats.fragments += 1;
+                        let key = DefragKey {
+                            src: ip.src,
+                            dst: ip.dst,
+                            id: frag.id,
+                            protocol: ip.protocol,
+                        };
+                        let done =
+                            self.defrag
+                                .insert(ts, key, frag, ip.payload, &mut self.defrag_events);
+                        self.report_defrag(ts, sink);
+                        if let Some(r) = done {
+                            self.stats.reassembled += 1;
+                            self.transport(
+                                ts,
+                                ip.src,
+                                ip.dst,
+                                ip.protocol,
+                                &r.payload,
+                                vlan,
+                                wire,
+                                sink,
+                            );
+                        }
+                    }
+                }
+            }
+            Net::Arp(_) => self.stats.arp += 1,
+            Net::Other { .. } => self.stats.other_ethertype += 1,
+            Net::UnsupportedLink(_) => self.stats.unsupported_link += 1,
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn transport(
+        &mut self,
+        ts: i64,
+        src: IpAddr,
+        dst: IpAddr,
+        protocol: u8,
+        payload: &[u8],
+        vlan: u32,
+        wire: u64,
+        sink: &mut dyn EventSink,
+    ) {
+        let t = match decode_transport(protocol, src.is_ipv6(), payload) {
+            Ok(t) => t,
+            Err(e) => {
+                let addrs = Some((src, dst));
+                self.decode_anomaly(
+                    ts,
+                    addrs,
+                    e.layer.name(),
+                    e.kind_code(),
+                    e.to_string(),
+                    sink,
+                );
+                return;
+            }
+        };
+        let (src_port, dst_port, flags) = match &t {
+            Transport::Tcp(s) => {
+                self.stats.tcp += 1;
+                (s.src_port, s.dst_port, Some(s.flags))
+            }
+            Transport::Udp(u) => {
+                self.stats.udp += 1;
+                (u.src_port, u.dst_port, None)
+            }
+            Transport::Icmp(_) => {
+                self.stats.icmp += 1;
+                (0, 0, None)
+            }
+            Transport::Other(_) => (0, 0, None),
+        };
+        let pk = PacketKey {
+            src,
+            dst,
+            src_port,
+            dst_port,
+            proto: protocol,
+            vlan,
+        };
+        let is_tcp = matches!(t, Transport::Tcp(_));
+        let mut look = self.lookup(ts, &pk, flags, is_tcp, sink);
+        if let Transport::Tcp(seg) = &t {
+            let verdict = self.tcp_segment(look.idx, look.dir, ts, seg, sink);
+            if verdict == TcpVerdict::InvalidFlags {
+                let msg = format!("TCP segment from {src} with SYN and FIN or RST set; ignored");
+                self.decode_anomaly(ts, Some((src, dst)), "tcp", "invalid_flags", msg, sink);
+            }
+            if verdict == TcpVerdict::NewConnection {
+                // The 5-tuple was reused by a new connection: end the old flow.
+                if let Some(f) = self.flows.remove(look.idx) {
+                    self.end_flow(f, EndReason::Reused, sink);
+                }
+                look = self.lookup(ts, &pk, flags, true, sink);
+                self.tcp_segment(look.idx, look.dir, ts, seg, sink);
+            }
+        }
+        self.flows.touch(look.idx, ts, look.dir, wire);
+    }
+
+    fn lookup(
+        &mut self,
+        ts: i64,
+        pk: &PacketKey,
+        flags: Option<plantshield_decode::TcpFlags>,
+        tcp: bool,
+        sink: &mut dyn EventSink,
+    ) -> plantshield_flow::Lookup {
+        let ended = &mut self.ended;
+        let look = self
+            .flows
+            .lookup(ts, pk, flags, || FlowApp::new(tcp), &mut |f, r| {
+                ended.push((f, r))
+            });
+        if look.created {
+            self.stats.flows += 1;
+        }
+        self.drain_ended(sink);
+        look
+    }
+
+    fn tcp_segment(
+        &mut self,
+        idx: u32,
+        dir: usize,
+        ts: i64,
+        seg: &plantshield_decode::TcpSegment<'_>,
+        sink: &mut dyn EventSink,
+    ) -> TcpVerdict {
+        let (flow, budget) = match self.flows.flow_and_budget(idx) {
+            Some(x) => x,
+            None => return TcpVerdict::Continue,
+        };
+        let meta = FlowMeta {
+            id: flow.id,
+            client: flow.client,
+            server: flow.server,
+            proto: flow.key.proto,
+            vlan: flow.key.vlan,
+        };
+        let Some(tcp) = flow.tcp.as_mut() else {
+            return TcpVerdict::Continue;
+        };
+        let app = &mut flow.app;
+        let mut ctx = AppCtx {
+            state: &mut app.state,
+            out: Out {
+                meta: &meta,
+                sink,
+                stats: &mut self.stats,
+                cfg: &self.cfg,
+                ts,
+                app_proto: app.app_proto,
+                reverse: app.reverse,
+                transactions: &mut app.transactions,
+                anomalies: &mut app.anomalies,
+            },
+        };
+        self.stream_events.clear();
+        let verdict = tcp.segment(dir, seg, budget, &mut ctx, &mut self.stream_events);
+        for ev in self.stream_events.drain(..) {
+            let (code, msg): (&'static str, Cow<'static, str>) = match ev {
+                StreamEvent::OverlapDifferentData => (
+                    "overlap_different_data",
+                    Cow::Borrowed("a TCP segment overlapped earlier data with different bytes"),
+                ),
+                StreamEvent::Gap(n) => (
+                    "gap",
+                    Cow::Owned(format!("{n} bytes of the TCP stream were not captured")),
+                ),
+                StreamEvent::BufferFull => (
+                    "reassembly_buffer_full",
+                    Cow::Borrowed("out-of-order buffer of the direction full; hole skipped"),
+                ),
+                StreamEvent::Memcap => (
+                    "reassembly_memcap",
+                    Cow::Borrowed("global reassembly memory cap reached; hole skipped"),
+                ),
+            };
+            let kind = if matches!(ev, StreamEvent::Memcap) {
+                AnomalyKind::Resource
+            } else {
+                AnomalyKind::Stream
+            };
+            ctx.out.anomaly(kind, "tcp", code, msg);
+        }
+        let (app_proto, reverse) = (ctx.out.app_proto, ctx.out.reverse);
+        let nothing_to_parse = matches!(ctx.state, AppState::None);
+        app.app_proto = app_proto;
+        app.reverse = reverse;
+        // Nothing above TCP to parse: stop reassembling this flow.
+        if nothing_to_parse && !tcp.streams[0].is_bypassed() {
+            for s in &mut tcp.streams {
+                s.set_bypass(budget);
+            }
+        }
+        verdict
+    }
+
+    fn decode_anomaly(
+        &mut self,
+        ts: i64,
+        addrs: Option<(IpAddr, IpAddr)>,
+        layer: &'static str,
+        code: &'static str,
+        message: String,
+        sink: &mut dyn EventSink,
+    ) {
+        self.stats.anomaly(layer, code);
+        self.decode_anomalies += 1;
+        if self.decode_anomalies > self.cfg.max_decode_anomalies {
+            self.stats.anomalies_suppressed += 1;
+            return;
+        }
+        let mut env = Envelope::at(ts);
+        if let Some((s, d)) = addrs {
+            env.src = Some((s, 0));
+            env.dst = Some((d, 0));
+        }
+        let ev = AnomalyEvent {
+            kind: AnomalyKind::Decode,
+            layer,
+            code,
+            message: Cow::Owned(message),
+        };
+        sink.event(&env, &Event::Anomaly(&ev));
+    }
+
+    fn report_defrag(&mut self, ts: i64, sink: &mut dyn EventSink) {
+        let events = std::mem::take(&mut self.defrag_events);
+        for e in &events {
+            let k = e.key();
+            let layer = if k.src.is_ipv6() { "ipv6" } else { "ipv4" };
+            let msg = format!(
+                "fragment id {} from {} to {}: {}",
+                k.id,
+                k.src,
+                k.dst,
+                e.code().replace('_', " ")
+            );
+            self.decode_anomaly(ts, Some((k.src, k.dst)), layer, e.code(), msg, sink);
+        }
+        self.defrag_events = events;
+        self.defrag_events.clear();
+    }
+
+    /// Reports a capture file problem (truncation, bad block) as an anomaly.
+    pub fn capture_error(&mut self, file: &str, err: &CaptureError, sink: &mut dyn EventSink) {
+        self.stats.anomaly("capture", err.code());
+        let ev = AnomalyEvent {
+            kind: AnomalyKind::Capture,
+            layer: "capture",
+            code: err.code(),
+            message: Cow::Owned(format!("{file}: {err}")),
+        };
+        let ts = if self.now == i64::MIN { 0 } else { self.now };
+        sink.event(&Envelope::at(ts), &Event::Anomaly(&ev));
+    }
+
+    fn expire(&mut self, sink: &mut dyn EventSink) {
+        let ended = &mut self.ended;
+        self.flows.expire(self.now, &mut |f, r| ended.push((f, r)));
+        self.drain_ended(sink);
+        self.defrag.expire(self.now, &mut self.defrag_events);
+        self.report_defrag(self.now, sink);
+    }
+
+    fn drain_ended(&mut self, sink: &mut dyn EventSink) {
+        while let Some((f, r)) = self.ended.pop() {
+            self.end_flow(f, r, sink);
+        }
+    }
+
+    fn end_flow(&mut self, mut f: Flow<FlowApp>, reason: EndReason, sink: &mut dyn EventSink) {
+        if reason == EndReason::Evicted {
+            self.stats.flows_evicted += 1;
+            self.stats.anomaly("flow_table", "flow_evicted");
+        }
+        let meta = FlowMeta {
+            id: f.id,
+            client: f.client,
+            server: f.server,
+            proto: f.key.proto,
+            vlan: f.key.vlan,
+        };
+        let app = &mut f.app;
+        let mut ctx = AppCtx {
+            state: &mut app.state,
+            out: Out {
+                meta: &meta,
+                sink,
+                stats: &mut self.stats,
+                cfg: &self.cfg,
+                ts: f.last_ts,
+                app_proto: app.app_proto,
+                reverse: app.reverse,
+                transactions: &mut app.transactions,
+                anomalies: &mut app.anomalies,
+            },
+        };
+        if let Some(tcp) = f.tcp.as_mut() {
+            // Deliver what reassembly still holds before the session ends.
+            // The table already returned these bytes to the global budget.
+            let held: usize = tcp.streams.iter().map(|s| s.buffered()).sum();
+            let mut budget = plantshield_flow::Budget {
+                used: held,
+                cap: held,
+            };
+            let mut evs = Vec::new();
+            tcp.flush(&mut budget, &mut ctx, &mut evs);
+        }
+        app::finish(ctx.state, &mut ctx.out);
+        let out = ctx.out;
+        let (gaps, gap_bytes) = f.tcp.as_ref().map_or((0, 0), |t| {
+            let s = [t.streams[0].stats, t.streams[1].stats];
+            (s[0].gaps + s[1].gaps, s[0].gap_bytes + s[1].gap_bytes)
+        });
+        let state = match &f.tcp {
+            Some(t) => t.state().name(),
+            None if f.pkts[1] > 0 => "established",
+            None => "new",
+        };
+        let ev = FlowEvent {
+            start_ns: f.record_ts,
+            end_ns: f.last_ts,
+            pkts_toserver: f.pkts[0],
+            pkts_toclient: f.pkts[1],
+            bytes_toserver: f.bytes[0],
+            bytes_toclient: f.bytes[1],
+            state,
+            reason: reason.name(),
+            midstream: f.midstream,
+            gaps,
+            gap_bytes,
+            transactions: *out.transactions,
+            anomalies: *out.anomalies,
+        };
+        let env = out.envelope(f.last_ts);
+        out.sink.event(&env, &Event::Flow(&ev));
+    }
+
+    /// Ends the run: every flow ends (flushing unanswered requests), then a
+    /// `stats` event is written.
+    pub fn finish(&mut self, sink: &mut dyn EventSink) {
+        let ended = &mut self.ended;
+        self.flows.drain(&mut |f, r| ended.push((f, r)));
+        self.ended.reverse();
+        self.drain_ended(sink);
+        let ts = if self.now == i64::MIN { 0 } else { self.now };
+        sink.event(&Envelope::at(ts), &Event::Stats(&self.stats));
+    }
+}

@@ -108,7 +108,9 @@ impl FunctionCode {
     }
 
     /// Every public function code.
-    pub const PUBLIC: [u8; 19] = [1, 2, 3, 4, 5, 6, 7, 8, 11, 12, 15, 16, 17, 20, 21, 22, 23, 24, 43];
+    pub const PUBLIC: [u8; 19] = [
+        1, 2, 3, 4, 5, 6, 7, 8, 11, 12, 15, 16, 17, 20, 21, 22, 23, 24, 43,
+    ];
 }
 
 /// An exception code (AP §7).

@@ -18,11 +18,12 @@ mod pdu;
 pub use codes::{ExceptionCode, FunctionCode, FunctionKind, MeiType, SubFunction};
 pub use device_id::{DeviceId, DeviceObjects, ObjectId};
 pub use pdu::{
-    check_pair, parse_request, parse_response, FileSubRequest, FileSubRequests, Flags, Request, RequestBody, Response,
-    ResponseBody,
+    check_pair, parse_request, parse_response, FileSubRequest, FileSubRequests, Flags, Request,
+    RequestBody, Response, ResponseBody,
 };
 
 use crate::cursor::Cursor;
+pub use crate::Probe;
 
 /// TCP port registered for Modbus/TCP (TCP §4.1.2).
 pub const PORT: u16 = 502;
@@ -61,7 +62,8 @@ impl Mbap {
     /// Reads and validates the header at the start of `b`.
     pub fn parse(b: &[u8]) -> Result<Mbap, MbapError> {
         let mut c = Cursor::new(b);
-        let (Some(tid), Some(pid), Some(len), Some(unit)) = (c.u16(), c.u16(), c.u16(), c.u8()) else {
+        let (Some(tid), Some(pid), Some(len), Some(unit)) = (c.u16(), c.u16(), c.u16(), c.u8())
+        else {
             return Err(MbapError::Incomplete);
         };
         if pid != 0 {
@@ -92,17 +94,6 @@ impl Mbap {
     }
 }
 
-/// How sure a content probe is that bytes start a Modbus/TCP stream.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Probe {
-    /// Valid header, known function, consistent length.
-    Match,
-    /// Valid so far but too short to decide.
-    NeedMore,
-    /// Not Modbus/TCP.
-    NoMatch,
-}
-
 /// Content check for protocol detection: does `b` start with a Modbus/TCP ADU?
 ///
 /// `strict` (used off port 502) also requires a public function code and the
@@ -122,8 +113,9 @@ pub fn probe(b: &[u8], strict: bool) -> Probe {
     let Some(&fc) = b.get(MBAP_LEN) else {
         return Probe::NeedMore;
     };
-    let f = FunctionCode(fc & 0x7f);
-    if fc == 0 || (strict && f.kind() != FunctionKind::Public) {
+    // On the registered port any function code is accepted (a function
+    // code scan starts at 0); elsewhere only public codes count.
+    if strict && FunctionCode(fc & 0x7f).kind() != FunctionKind::Public {
         return Probe::NoMatch;
     }
     if !strict {

@@ -38,7 +38,10 @@ impl Flags {
         (Self::TRAILING_BYTES, "trailing_bytes"),
         (Self::RESPONSE_MISMATCH, "response_mismatch"),
         (Self::RESERVED_SUB_FUNCTION, "reserved_sub_function"),
-        (Self::INVALID_READ_DEVICE_ID_CODE, "invalid_read_device_id_code"),
+        (
+            Self::INVALID_READ_DEVICE_ID_CODE,
+            "invalid_read_device_id_code",
+        ),
         (Self::INVALID_FILE_REFERENCE, "invalid_file_reference"),
         (Self::FUNCTION_MISMATCH, "function_mismatch"),
     ];
@@ -94,17 +97,40 @@ pub enum RequestBody<'a> {
     /// FC 7, 11, 12, 17: no fields.
     NoData,
     /// FC 8.
-    Diagnostics { sub_function: SubFunction, data: &'a [u8] },
+    Diagnostics {
+        sub_function: SubFunction,
+        data: &'a [u8],
+    },
     /// FC 15: packed coil values, LSB first.
-    WriteMultipleCoils { address: u16, quantity: u16, byte_count: u8, values: &'a [u8] },
+    WriteMultipleCoils {
+        address: u16,
+        quantity: u16,
+        byte_count: u8,
+        values: &'a [u8],
+    },
     /// FC 16: big-endian register values.
-    WriteMultipleRegisters { address: u16, quantity: u16, byte_count: u8, values: &'a [u8] },
+    WriteMultipleRegisters {
+        address: u16,
+        quantity: u16,
+        byte_count: u8,
+        values: &'a [u8],
+    },
     /// FC 20.
-    ReadFileRecord { byte_count: u8, sub_requests: FileSubRequests<'a> },
+    ReadFileRecord {
+        byte_count: u8,
+        sub_requests: FileSubRequests<'a>,
+    },
     /// FC 21.
-    WriteFileRecord { data_length: u8, sub_requests: FileSubRequests<'a> },
+    WriteFileRecord {
+        data_length: u8,
+        sub_requests: FileSubRequests<'a>,
+    },
     /// FC 22: result = (current AND and_mask) OR (or_mask AND NOT and_mask).
-    MaskWriteRegister { address: u16, and_mask: u16, or_mask: u16 },
+    MaskWriteRegister {
+        address: u16,
+        and_mask: u16,
+        or_mask: u16,
+    },
     /// FC 23: the write happens before the read.
     ReadWriteMultipleRegisters {
         read_address: u16,
@@ -156,21 +182,41 @@ pub enum ResponseBody<'a> {
     /// FC 7.
     ExceptionStatus { status: u8 },
     /// FC 8.
-    Diagnostics { sub_function: SubFunction, data: &'a [u8] },
+    Diagnostics {
+        sub_function: SubFunction,
+        data: &'a [u8],
+    },
     /// FC 11.
     CommEventCounter { status: u16, event_count: u16 },
     /// FC 12.
-    CommEventLog { byte_count: u8, status: u16, event_count: u16, message_count: u16, events: &'a [u8] },
+    CommEventLog {
+        byte_count: u8,
+        status: u16,
+        event_count: u16,
+        message_count: u16,
+        events: &'a [u8],
+    },
     /// FC 17: device specific server id, run indicator and data.
     ReportServerId { byte_count: u8, data: &'a [u8] },
     /// FC 20: sub-responses (file response length, reference type, data).
     ReadFileRecord { data_length: u8, data: &'a [u8] },
     /// FC 21: echo.
-    WriteFileRecord { data_length: u8, sub_requests: FileSubRequests<'a> },
+    WriteFileRecord {
+        data_length: u8,
+        sub_requests: FileSubRequests<'a>,
+    },
     /// FC 22: echo.
-    MaskWriteRegister { address: u16, and_mask: u16, or_mask: u16 },
+    MaskWriteRegister {
+        address: u16,
+        and_mask: u16,
+        or_mask: u16,
+    },
     /// FC 24.
-    ReadFifoQueue { byte_count: u16, fifo_count: u16, values: &'a [u8] },
+    ReadFifoQueue {
+        byte_count: u16,
+        fifo_count: u16,
+        values: &'a [u8],
+    },
     /// FC 43 / MEI 14.
     ReadDeviceId(DeviceId<'a>),
     /// FC 43 with another MEI type.
@@ -254,13 +300,20 @@ impl<'a> FileSubRequests<'a> {
     }
 
     fn any_invalid(&self) -> bool {
-        self.into_iter().any(|s| s.reference_type != 6 || s.file_number == 0)
+        self.into_iter()
+            .any(|s| s.reference_type != 6 || s.file_number == 0)
     }
 }
 
 fn range_check(flags: &mut Flags, address: u16, quantity: u16, max: u16) {
-    flags.set(Flags::QUANTITY_OUT_OF_RANGE, quantity == 0 || quantity > max);
-    flags.set(Flags::ADDRESS_OVERFLOW, u32::from(address) + u32::from(quantity) > 0x1_0000);
+    flags.set(
+        Flags::QUANTITY_OUT_OF_RANGE,
+        quantity == 0 || quantity > max,
+    );
+    flags.set(
+        Flags::ADDRESS_OVERFLOW,
+        u32::from(address) + u32::from(quantity) > 0x1_0000,
+    );
 }
 
 /// Parses a request PDU (function code first). Never fails.
@@ -270,13 +323,17 @@ pub fn parse_request(pdu: &[u8]) -> Request<'_> {
     let function = FunctionCode(fc);
     let mut flags = Flags::default();
     let body = request_body(function, data, &mut flags).unwrap_or(RequestBody::Malformed { data });
-    Request { function, body, flags }
+    Request {
+        function,
+        body,
+        flags,
+    }
 }
 
 fn request_body<'a>(f: FunctionCode, data: &'a [u8], flags: &mut Flags) -> Option<RequestBody<'a>> {
     let mut c = Cursor::new(data);
     let body = match f.0 {
-        1 | 2 | 3 | 4 => {
+        1..=4 => {
             let (address, quantity) = (c.u16()?, c.u16()?);
             let max = if f.0 <= 2 { 2000 } else { 125 };
             range_check(flags, address, quantity, max);
@@ -298,7 +355,10 @@ fn request_body<'a>(f: FunctionCode, data: &'a [u8], flags: &mut Flags) -> Optio
         7 | 11 | 12 | 17 => RequestBody::NoData,
         8 => {
             let sub_function = SubFunction(c.u16()?);
-            flags.set(Flags::RESERVED_SUB_FUNCTION, sub_function.name() == "reserved");
+            flags.set(
+                Flags::RESERVED_SUB_FUNCTION,
+                sub_function.name() == "reserved",
+            );
             RequestBody::Diagnostics {
                 sub_function,
                 data: c.take_rest(),
@@ -317,7 +377,10 @@ fn request_body<'a>(f: FunctionCode, data: &'a [u8], flags: &mut Flags) -> Optio
                 Flags::BYTE_COUNT_MISMATCH,
                 u16::from(byte_count) != expect || values.len() < usize::from(byte_count),
             );
-            flags.set(Flags::TRAILING_BYTES, values.len() > usize::from(byte_count));
+            flags.set(
+                Flags::TRAILING_BYTES,
+                values.len() > usize::from(byte_count),
+            );
             let values = &values[..values.len().min(usize::from(byte_count))];
             if f.0 == 15 {
                 RequestBody::WriteMultipleCoils {
@@ -342,7 +405,10 @@ fn request_body<'a>(f: FunctionCode, data: &'a [u8], flags: &mut Flags) -> Optio
                 bytes: &rest[..rest.len().min(usize::from(n))],
                 with_data: f.0 == 21,
             };
-            flags.set(Flags::BYTE_COUNT_MISMATCH, rest.len() < usize::from(n) || sub_requests.leftover() != 0);
+            flags.set(
+                Flags::BYTE_COUNT_MISMATCH,
+                rest.len() < usize::from(n) || sub_requests.leftover() != 0,
+            );
             flags.set(Flags::TRAILING_BYTES, rest.len() > usize::from(n));
             flags.set(Flags::INVALID_FILE_REFERENCE, sub_requests.any_invalid());
             if f.0 == 20 {
@@ -369,7 +435,10 @@ fn request_body<'a>(f: FunctionCode, data: &'a [u8], flags: &mut Flags) -> Optio
             let values = c.take_rest();
             flags.set(
                 Flags::QUANTITY_OUT_OF_RANGE,
-                read_quantity == 0 || read_quantity > 125 || write_quantity == 0 || write_quantity > 121,
+                read_quantity == 0
+                    || read_quantity > 125
+                    || write_quantity == 0
+                    || write_quantity > 121,
             );
             flags.set(
                 Flags::ADDRESS_OVERFLOW,
@@ -378,9 +447,13 @@ fn request_body<'a>(f: FunctionCode, data: &'a [u8], flags: &mut Flags) -> Optio
             );
             flags.set(
                 Flags::BYTE_COUNT_MISMATCH,
-                u16::from(byte_count) != write_quantity.saturating_mul(2) || values.len() < usize::from(byte_count),
+                u16::from(byte_count) != write_quantity.saturating_mul(2)
+                    || values.len() < usize::from(byte_count),
             );
-            flags.set(Flags::TRAILING_BYTES, values.len() > usize::from(byte_count));
+            flags.set(
+                Flags::TRAILING_BYTES,
+                values.len() > usize::from(byte_count),
+            );
             RequestBody::ReadWriteMultipleRegisters {
                 read_address,
                 read_quantity,
@@ -395,17 +468,28 @@ fn request_body<'a>(f: FunctionCode, data: &'a [u8], flags: &mut Flags) -> Optio
             let mei_type = MeiType(c.u8()?);
             if mei_type == MeiType::READ_DEVICE_IDENTIFICATION {
                 let (read_code, object_id) = (c.u8()?, c.u8()?);
-                flags.set(Flags::INVALID_READ_DEVICE_ID_CODE, !(1..=4).contains(&read_code));
-                RequestBody::ReadDeviceId { read_code, object_id }
+                flags.set(
+                    Flags::INVALID_READ_DEVICE_ID_CODE,
+                    !(1..=4).contains(&read_code),
+                );
+                RequestBody::ReadDeviceId {
+                    read_code,
+                    object_id,
+                }
             } else {
-                flags.set(Flags::RESERVED_SUB_FUNCTION, mei_type != MeiType::CANOPEN_GENERAL_REFERENCE);
+                flags.set(
+                    Flags::RESERVED_SUB_FUNCTION,
+                    mei_type != MeiType::CANOPEN_GENERAL_REFERENCE,
+                );
                 RequestBody::Mei {
                     mei_type,
                     data: c.take_rest(),
                 }
             }
         }
-        _ => RequestBody::Other { data: c.take_rest() },
+        _ => RequestBody::Other {
+            data: c.take_rest(),
+        },
     };
     flags.set(Flags::TRAILING_BYTES, c.remaining() > 0);
     Some(body)
@@ -449,7 +533,11 @@ fn counted<'a>(c: &mut Cursor<'a>, n: usize, flags: &mut Flags) -> &'a [u8] {
     &rest[..rest.len().min(n)]
 }
 
-fn response_body<'a>(f: FunctionCode, data: &'a [u8], flags: &mut Flags) -> Option<ResponseBody<'a>> {
+fn response_body<'a>(
+    f: FunctionCode,
+    data: &'a [u8],
+    flags: &mut Flags,
+) -> Option<ResponseBody<'a>> {
     let mut c = Cursor::new(data);
     let body = match f.0 {
         1 | 2 => {
@@ -506,7 +594,10 @@ fn response_body<'a>(f: FunctionCode, data: &'a [u8], flags: &mut Flags) -> Opti
         21 => {
             let data_length = c.u8()?;
             let bytes = counted(&mut c, usize::from(data_length), flags);
-            let sub_requests = FileSubRequests { bytes, with_data: true };
+            let sub_requests = FileSubRequests {
+                bytes,
+                with_data: true,
+            };
             flags.set(Flags::BYTE_COUNT_MISMATCH, sub_requests.leftover() != 0);
             ResponseBody::WriteFileRecord {
                 data_length,
@@ -545,7 +636,9 @@ fn response_body<'a>(f: FunctionCode, data: &'a [u8], flags: &mut Flags) -> Opti
                 }
             }
         }
-        _ => ResponseBody::Other { data: c.take_rest() },
+        _ => ResponseBody::Other {
+            data: c.take_rest(),
+        },
     };
     flags.set(Flags::TRAILING_BYTES, c.remaining() > 0);
     Some(body)
@@ -574,17 +667,42 @@ pub fn check_pair(req: &Request<'_>, resp: &Response<'_>) -> Flags {
         (Q::ReadRegisters { quantity, .. }, R::ReadRegisters { byte_count, .. }) => {
             u32::from(*byte_count) == 2 * u32::from(*quantity)
         }
-        (Q::ReadWriteMultipleRegisters { read_quantity, .. }, R::ReadRegisters { byte_count, .. }) => {
-            u32::from(*byte_count) == 2 * u32::from(*read_quantity)
-        }
-        (Q::WriteSingleCoil { address, value }, R::WriteSingle { address: a, value: v })
-        | (Q::WriteSingleRegister { address, value }, R::WriteSingle { address: a, value: v }) => {
-            address == a && value == v
-        }
-        (Q::WriteMultipleCoils { address, quantity, .. }, R::WriteMultiple { address: a, quantity: q })
-        | (Q::WriteMultipleRegisters { address, quantity, .. }, R::WriteMultiple { address: a, quantity: q }) => {
-            address == a && quantity == q
-        }
+        (
+            Q::ReadWriteMultipleRegisters { read_quantity, .. },
+            R::ReadRegisters { byte_count, .. },
+        ) => u32::from(*byte_count) == 2 * u32::from(*read_quantity),
+        (
+            Q::WriteSingleCoil { address, value },
+            R::WriteSingle {
+                address: a,
+                value: v,
+            },
+        )
+        | (
+            Q::WriteSingleRegister { address, value },
+            R::WriteSingle {
+                address: a,
+                value: v,
+            },
+        ) => address == a && value == v,
+        (
+            Q::WriteMultipleCoils {
+                address, quantity, ..
+            },
+            R::WriteMultiple {
+                address: a,
+                quantity: q,
+            },
+        )
+        | (
+            Q::WriteMultipleRegisters {
+                address, quantity, ..
+            },
+            R::WriteMultiple {
+                address: a,
+                quantity: q,
+            },
+        ) => address == a && quantity == q,
         (
             Q::MaskWriteRegister {
                 address,
@@ -597,7 +715,12 @@ pub fn check_pair(req: &Request<'_>, resp: &Response<'_>) -> Flags {
                 or_mask: om,
             },
         ) => address == a && and_mask == am && or_mask == om,
-        (Q::Diagnostics { sub_function, .. }, R::Diagnostics { sub_function: s, .. }) => sub_function == s,
+        (
+            Q::Diagnostics { sub_function, .. },
+            R::Diagnostics {
+                sub_function: s, ..
+            },
+        ) => sub_function == s,
         _ => true,
     };
     f.set(Flags::RESPONSE_MISMATCH, !ok);
@@ -610,8 +733,12 @@ impl<'a> RequestBody<'a> {
         match *self {
             RequestBody::ReadBits { address, quantity }
             | RequestBody::ReadRegisters { address, quantity }
-            | RequestBody::WriteMultipleCoils { address, quantity, .. }
-            | RequestBody::WriteMultipleRegisters { address, quantity, .. } => Some((address, quantity)),
+            | RequestBody::WriteMultipleCoils {
+                address, quantity, ..
+            }
+            | RequestBody::WriteMultipleRegisters {
+                address, quantity, ..
+            } => Some((address, quantity)),
             RequestBody::WriteSingleCoil { address, .. }
             | RequestBody::WriteSingleRegister { address, .. }
             | RequestBody::MaskWriteRegister { address, .. }

@@ -8,7 +8,10 @@ use plantshield_events::Operation;
 
 fn hex(s: &str) -> Vec<u8> {
     let s: String = s.split_whitespace().collect();
-    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
 }
 
 fn pair(req: &str, resp: &str) -> (Vec<u8>, Vec<u8>) {
@@ -44,10 +47,32 @@ fn spec_examples_parse_clean_and_pair() {
     for (req, resp) in &examples {
         let q = parse_request(req);
         let r = parse_response(resp);
-        assert!(q.flags.is_empty(), "request {:02x}: {:?}", req[0], q.flags.names().collect::<Vec<_>>());
-        assert!(r.flags.is_empty(), "response {:02x}: {:?}", resp[0], r.flags.names().collect::<Vec<_>>());
-        assert!(!matches!(q.body, RequestBody::Malformed { .. } | RequestBody::Other { .. }), "{q:?}");
-        assert!(!matches!(r.body, ResponseBody::Malformed { .. } | ResponseBody::Other { .. }), "{r:?}");
+        assert!(
+            q.flags.is_empty(),
+            "request {:02x}: {:?}",
+            req[0],
+            q.flags.names().collect::<Vec<_>>()
+        );
+        assert!(
+            r.flags.is_empty(),
+            "response {:02x}: {:?}",
+            resp[0],
+            r.flags.names().collect::<Vec<_>>()
+        );
+        assert!(
+            !matches!(
+                q.body,
+                RequestBody::Malformed { .. } | RequestBody::Other { .. }
+            ),
+            "{q:?}"
+        );
+        assert!(
+            !matches!(
+                r.body,
+                ResponseBody::Malformed { .. } | ResponseBody::Other { .. }
+            ),
+            "{r:?}"
+        );
         assert!(check_pair(&q, &r).is_empty(), "pair {:02x}", req[0]);
         assert_eq!(q.function.kind(), FunctionKind::Public);
     }
@@ -57,34 +82,71 @@ fn spec_examples_parse_clean_and_pair() {
 fn field_values() {
     let b_q = hex("03 006B 0003");
     let q = parse_request(&b_q);
-    assert_eq!(q.body, RequestBody::ReadRegisters { address: 0x6b, quantity: 3 });
+    assert_eq!(
+        q.body,
+        RequestBody::ReadRegisters {
+            address: 0x6b,
+            quantity: 3
+        }
+    );
     assert_eq!(q.body.target(), Some((0x6b, 3)));
     let b_r = hex("03 06 022B00000064");
     let r = parse_response(&b_r);
-    let ResponseBody::ReadRegisters { byte_count: 6, values } = r.body else { panic!() };
+    let ResponseBody::ReadRegisters {
+        byte_count: 6,
+        values,
+    } = r.body
+    else {
+        panic!()
+    };
     assert_eq!(values, hex("022B00000064"));
 
     let b_q = hex("17 0003 0006 000E 0003 06 00FF 00FF 00FF");
     let q = parse_request(&b_q);
-    let RequestBody::ReadWriteMultipleRegisters { read_address, read_quantity, write_address, write_quantity, values, .. } = q.body else {
+    let RequestBody::ReadWriteMultipleRegisters {
+        read_address,
+        read_quantity,
+        write_address,
+        write_quantity,
+        values,
+        ..
+    } = q.body
+    else {
         panic!()
     };
-    assert_eq!((read_address, read_quantity, write_address, write_quantity), (3, 6, 14, 3));
+    assert_eq!(
+        (read_address, read_quantity, write_address, write_quantity),
+        (3, 6, 14, 3)
+    );
     assert_eq!(values.len(), 6);
 
     let b_q = hex("14 0E 06 0004 0001 0002 06 0003 0009 0002");
     let q = parse_request(&b_q);
-    let RequestBody::ReadFileRecord { sub_requests, .. } = q.body else { panic!() };
+    let RequestBody::ReadFileRecord { sub_requests, .. } = q.body else {
+        panic!()
+    };
     let subs: Vec<_> = sub_requests.into_iter().collect();
     assert_eq!(subs.len(), 2);
-    assert_eq!((subs[1].file_number, subs[1].record_number, subs[1].record_length), (3, 9, 2));
+    assert_eq!(
+        (
+            subs[1].file_number,
+            subs[1].record_number,
+            subs[1].record_length
+        ),
+        (3, 9, 2)
+    );
 
     let b_r = hex(
         "2B 0E 01 01 00 00 03 00 16 436F6D70616E79206964656E74696669636174696F6E 01 0F 50726F6475637420636F6465205858 02 05 56322E3131",
     );
     let r = parse_response(&b_r);
-    let ResponseBody::ReadDeviceId(id) = r.body else { panic!() };
-    let objs: Vec<_> = id.objects().map(|(i, v)| (i.name(), String::from_utf8_lossy(v).to_string())).collect();
+    let ResponseBody::ReadDeviceId(id) = r.body else {
+        panic!()
+    };
+    let objs: Vec<_> = id
+        .objects()
+        .map(|(i, v)| (i.name(), String::from_utf8_lossy(v).to_string()))
+        .collect();
     assert_eq!(
         objs,
         vec![
@@ -97,7 +159,10 @@ fn field_values() {
 
     let b_q = hex("08 0004 0000");
     let q = parse_request(&b_q);
-    assert_eq!(q.function.operation(q.body.sub_code()), Operation::ModeChange);
+    assert_eq!(
+        q.function.operation(q.body.sub_code()),
+        Operation::ModeChange
+    );
 }
 
 #[test]
@@ -106,16 +171,27 @@ fn exceptions() {
     let r = parse_response(&b_r);
     assert!(r.exception);
     assert_eq!(r.function, FunctionCode::READ_COILS);
-    assert_eq!(r.body, ResponseBody::Exception { code: ExceptionCode(2) });
+    assert_eq!(
+        r.body,
+        ResponseBody::Exception {
+            code: ExceptionCode(2)
+        }
+    );
     assert_eq!(ExceptionCode(2).name(), "illegal_data_address");
-    assert_eq!(ExceptionCode(0x0b).name(), "gateway_target_device_failed_to_respond");
+    assert_eq!(
+        ExceptionCode(0x0b).name(),
+        "gateway_target_device_failed_to_respond"
+    );
     // An exception answers any request of its function without a mismatch.
     let b_q = hex("01 0000 0008");
     let q = parse_request(&b_q);
     assert!(check_pair(&q, &r).is_empty());
     // No exception code at all.
     let b83 = hex("83");
-    assert!(matches!(parse_response(&b83).body, ResponseBody::Malformed { .. }));
+    assert!(matches!(
+        parse_response(&b83).body,
+        ResponseBody::Malformed { .. }
+    ));
 }
 
 #[test]
@@ -186,22 +262,46 @@ fn mbap_and_probe() {
     let mut out = vec![];
     m.emit(&mut out);
     assert_eq!(out, adu[..7]);
-    assert_eq!(Mbap::parse(&hex("0001 0001 0006 0A")), Err(MbapError::ProtocolId(1)));
-    assert_eq!(Mbap::parse(&hex("0001 0000 0001 0A")), Err(MbapError::Length(1)));
-    assert_eq!(Mbap::parse(&hex("0001 0000 00FF 0A")), Err(MbapError::Length(255)));
-    assert_eq!(Mbap::parse(&hex("0001 0000 00")), Err(MbapError::Incomplete));
+    assert_eq!(
+        Mbap::parse(&hex("0001 0001 0006 0A")),
+        Err(MbapError::ProtocolId(1))
+    );
+    assert_eq!(
+        Mbap::parse(&hex("0001 0000 0001 0A")),
+        Err(MbapError::Length(1))
+    );
+    assert_eq!(
+        Mbap::parse(&hex("0001 0000 00FF 0A")),
+        Err(MbapError::Length(255))
+    );
+    assert_eq!(
+        Mbap::parse(&hex("0001 0000 00")),
+        Err(MbapError::Incomplete)
+    );
 
     assert_eq!(probe(&adu, true), Probe::Match);
     let mut two = adu.clone();
     two.extend_from_slice(&adu);
     assert_eq!(probe(&two, true), Probe::Match);
     assert_eq!(probe(&two[..15], true), Probe::NeedMore);
-    assert_eq!(probe(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", false), Probe::NoMatch);
+    assert_eq!(
+        probe(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", false),
+        Probe::NoMatch
+    );
     assert_eq!(probe(&hex("160301008501000081"), false), Probe::NoMatch);
     // Strict mode wants a public function code.
     assert_eq!(probe(&hex("0001 0000 0002 01 5A"), true), Probe::NoMatch);
     assert_eq!(probe(&hex("0001 0000 0002 01 5A"), false), Probe::Match);
     assert_eq!(probe(&hex("0001 00"), false), Probe::NeedMore);
+    // A function code scan starts at 0: accepted on the registered port only.
+    assert_eq!(
+        probe(&hex("0000 0000 0006 01 00 00000000"), false),
+        Probe::Match
+    );
+    assert_eq!(
+        probe(&hex("0000 0000 0006 01 00 00000000"), true),
+        Probe::NoMatch
+    );
 }
 
 proptest! {

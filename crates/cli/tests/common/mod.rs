@@ -1,0 +1,235 @@
+//! Helpers shared by the integration tests: the public capture corpus, the
+//! binary under test, and a TCP conversation crafter for synthetic captures.
+
+#![allow(dead_code)]
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use plantshield_capture::{LinkType, PcapWriter};
+use plantshield_decode::craft::{self, Endpoints};
+use plantshield_decode::{MacAddr, TcpFlags};
+use serde_json::Value;
+
+/// The shared corpus (`../shared/pcaps` next to the repository, or `$PLANTSHIELD_PCAPS`).
+pub fn pcaps() -> PathBuf {
+    if let Some(p) = std::env::var_os("PLANTSHIELD_PCAPS") {
+        return PathBuf::from(p);
+    }
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/pcaps");
+    assert!(
+        p.join("oracle").is_dir(),
+        "capture corpus not found at {} (set PLANTSHIELD_PCAPS)",
+        p.display()
+    );
+    p
+}
+
+/// The oracle JSON of a corpus file (path relative to the corpus).
+pub fn oracle(rel: &str) -> Value {
+    let p = pcaps().join("oracle").join(format!("{rel}.json"));
+    serde_json::from_slice(&std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display())))
+        .unwrap()
+}
+
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_plantshield")
+}
+
+/// The result of one `plantshield analyze` run.
+pub struct Run {
+    pub events: Vec<Value>,
+    pub stderr: String,
+    pub status: std::process::ExitStatus,
+}
+
+impl Run {
+    pub fn of_type(&self, t: &str) -> Vec<&Value> {
+        self.events
+            .iter()
+            .filter(|e| e["event_type"] == t)
+            .collect()
+    }
+
+    pub fn anomalies(&self, code: &str) -> usize {
+        self.of_type("anomaly")
+            .iter()
+            .filter(|e| e["anomaly"]["event"] == code)
+            .count()
+    }
+}
+
+/// Runs `plantshield analyze ARGS...` and parses every output line as JSON.
+pub fn analyze(args: &[&str]) -> Run {
+    let out = Command::new(bin())
+        .arg("analyze")
+        .args(args)
+        .output()
+        .expect("run plantshield");
+    let text = String::from_utf8(out.stdout).expect("UTF-8 output");
+    let events = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad JSON line {l}: {e}")))
+        .collect();
+    Run {
+        events,
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        status: out.status,
+    }
+}
+
+pub fn analyze_file(p: &Path) -> Run {
+    analyze(&["--no-progress", p.to_str().unwrap()])
+}
+
+/// Crafts a TCP conversation between a client and a server with correct
+/// sequence and acknowledgment numbers, written as an Ethernet pcap.
+pub struct Conversation {
+    pub ep: Endpoints,
+    pub cseq: u32,
+    pub sseq: u32,
+    pub ts: i64,
+    pub frames: Vec<(i64, Vec<u8>)>,
+}
+
+pub fn ip4(a: u8, b: u8, c: u8, d: u8) -> IpAddr {
+    IpAddr::V4(Ipv4Addr::new(a, b, c, d))
+}
+
+impl Conversation {
+    pub fn new(client: IpAddr, cport: u16, server: IpAddr, sport: u16) -> Self {
+        Conversation {
+            ep: Endpoints {
+                src_mac: MacAddr([0x02, 0, 0, 0, 0, 1]),
+                dst_mac: MacAddr([0x02, 0, 0, 0, 0, 2]),
+                src_ip: client,
+                dst_ip: server,
+                src_port: cport,
+                dst_port: sport,
+                vlan: None,
+            },
+            cseq: 1000,
+            sseq: 5000,
+            ts: 1_700_000_000_000_000_000,
+            frames: Vec::new(),
+        }
+    }
+
+    fn tick(&mut self) -> i64 {
+        self.ts += 1_000_000;
+        self.ts
+    }
+
+    pub fn handshake(&mut self) -> &mut Self {
+        let t = self.tick();
+        self.frames.push((
+            t,
+            craft::tcp_frame(&self.ep, self.cseq, 0, TcpFlags::SYN, b""),
+        ));
+        self.cseq += 1;
+        let t = self.tick();
+        let r = self.ep.reversed();
+        self.frames.push((
+            t,
+            craft::tcp_frame(&r, self.sseq, self.cseq, TcpFlags::SYN | TcpFlags::ACK, b""),
+        ));
+        self.sseq += 1;
+        let t = self.tick();
+        self.frames.push((
+            t,
+            craft::tcp_frame(&self.ep, self.cseq, self.sseq, TcpFlags::ACK, b""),
+        ));
+        self
+    }
+
+    /// One client segment.
+    pub fn client(&mut self, payload: &[u8]) -> &mut Self {
+        let t = self.tick();
+        let f = craft::tcp_frame(
+            &self.ep,
+            self.cseq,
+            self.sseq,
+            TcpFlags::ACK | TcpFlags::PSH,
+            payload,
+        );
+        self.frames.push((t, f));
+        self.cseq = self.cseq.wrapping_add(payload.len() as u32);
+        self
+    }
+
+    /// One server segment.
+    pub fn server(&mut self, payload: &[u8]) -> &mut Self {
+        let t = self.tick();
+        let r = self.ep.reversed();
+        let f = craft::tcp_frame(
+            &r,
+            self.sseq,
+            self.cseq,
+            TcpFlags::ACK | TcpFlags::PSH,
+            payload,
+        );
+        self.frames.push((t, f));
+        self.sseq = self.sseq.wrapping_add(payload.len() as u32);
+        self
+    }
+
+    /// Advances time without a packet.
+    pub fn wait(&mut self, ns: i64) -> &mut Self {
+        self.ts += ns;
+        self
+    }
+
+    pub fn fin(&mut self) -> &mut Self {
+        let t = self.tick();
+        self.frames.push((
+            t,
+            craft::tcp_frame(
+                &self.ep,
+                self.cseq,
+                self.sseq,
+                TcpFlags::FIN | TcpFlags::ACK,
+                b"",
+            ),
+        ));
+        self.cseq += 1;
+        let t = self.tick();
+        let r = self.ep.reversed();
+        self.frames.push((
+            t,
+            craft::tcp_frame(&r, self.sseq, self.cseq, TcpFlags::FIN | TcpFlags::ACK, b""),
+        ));
+        self.sseq += 1;
+        self
+    }
+
+    /// Writes the frames (in order) to `path`.
+    pub fn write(&self, path: &Path) {
+        write_pcap(path, &self.frames);
+    }
+}
+
+pub fn write_pcap(path: &Path, frames: &[(i64, Vec<u8>)]) {
+    let f = std::fs::File::create(path).unwrap();
+    let mut w = PcapWriter::new(std::io::BufWriter::new(f), LinkType::ETHERNET).unwrap();
+    for (t, d) in frames {
+        w.write_packet(*t, d).unwrap();
+    }
+    w.into_inner().unwrap();
+}
+
+/// A Modbus/TCP ADU.
+pub fn adu(tid: u16, unit: u8, pdu: &[u8]) -> Vec<u8> {
+    let mut v = Vec::with_capacity(7 + pdu.len());
+    v.extend_from_slice(&tid.to_be_bytes());
+    v.extend_from_slice(&[0, 0]);
+    v.extend_from_slice(&((pdu.len() + 1) as u16).to_be_bytes());
+    v.push(unit);
+    v.extend_from_slice(pdu);
+    v
+}
+
+/// Modbus transaction events of a run.
+pub fn modbus(run: &Run) -> Vec<&Value> {
+    run.of_type("modbus")
+}

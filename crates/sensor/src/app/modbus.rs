@@ -1,0 +1,343 @@
+//! Modbus/TCP sessions: ADU framing over the reassembled stream and
+//! request/response pairing.
+//!
+//! Framing reads ADUs straight from the delivered bytes; only an ADU split
+//! across segments is copied (at most 260 bytes per direction). An invalid
+//! MBAP header or a stream gap loses the framing: the session reports it
+//! and resynchronises on the next plausible header, so one bad PDU never
+//! silences the rest of the connection.
+//!
+//! Pairing follows TCP §3.1.3: a response answers the pending request with
+//! the same transaction id, unit id and function (a response of another
+//! function is logged on its own). Pending requests are
+//! capped per flow; the oldest is ended as `no_response` when the cap is
+//! hit, when it times out, or when the flow ends. A second request with the
+//! same key supersedes the first, which is ended as `no_response`: this is
+//! what a function-code scan that never changes its transaction id looks
+//! like, and every one of its requests stays its own transaction.
+
+use std::borrow::Cow;
+use std::collections::VecDeque;
+
+use plantshield_events::Status;
+use plantshield_protocols::modbus::{
+    check_pair, parse_request, parse_response, FunctionCode, FunctionKind, Mbap, MbapError,
+    RequestBody, ResponseBody, MAX_ADU_LEN, MAX_PDU_LEN, MBAP_LEN,
+};
+
+use super::Out;
+use crate::event::{AnomalyKind, Event, IcsSummary, ModbusEvent};
+
+/// A request waiting for its response; the PDU is kept inline so that
+/// pairing allocates nothing.
+struct Pending {
+    ts: i64,
+    transaction_id: u16,
+    unit_id: u8,
+    len: u8,
+    pdu: [u8; MAX_PDU_LEN],
+}
+
+impl Pending {
+    fn pdu(&self) -> &[u8] {
+        &self.pdu[..usize::from(self.len)]
+    }
+    fn function(&self) -> u8 {
+        self.pdu[0]
+    }
+}
+
+/// One Modbus/TCP connection.
+#[derive(Default)]
+pub(crate) struct ModbusSession {
+    partial: [Vec<u8>; 2],
+    resync: [bool; 2],
+    pending: VecDeque<Pending>,
+    /// The flow direction that carries requests (towards the Modbus server).
+    request_dir: usize,
+}
+
+impl ModbusSession {
+    /// Sets which flow direction carries requests.
+    pub fn set_request_dir(&mut self, dir: usize) {
+        self.request_dir = dir;
+    }
+
+    /// Stream bytes in direction `dir`.
+    pub fn data(&mut self, dir: usize, mut bytes: &[u8], out: &mut Out<'_>) {
+        if self.resync[dir] {
+            match resync_point(bytes) {
+                Some(i) => {
+                    self.resync[dir] = false;
+                    bytes = &bytes[i..];
+                }
+                None => return,
+            }
+        }
+        if !self.partial[dir].is_empty() {
+            let need = self.partial_need(dir);
+            let take = need.min(bytes.len());
+            self.partial[dir].extend_from_slice(&bytes[..take]);
+            bytes = &bytes[take..];
+            if self.partial_need(dir) > 0 {
+                return;
+            }
+            let adu = std::mem::take(&mut self.partial[dir]);
+            match Mbap::parse(&adu) {
+                Ok(m) => self.adu(dir, m, &adu[MBAP_LEN..], out),
+                Err(e) => {
+                    self.bad_header(e, out);
+                    self.resync[dir] = true;
+                    self.partial[dir] = adu;
+                    self.partial[dir].clear();
+                    return self.data(dir, bytes, out);
+                }
+            }
+            // Keep the allocation for the next split ADU.
+            self.partial[dir] = adu;
+            self.partial[dir].clear();
+        }
+        while !bytes.is_empty() {
+            match Mbap::parse(bytes) {
+                Ok(m) if bytes.len() >= m.adu_len() => {
+                    let (adu, rest) = bytes.split_at(m.adu_len());
+                    self.adu(dir, m, &adu[MBAP_LEN..], out);
+                    bytes = rest;
+                }
+                Ok(_) | Err(MbapError::Incomplete) => {
+                    self.partial[dir].extend_from_slice(bytes);
+                    return;
+                }
+                Err(e) => {
+                    self.bad_header(e, out);
+                    match find_header(&bytes[1..]) {
+                        Some(i) => bytes = &bytes[1 + i..],
+                        None => {
+                            self.resync[dir] = true;
+                            return;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Bytes still missing from the partial ADU of `dir`.
+    fn partial_need(&self, dir: usize) -> usize {
+        let p = &self.partial[dir];
+        if p.len() < 6 {
+            return MBAP_LEN - p.len();
+        }
+        let len = 6 + usize::from(u16::from_be_bytes([p[4], p[5]]));
+        // An absurd length is caught by the header check once 7 bytes are in.
+        let len = if len > MAX_ADU_LEN {
+            MBAP_LEN
+        } else {
+            len.max(MBAP_LEN)
+        };
+        len.saturating_sub(p.len())
+    }
+
+    /// A hole in the stream of `dir`: the next ADU boundary is unknown.
+    pub fn gap(&mut self, dir: usize, _len: u64) {
+        self.partial[dir].clear();
+        self.resync[dir] = true;
+    }
+
+    /// End of the flow: every pending request ends without a response.
+    pub fn finish(&mut self, out: &mut Out<'_>) {
+        while let Some(p) = self.pending.pop_front() {
+            emit(out, Some(&p), None, None);
+        }
+    }
+
+    fn bad_header(&mut self, e: MbapError, out: &mut Out<'_>) {
+        let msg = match e {
+            MbapError::ProtocolId(p) => {
+                Cow::Owned(format!("MBAP protocol identifier {p} is not 0"))
+            }
+            MbapError::Length(l) => Cow::Owned(format!("MBAP length {l} is outside 2..=254")),
+            MbapError::Incomplete => Cow::Borrowed("MBAP header incomplete"),
+        };
+        out.anomaly(AnomalyKind::Applayer, "modbus", "invalid_mbap", msg);
+    }
+
+    fn adu(&mut self, dir: usize, mbap: Mbap, pdu: &[u8], out: &mut Out<'_>) {
+        let now = out.ts;
+        self.expire(now, out);
+        if dir == self.request_dir {
+            self.request(mbap, pdu, now, out);
+        } else {
+            self.response(mbap, pdu, now, out);
+        }
+    }
+
+    fn expire(&mut self, now: i64, out: &mut Out<'_>) {
+        let timeout = out.cfg.transaction_timeout_ns;
+        while self
+            .pending
+            .front()
+            .is_some_and(|p| now.saturating_sub(p.ts) > timeout)
+        {
+            if let Some(p) = self.pending.pop_front() {
+                emit(out, Some(&p), None, None);
+            }
+        }
+    }
+
+    fn request(&mut self, mbap: Mbap, pdu: &[u8], ts: i64, out: &mut Out<'_>) {
+        let fc = pdu.first().copied().unwrap_or(0);
+        if let Some(i) = self.pending.iter().position(|p| {
+            p.transaction_id == mbap.transaction_id
+                && p.unit_id == mbap.unit_id
+                && p.function() == fc
+        }) {
+            if let Some(old) = self.pending.remove(i) {
+                emit(out, Some(&old), None, None);
+            }
+        }
+        if self.pending.len() >= out.cfg.max_pending_transactions.max(1) {
+            if let Some(old) = self.pending.pop_front() {
+                out.anomaly(
+                    AnomalyKind::Resource,
+                    "modbus",
+                    "pending_table_full",
+                    Cow::Borrowed("too many unanswered Modbus requests; the oldest was ended"),
+                );
+                emit(out, Some(&old), None, None);
+            }
+        }
+        let mut p = Pending {
+            ts,
+            transaction_id: mbap.transaction_id,
+            unit_id: mbap.unit_id,
+            len: pdu.len().min(MAX_PDU_LEN) as u8,
+            pdu: [0; MAX_PDU_LEN],
+        };
+        let n = usize::from(p.len);
+        p.pdu[..n].copy_from_slice(&pdu[..n]);
+        self.pending.push_back(p);
+    }
+
+    fn response(&mut self, mbap: Mbap, pdu: &[u8], ts: i64, out: &mut Out<'_>) {
+        let fc = pdu.first().copied().unwrap_or(0) & 0x7f;
+        // A response of another function does not answer the request: it
+        // is logged on its own and the request keeps waiting.
+        let pos = self.pending.iter().position(|p| {
+            p.transaction_id == mbap.transaction_id
+                && p.unit_id == mbap.unit_id
+                && p.function() == fc
+        });
+        let req = pos.and_then(|i| self.pending.remove(i));
+        emit(
+            out,
+            req.as_ref(),
+            Some((ts, mbap, pdu)),
+            req.as_ref().map(|p| ts - p.ts),
+        );
+    }
+}
+
+/// Where to pick up after a stream gap. Delivery resumes at a segment
+/// boundary, which is almost always an ADU boundary, so a valid header right
+/// there is taken whatever its function code; otherwise the bytes are
+/// searched with the stricter [`find_header`].
+fn resync_point(b: &[u8]) -> Option<usize> {
+    if Mbap::parse(b).is_ok() {
+        return Some(0);
+    }
+    find_header(b)
+}
+
+/// Finds the first offset where a plausible ADU starts: a valid MBAP header
+/// followed by a public function code (or its exception).
+fn find_header(b: &[u8]) -> Option<usize> {
+    (0..b.len().saturating_sub(MBAP_LEN)).find(|&i| {
+        Mbap::parse(&b[i..]).is_ok()
+            && FunctionCode(b[i + MBAP_LEN] & 0x7f).kind() == FunctionKind::Public
+    })
+}
+
+fn emit(
+    out: &mut Out<'_>,
+    req: Option<&Pending>,
+    resp: Option<(i64, Mbap, &[u8])>,
+    latency_ns: Option<i64>,
+) {
+    let request = req.map(|p| parse_request(p.pdu()));
+    let response = resp.map(|(_, _, pdu)| parse_response(pdu));
+    let mut flags = request.map(|q| q.flags).unwrap_or_default();
+    if let Some(r) = &response {
+        flags.0 |= r.flags.0;
+        if let Some(q) = &request {
+            flags.0 |= check_pair(q, r).0;
+        }
+    }
+    let function = request
+        .map(|q| q.function)
+        .or(response.map(|r| r.function))
+        .unwrap_or(FunctionCode(0));
+    let malformed_req = matches!(request.map(|q| q.body), Some(RequestBody::Malformed { .. }));
+    let malformed_resp = matches!(
+        response.map(|r| r.body),
+        Some(ResponseBody::Malformed { .. })
+    );
+    let exception_code = match response.map(|r| r.body) {
+        Some(ResponseBody::Exception { code }) => Some(u32::from(code.0)),
+        _ => None,
+    };
+    let status = if malformed_req || malformed_resp {
+        Status::Malformed
+    } else if exception_code.is_some() {
+        Status::Exception
+    } else if response.is_none() {
+        Status::NoResponse
+    } else {
+        Status::Ok
+    };
+    let sub = request
+        .and_then(|q| q.body.sub_code())
+        .or(match response.map(|r| r.body) {
+            Some(ResponseBody::Diagnostics { sub_function, .. }) => Some(sub_function.0),
+            Some(ResponseBody::ReadDeviceId(_)) => Some(14),
+            Some(ResponseBody::Mei { mei_type, .. }) => Some(u16::from(mei_type.0)),
+            _ => None,
+        });
+    let (transaction_id, unit_id, ts) = match (req, resp) {
+        (Some(p), _) => (p.transaction_id, p.unit_id, p.ts),
+        (None, Some((ts, m, _))) => (m.transaction_id, m.unit_id, ts),
+        (None, None) => return,
+    };
+    let ev = ModbusEvent {
+        transaction_id,
+        unit_id,
+        request,
+        response,
+        latency_ns,
+        flags,
+        ics: IcsSummary {
+            function_code: u32::from(function.0),
+            function: function.name(),
+            operation: function.operation(sub),
+            status,
+            exception_code,
+        },
+    };
+    if malformed_req || malformed_resp {
+        out.anomaly(
+            AnomalyKind::Applayer,
+            "modbus",
+            "malformed_pdu",
+            Cow::Owned(format!(
+                "Modbus {} {} too short for its fields",
+                function.name(),
+                if malformed_req { "request" } else { "response" }
+            )),
+        );
+    }
+    out.stats
+        .transaction("modbus", u32::from(function.0), function.name(), status);
+    *out.transactions += 1;
+    let env = out.envelope(ts);
+    out.sink.event(&env, &Event::Modbus(&ev));
+}
