@@ -29,8 +29,10 @@ impl Flags {
     pub const INVALID_FILE_REFERENCE: u32 = 1 << 8;
     /// The response's function code differs from the request's.
     pub const FUNCTION_MISMATCH: u32 = 1 << 9;
+    /// A request with the exception bit (0x80) set in its function code.
+    pub const EXCEPTION_BIT_IN_REQUEST: u32 = 1 << 10;
 
-    const NAMES: [(u32, &'static str); 10] = [
+    const NAMES: [(u32, &'static str); 11] = [
         (Self::QUANTITY_OUT_OF_RANGE, "quantity_out_of_range"),
         (Self::BYTE_COUNT_MISMATCH, "byte_count_mismatch"),
         (Self::INVALID_COIL_VALUE, "invalid_coil_value"),
@@ -44,6 +46,7 @@ impl Flags {
         ),
         (Self::INVALID_FILE_REFERENCE, "invalid_file_reference"),
         (Self::FUNCTION_MISMATCH, "function_mismatch"),
+        (Self::EXCEPTION_BIT_IN_REQUEST, "exception_bit_in_request"),
     ];
 
     /// True when nothing was flagged.
@@ -317,11 +320,15 @@ fn range_check(flags: &mut Flags, address: u16, quantity: u16, max: u16) {
 }
 
 /// Parses a request PDU (function code first). Never fails.
+///
+/// Codes 128-255 are exception responses; a request carrying one is parsed
+/// as the code without the bit (as Wireshark reports it) and flagged.
 pub fn parse_request(pdu: &[u8]) -> Request<'_> {
     let fc = pdu.first().copied().unwrap_or(0);
     let data = pdu.get(1..).unwrap_or(&[]);
-    let function = FunctionCode(fc);
+    let function = FunctionCode(fc & 0x7f);
     let mut flags = Flags::default();
+    flags.set(Flags::EXCEPTION_BIT_IN_REQUEST, fc & 0x80 != 0);
     let body = request_body(function, data, &mut flags).unwrap_or(RequestBody::Malformed { data });
     Request {
         function,

@@ -42,8 +42,9 @@ impl Pending {
     fn pdu(&self) -> &[u8] {
         &self.pdu[..usize::from(self.len)]
     }
+    /// The function code without the exception bit.
     fn function(&self) -> u8 {
-        self.pdu[0]
+        self.pdu[0] & 0x7f
     }
 }
 
@@ -75,12 +76,18 @@ impl ModbusSession {
             }
         }
         if !self.partial[dir].is_empty() {
-            let need = self.partial_need(dir);
-            let take = need.min(bytes.len());
-            self.partial[dir].extend_from_slice(&bytes[..take]);
-            bytes = &bytes[take..];
-            if self.partial_need(dir) > 0 {
-                return;
+            // Complete the split ADU: first its header, then the length it announces.
+            loop {
+                let need = self.partial_need(dir);
+                if need == 0 {
+                    break;
+                }
+                if bytes.is_empty() {
+                    return;
+                }
+                let take = need.min(bytes.len());
+                self.partial[dir].extend_from_slice(&bytes[..take]);
+                bytes = &bytes[take..];
             }
             let adu = std::mem::take(&mut self.partial[dir]);
             match Mbap::parse(&adu) {
@@ -186,7 +193,7 @@ impl ModbusSession {
     }
 
     fn request(&mut self, mbap: Mbap, pdu: &[u8], ts: i64, out: &mut Out<'_>) {
-        let fc = pdu.first().copied().unwrap_or(0);
+        let fc = pdu.first().copied().unwrap_or(0) & 0x7f;
         if let Some(i) = self.pending.iter().position(|p| {
             p.transaction_id == mbap.transaction_id
                 && p.unit_id == mbap.unit_id
