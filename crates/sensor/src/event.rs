@@ -58,6 +58,14 @@ pub enum Event<'a> {
 }
 
 impl Event<'_> {
+    /// The `ics` object of a transaction event.
+    pub fn ics(&self) -> Option<&IcsSummary> {
+        match self {
+            Event::Modbus(m) => Some(&m.ics),
+            Event::Flow(_) | Event::Anomaly(_) | Event::Stats(_) => None,
+        }
+    }
+
     /// The `event_type` value.
     pub fn event_type(&self) -> &'static str {
         match self {

@@ -30,7 +30,7 @@ use plantshield_flow::{
     EndReason, Flow, FlowConfig, FlowTable, PacketKey, StreamEvent, TcpVerdict,
 };
 
-use app::{AppCtx, AppState, FlowApp, FlowMeta, Out};
+use app::{AppCtx, FlowApp, FlowMeta};
 pub use event::{
     AnomalyEvent, AnomalyKind, Envelope, Event, EventSink, FlowEvent, IcsSummary, ModbusEvent,
 };
@@ -63,6 +63,16 @@ impl Default for SensorConfig {
             max_anomalies_per_flow: 64,
             max_decode_anomalies: 100_000,
         }
+    }
+}
+
+fn flow_meta(f: &Flow<FlowApp>) -> FlowMeta {
+    FlowMeta {
+        id: f.id,
+        client: f.client,
+        server: f.server,
+        proto: f.key.proto,
+        vlan: f.key.vlan,
     }
 }
 
@@ -240,8 +250,7 @@ impl Sensor {
             proto: protocol,
             vlan,
         };
-        let is_tcp = matches!(t, Transport::Tcp(_));
-        let mut look = self.lookup(ts, &pk, flags, is_tcp, sink);
+        let mut look = self.lookup(ts, &pk, flags, sink);
         if let Transport::Tcp(seg) = &t {
             let verdict = self.tcp_segment(look.idx, look.dir, ts, seg, sink);
             if verdict == TcpVerdict::InvalidFlags {
@@ -253,9 +262,12 @@ impl Sensor {
                 if let Some(f) = self.flows.remove(look.idx) {
                     self.end_flow(f, EndReason::Reused, sink);
                 }
-                look = self.lookup(ts, &pk, flags, true, sink);
+                look = self.lookup(ts, &pk, flags, sink);
                 self.tcp_segment(look.idx, look.dir, ts, seg, sink);
             }
+        }
+        if let Transport::Udp(u) = &t {
+            self.udp_datagram(look.idx, look.dir, ts, u.payload, sink);
         }
         self.flows.touch(look.idx, ts, look.dir, wire);
     }
@@ -265,13 +277,12 @@ impl Sensor {
         ts: i64,
         pk: &PacketKey,
         flags: Option<plantshield_decode::TcpFlags>,
-        tcp: bool,
         sink: &mut dyn EventSink,
     ) -> plantshield_flow::Lookup {
         let ended = &mut self.ended;
         let look = self
             .flows
-            .lookup(ts, pk, flags, || FlowApp::new(tcp), &mut |f, r| {
+            .lookup(ts, pk, flags, || FlowApp::new(pk.proto), &mut |f, r| {
                 ended.push((f, r))
             });
         if look.created {
@@ -289,35 +300,14 @@ impl Sensor {
         seg: &plantshield_decode::TcpSegment<'_>,
         sink: &mut dyn EventSink,
     ) -> TcpVerdict {
-        let (flow, budget) = match self.flows.flow_and_budget(idx) {
-            Some(x) => x,
-            None => return TcpVerdict::Continue,
+        let Some((flow, budget)) = self.flows.flow_and_budget(idx) else {
+            return TcpVerdict::Continue;
         };
-        let meta = FlowMeta {
-            id: flow.id,
-            client: flow.client,
-            server: flow.server,
-            proto: flow.key.proto,
-            vlan: flow.key.vlan,
-        };
+        let meta = flow_meta(flow);
         let Some(tcp) = flow.tcp.as_mut() else {
             return TcpVerdict::Continue;
         };
-        let app = &mut flow.app;
-        let mut ctx = AppCtx {
-            state: &mut app.state,
-            out: Out {
-                meta: &meta,
-                sink,
-                stats: &mut self.stats,
-                cfg: &self.cfg,
-                ts,
-                app_proto: app.app_proto,
-                reverse: app.reverse,
-                transactions: &mut app.transactions,
-                anomalies: &mut app.anomalies,
-            },
-        };
+        let mut ctx = AppCtx::new(&mut flow.app, &meta, sink, &mut self.stats, &self.cfg, ts);
         self.stream_events.clear();
         let verdict = tcp.segment(dir, seg, budget, &mut ctx, &mut self.stream_events);
         for ev in self.stream_events.drain(..) {
@@ -346,17 +336,29 @@ impl Sensor {
             };
             ctx.out.anomaly(kind, "tcp", code, msg);
         }
-        let (app_proto, reverse) = (ctx.out.app_proto, ctx.out.reverse);
-        let nothing_to_parse = matches!(ctx.state, AppState::None);
-        app.app_proto = app_proto;
-        app.reverse = reverse;
         // Nothing above TCP to parse: stop reassembling this flow.
-        if nothing_to_parse && !tcp.streams[0].is_bypassed() {
+        if ctx.is_idle() && !tcp.streams[0].is_bypassed() {
             for s in &mut tcp.streams {
                 s.set_bypass(budget);
             }
         }
         verdict
+    }
+
+    fn udp_datagram(
+        &mut self,
+        idx: u32,
+        dir: usize,
+        ts: i64,
+        payload: &[u8],
+        sink: &mut dyn EventSink,
+    ) {
+        let Some(flow) = self.flows.get_mut(idx) else {
+            return;
+        };
+        let meta = flow_meta(flow);
+        AppCtx::new(&mut flow.app, &meta, sink, &mut self.stats, &self.cfg, ts)
+            .datagram(dir, payload);
     }
 
     fn decode_anomaly(
@@ -438,28 +440,15 @@ impl Sensor {
             self.stats.flows_evicted += 1;
             self.stats.anomaly("flow_table", "flow_evicted");
         }
-        let meta = FlowMeta {
-            id: f.id,
-            client: f.client,
-            server: f.server,
-            proto: f.key.proto,
-            vlan: f.key.vlan,
-        };
-        let app = &mut f.app;
-        let mut ctx = AppCtx {
-            state: &mut app.state,
-            out: Out {
-                meta: &meta,
-                sink,
-                stats: &mut self.stats,
-                cfg: &self.cfg,
-                ts: f.last_ts,
-                app_proto: app.app_proto,
-                reverse: app.reverse,
-                transactions: &mut app.transactions,
-                anomalies: &mut app.anomalies,
-            },
-        };
+        let meta = flow_meta(&f);
+        let mut ctx = AppCtx::new(
+            &mut f.app,
+            &meta,
+            sink,
+            &mut self.stats,
+            &self.cfg,
+            f.last_ts,
+        );
         if let Some(tcp) = f.tcp.as_mut() {
             // Deliver what reassembly still holds before the session ends.
             // The table already returned these bytes to the global budget.

@@ -1,11 +1,21 @@
 //! The application layer of a flow: protocol detection, then the protocol's
 //! session (stream framing and transaction pairing).
 //!
-//! Detection uses port AND content. A flow on a protocol's registered port
-//! is checked with a lenient probe and, if the bytes are not that protocol,
-//! reported (`app_proto_mismatch`) and left alone rather than parsed into
-//! garbage operations. A flow on any other port is checked with a strict
-//! probe, so Modbus on port 5020 is still found.
+//! Every protocol registers a [`Detector`] in [`DETECTORS`]: its name, its
+//! registered TCP and UDP ports, a content probe and a session constructor.
+//! Detection uses port AND content:
+//!
+//! - On a protocol's registered port a lenient probe decides. Bytes that are
+//!   not that protocol are reported once (`app_proto_mismatch`) and never
+//!   parsed; later segments are probed again, so a junk first segment does
+//!   not blind the monitor to what follows.
+//! - On any other port, strict probes (whole PDUs, known function codes)
+//!   find the protocol by content alone; if none matches the flow is left
+//!   alone and its reassembly bypassed.
+//!
+//! A device on a registered server port that opens the TCP connection (a
+//! reverse connection) is still the protocol's server: the session is told
+//! that requests travel towards the TCP client (`reverse`).
 
 mod modbus;
 
@@ -17,17 +27,46 @@ use plantshield_protocols::Probe;
 use crate::event::{AnomalyEvent, AnomalyKind, Envelope, Event, EventSink};
 use crate::{SensorConfig, Stats};
 
-pub(crate) use modbus::ModbusSession;
-
 /// Bytes buffered per direction while detection waits for more.
 const MAX_PROBE_BYTES: usize = 512;
+
+/// One protocol's session on one flow.
+pub(crate) trait Session {
+    /// Reassembled TCP bytes travelling in `dir`.
+    fn data(&mut self, dir: usize, bytes: &[u8], out: &mut Out<'_>);
+    /// `len` bytes of direction `dir` were never seen; framing is lost.
+    fn gap(&mut self, dir: usize, len: u64);
+    /// One UDP datagram travelling in `dir` (a message boundary).
+    fn datagram(&mut self, dir: usize, bytes: &[u8], out: &mut Out<'_>) {
+        self.data(dir, bytes, out);
+    }
+    /// The flow ended: report what is still pending.
+    fn finish(&mut self, out: &mut Out<'_>);
+}
+
+/// How a protocol is recognised and started.
+pub(crate) struct Detector {
+    /// `app_proto` and `event_type`.
+    pub name: &'static str,
+    /// Registered TCP server ports.
+    pub tcp_ports: &'static [u16],
+    /// Registered UDP ports.
+    pub udp_ports: &'static [u16],
+    /// Content check; `strict` off the registered ports.
+    pub probe: fn(&[u8], bool) -> Probe,
+    /// A session; `request_dir` is the flow direction carrying requests.
+    pub new: fn(request_dir: usize) -> Box<dyn Session>,
+}
+
+/// Every protocol PlantShield parses, in probing order.
+pub(crate) static DETECTORS: &[Detector] = &[modbus::DETECTOR];
 
 /// What the flow's application layer is.
 pub(crate) enum AppState {
     /// Not decided yet.
     Detecting(Box<Detect>),
-    /// Modbus/TCP.
-    Modbus(Box<ModbusSession>),
+    /// A protocol session.
+    Active(Box<dyn Session>),
     /// Nothing we parse: reassembly can be bypassed.
     None,
 }
@@ -50,9 +89,10 @@ pub(crate) struct FlowApp {
 }
 
 impl FlowApp {
-    pub fn new(tcp: bool) -> Self {
+    /// Application state for a new flow of IP protocol `proto`.
+    pub fn new(proto: u8) -> Self {
         FlowApp {
-            state: if tcp {
+            state: if proto == 6 || proto == 17 {
                 AppState::Detecting(Box::default())
             } else {
                 AppState::None
@@ -82,17 +122,18 @@ pub(crate) struct Out<'a> {
     pub sink: &'a mut dyn EventSink,
     pub stats: &'a mut Stats,
     pub cfg: &'a SensorConfig,
+    /// Capture time of the packet being processed.
     pub ts: i64,
-    pub app_proto: Option<&'static str>,
-    pub reverse: bool,
+    pub app_proto: &'a mut Option<&'static str>,
+    pub reverse: &'a mut bool,
     pub transactions: &'a mut u64,
     pub anomalies: &'a mut u32,
 }
 
 impl Out<'_> {
-    /// The envelope of a transaction at `ts`: application client to server.
+    /// The envelope of an event at `ts`: application client to server.
     pub fn envelope(&self, ts: i64) -> Envelope {
-        let (src, dst) = if self.reverse {
+        let (src, dst) = if *self.reverse {
             (self.meta.server, self.meta.client)
         } else {
             (self.meta.client, self.meta.server)
@@ -103,7 +144,7 @@ impl Out<'_> {
             src: Some(src),
             dst: Some(dst),
             proto: Some(self.meta.proto),
-            app_proto: self.app_proto,
+            app_proto: *self.app_proto,
             vlan: self.meta.vlan,
         }
     }
@@ -131,74 +172,165 @@ impl Out<'_> {
         let env = self.envelope(self.ts);
         self.sink.event(&env, &Event::Anomaly(&ev));
     }
+
+    /// Counts and emits one transaction event.
+    pub fn transaction(&mut self, ts: i64, ev: &Event<'_>) {
+        if let Some(ics) = ev.ics() {
+            self.stats
+                .transaction(ev.event_type(), ics.function_code, ics.function, ics.status);
+        }
+        *self.transactions += 1;
+        let env = self.envelope(ts);
+        self.sink.event(&env, ev);
+    }
 }
 
-/// The stream sink handed to TCP reassembly for one segment.
+/// The stream sink handed to TCP reassembly for one segment (and used for
+/// UDP datagrams).
 pub(crate) struct AppCtx<'a> {
     pub state: &'a mut AppState,
     pub out: Out<'a>,
 }
 
-impl AppCtx<'_> {
-    fn detect(&mut self, dir: usize, bytes: &[u8]) {
+impl<'a> AppCtx<'a> {
+    /// The context of one flow's application layer.
+    pub fn new(
+        app: &'a mut FlowApp,
+        meta: &'a FlowMeta,
+        sink: &'a mut dyn EventSink,
+        stats: &'a mut Stats,
+        cfg: &'a SensorConfig,
+        ts: i64,
+    ) -> Self {
+        let FlowApp {
+            state,
+            app_proto,
+            reverse,
+            transactions,
+            anomalies,
+        } = app;
+        AppCtx {
+            state,
+            out: Out {
+                meta,
+                sink,
+                stats,
+                cfg,
+                ts,
+                app_proto,
+                reverse,
+                transactions,
+                anomalies,
+            },
+        }
+    }
+
+    /// True when nothing above the transport is parsed on this flow.
+    pub fn is_idle(&self) -> bool {
+        matches!(self.state, AppState::None)
+    }
+
+    /// Tries to recognise the protocol from bytes travelling in `dir`.
+    /// `datagram`: the bytes are one UDP datagram, judged on its own.
+    fn detect(&mut self, dir: usize, bytes: &[u8], datagram: bool) {
         let AppState::Detecting(det) = self.state else {
             return;
         };
-        let port = plantshield_protocols::modbus::PORT;
         let (cport, sport) = (self.out.meta.client.1, self.out.meta.server.1);
-        let on_port = sport == port || cport == port;
+        let udp = self.out.meta.proto == 17;
+        let ports = |d: &Detector| if udp { d.udp_ports } else { d.tcp_ports };
+        let on_port: Vec<&Detector> = DETECTORS
+            .iter()
+            .filter(|d| ports(d).contains(&sport) || ports(d).contains(&cport))
+            .collect();
         let buf = &mut det.buf[dir];
-        let copied = bytes.len().min(MAX_PROBE_BYTES.saturating_sub(buf.len()));
-        buf.extend_from_slice(&bytes[..copied]);
-        let verdict = match plantshield_protocols::modbus::probe(buf, !on_port) {
-            Probe::NeedMore if buf.len() >= MAX_PROBE_BYTES => Probe::NoMatch,
+        let copied = if datagram {
+            buf.clear();
+            0
+        } else {
+            let n = bytes.len().min(MAX_PROBE_BYTES.saturating_sub(buf.len()));
+            buf.extend_from_slice(&bytes[..n]);
+            n
+        };
+        let probe_bytes: &[u8] = if datagram { bytes } else { buf };
+        let full = !datagram && buf.len() >= MAX_PROBE_BYTES;
+        let judge = |d: &Detector, strict: bool| match (d.probe)(probe_bytes, strict) {
+            Probe::NeedMore if full || datagram => Probe::NoMatch,
             v => v,
         };
-        match verdict {
-            Probe::Match => {
-                let mut det = std::mem::replace(self.state, AppState::Modbus(Box::default()));
-                self.out.app_proto = Some("modbus");
-                // A device on the Modbus port that opened the connection is
-                // still the Modbus server: requests travel towards it.
-                self.out.reverse = cport == port && sport != port;
-                if let (AppState::Detecting(d), AppState::Modbus(s)) = (&mut det, &mut *self.state)
-                {
-                    s.set_request_dir(if self.out.reverse {
-                        TO_CLIENT
-                    } else {
-                        TO_SERVER
-                    });
-                    // Replay what detection buffered, the other direction first.
-                    let other = 1 - dir;
-                    let (a, b) = (
-                        std::mem::take(&mut d.buf[other]),
-                        std::mem::take(&mut d.buf[dir]),
-                    );
-                    if !a.is_empty() {
-                        s.data(other, &a, &mut self.out);
-                    }
-                    s.data(dir, &b, &mut self.out);
-                    if bytes.len() > copied {
-                        s.data(dir, &bytes[copied..], &mut self.out);
-                    }
+        let mut found = None;
+        let mut waiting = false;
+        let candidates: Vec<(&Detector, bool)> = if on_port.is_empty() {
+            DETECTORS.iter().map(|d| (d, true)).collect()
+        } else {
+            on_port.iter().map(|d| (*d, false)).collect()
+        };
+        for (d, strict) in &candidates {
+            match judge(d, *strict) {
+                Probe::Match => {
+                    found = Some(*d);
+                    break;
+                }
+                Probe::NeedMore => waiting = true,
+                Probe::NoMatch => {}
+            }
+        }
+        if let Some(d) = found {
+            let mut det = std::mem::replace(self.state, AppState::None);
+            // A device on the registered port that opened the connection is
+            // still the server: requests travel towards it.
+            let reverse = ports(d).contains(&cport) && !ports(d).contains(&sport);
+            *self.out.app_proto = Some(d.name);
+            *self.out.reverse = reverse;
+            let mut s = (d.new)(if reverse { TO_CLIENT } else { TO_SERVER });
+            if datagram {
+                s.datagram(dir, bytes, &mut self.out);
+            } else if let AppState::Detecting(d) = &mut det {
+                // Replay what detection buffered, the other direction first.
+                let other = 1 - dir;
+                let (a, b) = (
+                    std::mem::take(&mut d.buf[other]),
+                    std::mem::take(&mut d.buf[dir]),
+                );
+                if !a.is_empty() {
+                    s.data(other, &a, &mut self.out);
+                }
+                s.data(dir, &b, &mut self.out);
+                if bytes.len() > copied {
+                    s.data(dir, &bytes[copied..], &mut self.out);
                 }
             }
-            Probe::NoMatch if on_port => {
-                // Not Modbus, but keep looking at later segments: a junk
-                // first segment must not blind the monitor to what follows.
+            *self.state = AppState::Active(s);
+            return;
+        }
+        if waiting {
+            return;
+        }
+        match on_port.first() {
+            Some(d) => {
+                // Not the registered protocol: report once, keep looking.
                 buf.clear();
                 if !det.mismatch_reported {
                     det.mismatch_reported = true;
+                    let msg = format!("bytes on a {} port are not {}; not parsed", d.name, d.name);
                     self.out.anomaly(
                         AnomalyKind::Applayer,
-                        "modbus",
+                        d.name,
                         "app_proto_mismatch",
-                        Cow::Borrowed("bytes on the Modbus port are not Modbus/TCP; not parsed"),
+                        Cow::Owned(msg),
                     );
                 }
             }
-            Probe::NoMatch => *self.state = AppState::None,
-            Probe::NeedMore => {}
+            None => *self.state = AppState::None,
+        }
+    }
+
+    /// One UDP datagram.
+    pub fn datagram(&mut self, dir: usize, bytes: &[u8]) {
+        match self.state {
+            AppState::Active(s) => s.datagram(dir, bytes, &mut self.out),
+            AppState::Detecting(_) => self.detect(dir, bytes, true),
+            AppState::None => {}
         }
     }
 }
@@ -206,20 +338,19 @@ impl AppCtx<'_> {
 impl StreamSink for AppCtx<'_> {
     fn data(&mut self, dir: usize, bytes: &[u8]) {
         match self.state {
-            AppState::Modbus(s) => s.data(dir, bytes, &mut self.out),
-            AppState::Detecting(_) => self.detect(dir, bytes),
+            AppState::Active(s) => s.data(dir, bytes, &mut self.out),
+            AppState::Detecting(_) => self.detect(dir, bytes, false),
             AppState::None => {}
         }
     }
 
     fn gap(&mut self, dir: usize, len: u64) {
         match self.state {
-            AppState::Modbus(s) => s.gap(dir, len),
+            AppState::Active(s) => s.gap(dir, len),
             AppState::Detecting(d) => {
                 // Detection restarts after a hole.
                 d.buf[TO_SERVER].clear();
                 d.buf[TO_CLIENT].clear();
-                let _ = dir;
             }
             AppState::None => {}
         }
@@ -229,7 +360,7 @@ impl StreamSink for AppCtx<'_> {
 /// Ends the application layer of a flow: unanswered requests become
 /// `no_response` transactions.
 pub(crate) fn finish(state: &mut AppState, out: &mut Out<'_>) {
-    if let AppState::Modbus(s) = state {
+    if let AppState::Active(s) = state {
         s.finish(out);
     }
 }

@@ -25,8 +25,21 @@ use plantshield_protocols::modbus::{
     RequestBody, ResponseBody, MAX_ADU_LEN, MAX_PDU_LEN, MBAP_LEN,
 };
 
-use super::Out;
+use super::{Detector, Out, Session};
 use crate::event::{AnomalyKind, Event, IcsSummary, ModbusEvent};
+
+pub(crate) const DETECTOR: Detector = Detector {
+    name: "modbus",
+    tcp_ports: &[plantshield_protocols::modbus::PORT],
+    udp_ports: &[],
+    probe: plantshield_protocols::modbus::probe,
+    new: |request_dir| {
+        Box::new(ModbusSession {
+            request_dir,
+            ..ModbusSession::default()
+        })
+    },
+};
 
 /// A request waiting for its response; the PDU is kept inline so that
 /// pairing allocates nothing.
@@ -58,14 +71,26 @@ pub(crate) struct ModbusSession {
     request_dir: usize,
 }
 
-impl ModbusSession {
-    /// Sets which flow direction carries requests.
-    pub fn set_request_dir(&mut self, dir: usize) {
-        self.request_dir = dir;
+impl Session for ModbusSession {
+    fn data(&mut self, dir: usize, bytes: &[u8], out: &mut Out<'_>) {
+        self.stream(dir, bytes, out);
     }
 
+    fn gap(&mut self, dir: usize, _len: u64) {
+        self.partial[dir].clear();
+        self.resync[dir] = true;
+    }
+
+    fn finish(&mut self, out: &mut Out<'_>) {
+        while let Some(p) = self.pending.pop_front() {
+            emit(out, Some(&p), None, None);
+        }
+    }
+}
+
+impl ModbusSession {
     /// Stream bytes in direction `dir`.
-    pub fn data(&mut self, dir: usize, mut bytes: &[u8], out: &mut Out<'_>) {
+    fn stream(&mut self, dir: usize, mut bytes: &[u8], out: &mut Out<'_>) {
         if self.resync[dir] {
             match resync_point(bytes) {
                 Some(i) => {
@@ -97,7 +122,7 @@ impl ModbusSession {
                     self.resync[dir] = true;
                     self.partial[dir] = adu;
                     self.partial[dir].clear();
-                    return self.data(dir, bytes, out);
+                    return self.stream(dir, bytes, out);
                 }
             }
             // Keep the allocation for the next split ADU.
@@ -143,19 +168,6 @@ impl ModbusSession {
             len.max(MBAP_LEN)
         };
         len.saturating_sub(p.len())
-    }
-
-    /// A hole in the stream of `dir`: the next ADU boundary is unknown.
-    pub fn gap(&mut self, dir: usize, _len: u64) {
-        self.partial[dir].clear();
-        self.resync[dir] = true;
-    }
-
-    /// End of the flow: every pending request ends without a response.
-    pub fn finish(&mut self, out: &mut Out<'_>) {
-        while let Some(p) = self.pending.pop_front() {
-            emit(out, Some(&p), None, None);
-        }
     }
 
     fn bad_header(&mut self, e: MbapError, out: &mut Out<'_>) {
@@ -342,9 +354,5 @@ fn emit(
             )),
         );
     }
-    out.stats
-        .transaction("modbus", u32::from(function.0), function.name(), status);
-    *out.transactions += 1;
-    let env = out.envelope(ts);
-    out.sink.event(&env, &Event::Modbus(&ev));
+    out.transaction(ts, &Event::Modbus(&ev));
 }
