@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import socket
@@ -32,8 +33,6 @@ import sys
 import time
 
 UNIT = 1
-# A unit id the server does not serve (the server answers with an exception).
-MISSING_UNIT = 7
 
 # Datastore contents (protocol address 0 is the first value of each list).
 COILS = [1, 0, 1, 1, 0, 0, 1, 0, 1, 1, 1, 0, 0, 1, 0, 1, 0, 0, 0, 1]
@@ -126,7 +125,16 @@ class Recorder:
         self.ops.append(op)
 
 
-def client_script(host: str, port: int) -> list[dict]:
+def client_script(host: str, port: int, log: str) -> list[dict]:
+    import logging
+
+    # pymodbus logs exception responses as errors; keep them in a file.
+    handler = logging.FileHandler(log, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    pymodbus_log = logging.getLogger("pymodbus.logging")
+    pymodbus_log.addHandler(handler)
+    pymodbus_log.propagate = False
+
     from pymodbus.client import ModbusTcpClient
     from pymodbus.constants import DeviceInformation
     from pymodbus.pdu.file_message import FileRecord
@@ -155,6 +163,10 @@ def client_script(host: str, port: int) -> list[dict]:
         else:
             data = b""
         return {"response_data": hexs(data)}
+
+    def status_word(rr):
+        # pymodbus decodes the status word into a boolean: 0x0000 is ready.
+        return 0x0000 if rr.status else 0xFFFF
 
     def devid(rr):
         return {
@@ -186,35 +198,41 @@ def client_script(host: str, port: int) -> list[dict]:
           {"function_code": 7}, lambda rr: {"exception_status": rr.status})
 
     # --- diagnostics (08): every sub-function the client offers -------------
+    # (name, sub-function, request data the client sends, call); the
+    # counters' requests carry 0000 as the specification asks.
     diags = [
-        ("diag_return_query_data", 0x00, lambda: c.diag_query_data(b"\x12\x34\xab\xcd", slave=UNIT)),
-        ("diag_restart_communications", 0x01, lambda: c.diag_restart_communication(False, slave=UNIT)),
-        ("diag_return_diagnostic_register", 0x02, lambda: c.diag_read_diagnostic_register(slave=UNIT)),
-        ("diag_change_ascii_delimiter", 0x03, lambda: c.diag_change_ascii_input_delimeter(delimiter=0x0D00, slave=UNIT)),
-        ("diag_force_listen_only", 0x04, lambda: c.diag_force_listen_only(slave=UNIT)),
-        ("diag_clear_counters", 0x0A, lambda: c.diag_clear_counters(slave=UNIT)),
-        ("diag_bus_message_count", 0x0B, lambda: c.diag_read_bus_message_count(slave=UNIT)),
-        ("diag_bus_comm_error_count", 0x0C, lambda: c.diag_read_bus_comm_error_count(slave=UNIT)),
-        ("diag_bus_exception_error_count", 0x0D, lambda: c.diag_read_bus_exception_error_count(slave=UNIT)),
-        ("diag_server_message_count", 0x0E, lambda: c.diag_read_slave_message_count(slave=UNIT)),
-        ("diag_server_no_response_count", 0x0F, lambda: c.diag_read_slave_no_response_count(slave=UNIT)),
-        ("diag_server_nak_count", 0x10, lambda: c.diag_read_slave_nak_count(slave=UNIT)),
-        ("diag_server_busy_count", 0x11, lambda: c.diag_read_slave_busy_count(slave=UNIT)),
-        ("diag_bus_char_overrun_count", 0x12, lambda: c.diag_read_bus_char_overrun_count(slave=UNIT)),
-        ("diag_iop_overrun_count", 0x13, lambda: c.diag_read_iop_overrun_count(slave=UNIT)),
-        ("diag_clear_overrun_counter", 0x14, lambda: c.diag_clear_overrun_counter(slave=UNIT)),
-        ("diag_get_clear_modbus_plus", 0x15, lambda: c.diag_getclear_modbus_response(data=3, slave=UNIT)),
+        ("diag_return_query_data", 0x00, "1234abcd", lambda: c.diag_query_data(b"\x12\x34\xab\xcd", slave=UNIT)),
+        ("diag_restart_communications", 0x01, "0000", lambda: c.diag_restart_communication(False, slave=UNIT)),
+        ("diag_return_diagnostic_register", 0x02, "0000", lambda: c.diag_read_diagnostic_register(slave=UNIT)),
+        ("diag_change_ascii_delimiter", 0x03, "0d00", lambda: c.diag_change_ascii_input_delimeter(delimiter=0x0D00, slave=UNIT)),
+        ("diag_force_listen_only", 0x04, "0000", lambda: c.diag_force_listen_only(slave=UNIT)),
+        ("diag_clear_counters", 0x0A, "0000", lambda: c.diag_clear_counters(slave=UNIT)),
+        ("diag_bus_message_count", 0x0B, "0000", lambda: c.diag_read_bus_message_count(slave=UNIT)),
+        ("diag_bus_comm_error_count", 0x0C, "0000", lambda: c.diag_read_bus_comm_error_count(slave=UNIT)),
+        ("diag_bus_exception_error_count", 0x0D, "0000", lambda: c.diag_read_bus_exception_error_count(slave=UNIT)),
+        ("diag_server_message_count", 0x0E, "0000", lambda: c.diag_read_slave_message_count(slave=UNIT)),
+        ("diag_server_no_response_count", 0x0F, "0000", lambda: c.diag_read_slave_no_response_count(slave=UNIT)),
+        ("diag_server_nak_count", 0x10, "0000", lambda: c.diag_read_slave_nak_count(slave=UNIT)),
+        ("diag_server_busy_count", 0x11, "0000", lambda: c.diag_read_slave_busy_count(slave=UNIT)),
+        ("diag_bus_char_overrun_count", 0x12, "0000", lambda: c.diag_read_bus_char_overrun_count(slave=UNIT)),
+        ("diag_iop_overrun_count", 0x13, "0000", lambda: c.diag_read_iop_overrun_count(slave=UNIT)),
+        ("diag_clear_overrun_counter", 0x14, "0000", lambda: c.diag_clear_overrun_counter(slave=UNIT)),
+        ("diag_get_clear_modbus_plus", 0x15, "0003", lambda: c.diag_getclear_modbus_response(data=3, slave=UNIT)),
     ]
-    for name, sub, call in diags:
-        r.run(name, call, {"function_code": 8, "sub_function": sub}, diag)
+    for name, sub, data, call in diags:
+        # The force-listen-only answer carries no data after the sub-function;
+        # pymodbus then leaves its default message (0) in the decoded
+        # response, so there is no observed data to record.
+        r.run(name, call, {"function_code": 8, "sub_function": sub, "data": data},
+              None if sub == 0x04 else diag)
 
     r.run("get_comm_event_counter", lambda: c.diag_get_comm_event_counter(slave=UNIT),
           {"function_code": 11},
-          lambda rr: {"event_count": rr.count, "status_word": 0xFFFF if rr.status else 0})
+          lambda rr: {"event_count": rr.count, "status_word": status_word(rr)})
     r.run("get_comm_event_log", lambda: c.diag_get_comm_event_log(slave=UNIT),
           {"function_code": 12},
           lambda rr: {"event_count": rr.event_count, "message_count": rr.message_count,
-                      "status_word": 0xFFFF if rr.status else 0,
+                      "status_word": status_word(rr),
                       "events": hexs(bytes(rr.events))})
 
     # --- multiple writes -----------------------------------------------------
@@ -231,12 +249,14 @@ def client_script(host: str, port: int) -> list[dict]:
           lambda rr: {"server_id": hexs(rr.identifier), "run_status": bool(rr.status)})
 
     # --- file records --------------------------------------------------------
+    # pymodbus takes record_length in bytes and sends it in registers; its
+    # server cannot decode an odd register count, so both are even.
     rd = [FileRecord(file_number=4, record_number=1, record_length=4),
-          FileRecord(file_number=3, record_number=9, record_length=2)]
+          FileRecord(file_number=3, record_number=9, record_length=8)]
     r.run("read_file_record", lambda: c.read_file_record(rd, slave=UNIT),
           {"function_code": 20,
            "file_records": [{"reference_type": 6, "file_number": 4, "record_number": 1, "record_length": 2},
-                            {"reference_type": 6, "file_number": 3, "record_number": 9, "record_length": 1}]},
+                            {"reference_type": 6, "file_number": 3, "record_number": 9, "record_length": 4}]},
           lambda rr: {"records_read": [hexs(x.record_data) for x in rr.records]})
     wr_data = bytes([0x0A, 0xFE, 0x00, 0x01, 0x12, 0x34])
     wr = [FileRecord(file_number=4, record_number=7, record_data=wr_data)]
@@ -266,10 +286,12 @@ def client_script(host: str, port: int) -> list[dict]:
         r.run(name, lambda code=code, obj=obj: c.read_device_information(read_code=code, object_id=obj, slave=UNIT),
               {"function_code": 43, "mei_type": 14, "read_device_id_code": int(code), "object_id": obj}, devid)
 
-    # --- deliberate exceptions -----------------------------------------------
+    # --- deliberate exceptions, and what the server really does out of range --
     r.run("exception_read_holding_illegal_address", lambda: c.read_holding_registers(1000, count=2, slave=UNIT),
           {"function_code": 3, "address": 1000, "quantity": 2}, regs)
-    r.run("exception_read_coils_past_end", lambda: c.read_coils(15, count=10, slave=UNIT),
+    # The pinned server does not range-check bit reads: it answers the 5
+    # coils it has (one byte) for the 10 asked; the client sees 8 bits.
+    r.run("read_coils_beyond_datastore", lambda: c.read_coils(15, count=10, slave=UNIT),
           {"function_code": 1, "address": 15, "quantity": 10}, bits(10))
     r.run("exception_write_register_illegal_address", lambda: c.write_register(500, 1, slave=UNIT),
           {"function_code": 6, "address": 500, "quantity": 1, "values_written": [1]})
@@ -277,8 +299,24 @@ def client_script(host: str, port: int) -> list[dict]:
           {"function_code": 16, "address": 62, "quantity": 4, "values_written": [1, 2, 3, 4]})
     r.run("exception_read_input_illegal_address", lambda: c.read_input_registers(64, count=1, slave=UNIT),
           {"function_code": 4, "address": 64, "quantity": 1}, regs)
-    r.run("exception_read_holding_unknown_unit", lambda: c.read_holding_registers(0, count=1, slave=MISSING_UNIT),
-          {"function_code": 3, "address": 0, "quantity": 1}, regs)
+    r.run("exception_write_coils_illegal_address", lambda: c.write_coils(19, [True, False, True], slave=UNIT),
+          {"function_code": 15, "address": 19, "quantity": 3, "values_written": [1, 0, 1]})
+    r.run("exception_write_coil_illegal_address", lambda: c.write_coil(300, True, slave=UNIT),
+          {"function_code": 5, "address": 300, "quantity": 1, "values_written": [1]})
+    r.run("exception_mask_write_illegal_address", lambda: c.mask_write_register(address=900, and_mask=0x00FF, or_mask=0x0100, slave=UNIT),
+          {"function_code": 22, "address": 900, "quantity": 1, "and_mask": 0x00FF, "or_mask": 0x0100})
+    r.run("exception_read_write_illegal_address",
+          lambda: c.readwrite_registers(read_address=60, read_count=10, write_address=0, values=[1], slave=UNIT),
+          {"function_code": 23, "address": 60, "quantity": 10, "write_address": 0,
+           "write_quantity": 1, "values_written": [1]}, regs)
+    r.run("exception_read_device_id_bad_code", lambda: c.read_device_information(read_code=5, object_id=0, slave=UNIT),
+          {"function_code": 43, "mei_type": 14, "read_device_id_code": 5, "object_id": 0}, devid)
+    r.run("read_holding_registers_last", lambda: c.read_holding_registers(60, count=4, slave=UNIT),
+          {"function_code": 3, "address": 60, "quantity": 4}, regs)
+
+    # Not scripted: a request to a unit id the server does not serve. The
+    # pinned pymodbus server answers it with function code 0x80 (exception
+    # 0x0B), which its own client cannot decode (it raises).
 
     client.close()
     return r.ops
@@ -316,7 +354,7 @@ def start_tcpdump(pcap: str, port: int, log: str) -> subprocess.Popen:
         fail("tcpdump is not installed (run .ci/install)")
     logf = open(log, "w", encoding="utf-8")
     proc = subprocess.Popen(
-        [tcpdump, "-i", "lo", "-n", "-U", "--immediate-mode", "-s", "0", "-Z", "root",
+        [tcpdump, "-i", "lo", "-n", "-U", "--immediate-mode", "-s", "4096", "-B", "32768", "-Z", "root",
          "-w", pcap, f"tcp port {port}"],
         stdout=subprocess.DEVNULL, stderr=logf)
     deadline = time.monotonic() + 10
@@ -375,7 +413,7 @@ def main() -> None:
         wait_listening(host, port, server, server_log)
         time.sleep(0.2)  # the probe connection is closed before capturing
         tcpdump = start_tcpdump(pcap, port, os.path.join(out, "tcpdump.log"))
-        ops = client_script(host, port)
+        ops = client_script(host, port, os.path.join(out, "client.log"))
         time.sleep(0.5)  # let the FIN exchange reach the capture
     finally:
         if tcpdump is not None:
@@ -383,6 +421,14 @@ def main() -> None:
             if rc != 0:
                 print(f"modbus_stack.py: tcpdump exited with {rc}", file=sys.stderr)
         stop(server, signal.SIGTERM)
+
+    # A capture with dropped packets would make PlantShield look wrong.
+    tlog = open(os.path.join(out, "tcpdump.log"), encoding="utf-8", errors="replace").read()
+    m = re.search(r"(\d+) packets? dropped by kernel", tlog)
+    if m is None:
+        fail(f"tcpdump did not report its statistics:\n{tlog}")
+    if int(m.group(1)) != 0:
+        fail(f"tcpdump dropped packets, the capture is incomplete:\n{tlog}")
 
     truth = {
         "pymodbus": pymodbus.__version__,
