@@ -76,16 +76,37 @@ fn every_event_of_the_corpus_validates_against_the_schema() {
         types["modbus"] > 300 && types["flow"] > 100 && types["anomaly"] > 0,
         "{types:?}"
     );
-    // Flow ids are unique per flow record.
-    let mut ids: Vec<u64> = run
-        .of_type("flow")
+}
+
+/// Within one capture a flow id names one flow; a day-long flow has interim
+/// records for distinct periods. (Across files in one run, identical
+/// traffic in two files is one flow, as with a rotated capture set.)
+#[test]
+fn flow_ids_name_one_flow() {
+    let run = analyze_file(&pcaps().join("mixed/qut_dnp3_mitm_testing_frequent_attacker.pcap"));
+    let flows = run.of_type("flow");
+    let mut by_id: std::collections::BTreeMap<u64, Vec<(String, String)>> = Default::default();
+    for e in &flows {
+        by_id
+            .entry(e["flow_id"].as_u64().unwrap())
+            .or_default()
+            .push((
+                e["flow"]["start"].as_str().unwrap().into(),
+                e["flow"]["end"].as_str().unwrap().into(),
+            ));
+    }
+    let interim = flows
         .iter()
-        .map(|e| e["flow_id"].as_u64().unwrap())
-        .collect();
-    let n = ids.len();
-    ids.sort_unstable();
-    ids.dedup();
-    assert_eq!(ids.len(), n);
+        .filter(|e| e["flow"]["reason"] == "lifetime")
+        .count();
+    assert!(interim > 0);
+    // The records of one flow tile its life without overlap.
+    for periods in by_id.values() {
+        for w in periods.windows(2) {
+            assert!(w[0].1 <= w[1].0, "overlapping records {w:?}");
+        }
+    }
+    assert_eq!(by_id.len() + interim, flows.len());
 }
 
 #[test]

@@ -348,3 +348,39 @@ fn ip_fragments_reassembled() {
         20
     );
 }
+
+/// A connection polled every 5 minutes for 2.5 hours: never idle, so the
+/// lifetime timeout writes interim flow records, each covering its period,
+/// and the Modbus session carries on across them.
+#[test]
+fn long_flow_gets_interim_records() {
+    let mut c = conv();
+    for t in 0..31u16 {
+        c.client(&adu(t, 1, &[3, 0, 0, 0, 1]))
+            .server(&adu(t, 1, &[3, 2, 0, 1]));
+        c.wait(300_000_000_000);
+    }
+    let r = run(&c);
+    assert_eq!(modbus(&r).len(), 31);
+    assert!(modbus(&r).iter().all(|e| e["ics"]["status"] == "ok"));
+    let flows = r.of_type("flow");
+    let reasons: Vec<&str> = flows
+        .iter()
+        .map(|f| f["flow"]["reason"].as_str().unwrap())
+        .collect();
+    assert_eq!(reasons, vec!["lifetime", "lifetime", "shutdown"]);
+    assert!(flows.iter().all(|f| f["flow_id"] == flows[0]["flow_id"]));
+    let txs: u64 = flows
+        .iter()
+        .map(|f| f["flow"]["transactions"].as_u64().unwrap())
+        .sum();
+    assert_eq!(txs, 31);
+    let pkts: u64 = flows
+        .iter()
+        .map(|f| {
+            f["flow"]["pkts_toserver"].as_u64().unwrap()
+                + f["flow"]["pkts_toclient"].as_u64().unwrap()
+        })
+        .sum();
+    assert_eq!(pkts as usize, c.frames.len());
+}

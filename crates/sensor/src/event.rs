@@ -143,6 +143,8 @@ pub struct FlowEvent {
     pub gaps: u32,
     /// Bytes skipped in gaps.
     pub gap_bytes: u64,
+    /// Gaps and gap bytes since the flow started (for interim records).
+    pub gaps_total: (u32, u64),
     /// Application transactions logged.
     pub transactions: u64,
     /// Anomalies raised on this flow.

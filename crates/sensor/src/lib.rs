@@ -66,6 +66,38 @@ impl Default for SensorConfig {
     }
 }
 
+/// The record of a flow (or of its current period); directions follow the
+/// application's roles.
+fn flow_record(f: &Flow<FlowApp>, reason: &'static str) -> FlowEvent {
+    let (gaps, gap_bytes) = f.tcp.as_ref().map_or((0, 0), |t| {
+        let s = [t.streams[0].stats, t.streams[1].stats];
+        (s[0].gaps + s[1].gaps, s[0].gap_bytes + s[1].gap_bytes)
+    });
+    let state = match &f.tcp {
+        Some(t) => t.state().name(),
+        None if f.pkts[1] > 0 => "established",
+        None => "new",
+    };
+    let (ts, tc) = if f.app.reverse { (1, 0) } else { (0, 1) };
+    let (prev_gaps, prev_bytes) = f.app.gaps_reported;
+    FlowEvent {
+        start_ns: f.record_ts,
+        end_ns: f.last_ts,
+        pkts_toserver: f.pkts[ts],
+        pkts_toclient: f.pkts[tc],
+        bytes_toserver: f.bytes[ts],
+        bytes_toclient: f.bytes[tc],
+        state,
+        reason,
+        midstream: f.midstream,
+        gaps: gaps - prev_gaps,
+        gap_bytes: gap_bytes - prev_bytes,
+        gaps_total: (gaps, gap_bytes),
+        transactions: f.app.transactions,
+        anomalies: f.app.anomalies,
+    }
+}
+
 fn flow_meta(f: &Flow<FlowApp>) -> FlowMeta {
     FlowMeta {
         id: f.id,
@@ -251,6 +283,9 @@ impl Sensor {
             vlan,
         };
         let mut look = self.lookup(ts, &pk, flags, sink);
+        if !look.created {
+            self.lifetime_check(look.idx, ts, sink);
+        }
         if let Transport::Tcp(seg) = &t {
             let verdict = self.tcp_segment(look.idx, look.dir, ts, seg, sink);
             if verdict == TcpVerdict::InvalidFlags {
@@ -461,33 +496,32 @@ impl Sensor {
             tcp.flush(&mut budget, &mut ctx, &mut evs);
         }
         app::finish(ctx.state, &mut ctx.out);
-        let out = ctx.out;
-        let (gaps, gap_bytes) = f.tcp.as_ref().map_or((0, 0), |t| {
-            let s = [t.streams[0].stats, t.streams[1].stats];
-            (s[0].gaps + s[1].gaps, s[0].gap_bytes + s[1].gap_bytes)
-        });
-        let state = match &f.tcp {
-            Some(t) => t.state().name(),
-            None if f.pkts[1] > 0 => "established",
-            None => "new",
+        let env = app::envelope(&meta, &f.app, f.last_ts);
+        let ev = flow_record(&f, reason.name());
+        sink.event(&env, &Event::Flow(&ev));
+    }
+
+    /// Writes an interim record for a flow older than the lifetime timeout
+    /// and starts a new record period; the flow's state carries on.
+    fn lifetime_check(&mut self, idx: u32, ts: i64, sink: &mut dyn EventSink) {
+        let lifetime = self.cfg.flow.lifetime_ns;
+        let Some(f) = self.flows.get_mut(idx) else {
+            return;
         };
-        let ev = FlowEvent {
-            start_ns: f.record_ts,
-            end_ns: f.last_ts,
-            pkts_toserver: f.pkts[0],
-            pkts_toclient: f.pkts[1],
-            bytes_toserver: f.bytes[0],
-            bytes_toclient: f.bytes[1],
-            state,
-            reason: reason.name(),
-            midstream: f.midstream,
-            gaps,
-            gap_bytes,
-            transactions: *out.transactions,
-            anomalies: *out.anomalies,
-        };
-        let env = out.envelope(f.last_ts);
-        out.sink.event(&env, &Event::Flow(&ev));
+        if ts.saturating_sub(f.record_ts) < lifetime {
+            return;
+        }
+        let ev = flow_record(f, "lifetime");
+        sink.event(
+            &app::envelope(&flow_meta(f), &f.app, f.last_ts),
+            &Event::Flow(&ev),
+        );
+        f.record_ts = ts;
+        f.pkts = [0; 2];
+        f.bytes = [0; 2];
+        f.app.transactions = 0;
+        f.app.anomalies = 0;
+        f.app.gaps_reported = ev.gaps_total;
     }
 
     /// Ends the run: every flow ends (flushing unanswered requests), then a

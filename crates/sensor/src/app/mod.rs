@@ -86,6 +86,8 @@ pub(crate) struct FlowApp {
     pub reverse: bool,
     pub transactions: u64,
     pub anomalies: u32,
+    /// Gaps already reported in interim flow records.
+    pub gaps_reported: (u32, u64),
 }
 
 impl FlowApp {
@@ -101,6 +103,7 @@ impl FlowApp {
             reverse: false,
             transactions: 0,
             anomalies: 0,
+            gaps_reported: (0, 0),
         }
     }
 }
@@ -130,23 +133,37 @@ pub(crate) struct Out<'a> {
     pub anomalies: &'a mut u32,
 }
 
+/// The envelope of an event of a flow at `ts`: application client to server.
+pub(crate) fn envelope(meta: &FlowMeta, app: &FlowApp, ts: i64) -> Envelope {
+    envelope_of(meta, app.app_proto, app.reverse, ts)
+}
+
+fn envelope_of(
+    meta: &FlowMeta,
+    app_proto: Option<&'static str>,
+    reverse: bool,
+    ts: i64,
+) -> Envelope {
+    let (src, dst) = if reverse {
+        (meta.server, meta.client)
+    } else {
+        (meta.client, meta.server)
+    };
+    Envelope {
+        ts_ns: ts,
+        flow_id: Some(meta.id),
+        src: Some(src),
+        dst: Some(dst),
+        proto: Some(meta.proto),
+        app_proto,
+        vlan: meta.vlan,
+    }
+}
+
 impl Out<'_> {
     /// The envelope of an event at `ts`: application client to server.
     pub fn envelope(&self, ts: i64) -> Envelope {
-        let (src, dst) = if *self.reverse {
-            (self.meta.server, self.meta.client)
-        } else {
-            (self.meta.client, self.meta.server)
-        };
-        Envelope {
-            ts_ns: ts,
-            flow_id: Some(self.meta.id),
-            src: Some(src),
-            dst: Some(dst),
-            proto: Some(self.meta.proto),
-            app_proto: *self.app_proto,
-            vlan: self.meta.vlan,
-        }
+        envelope_of(self.meta, *self.app_proto, *self.reverse, ts)
     }
 
     /// Counts an anomaly and, under the per-flow cap, emits it.
@@ -208,6 +225,7 @@ impl<'a> AppCtx<'a> {
             reverse,
             transactions,
             anomalies,
+            ..
         } = app;
         AppCtx {
             state,
