@@ -237,6 +237,21 @@ impl JsonWriter {
         self.buf.push(b'"');
     }
 
+    /// `"key":"aa:bb:cc:dd:ee:ff"`.
+    pub fn mac_field(&mut self, key: &str, mac: [u8; 6]) {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        self.key(key);
+        self.buf.push(b'"');
+        for (i, b) in mac.iter().enumerate() {
+            if i > 0 {
+                self.buf.push(b':');
+            }
+            self.buf.push(HEX[usize::from(b >> 4)]);
+            self.buf.push(HEX[usize::from(b & 15)]);
+        }
+        self.buf.push(b'"');
+    }
+
     /// `"key":"0011aabb..."`, lower-case hex.
     pub fn hex_field(&mut self, key: &str, v: &[u8]) {
         const HEX: &[u8; 16] = b"0123456789abcdef";

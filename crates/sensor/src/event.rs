@@ -81,6 +81,24 @@ impl Event<'_> {
 pub trait EventSink {
     /// One event.
     fn event(&mut self, env: &Envelope, ev: &Event<'_>);
+
+    /// A fact about the network that is not an event of its own (not
+    /// written to JSON), for consumers such as the asset inventory.
+    fn observe(&mut self, _obs: &Observation<'_>) {}
+}
+
+/// Network facts below the event level.
+#[derive(Clone, Copy, Debug)]
+pub enum Observation<'a> {
+    /// An ARP packet: who claims which IPv4 address.
+    Arp {
+        /// Capture time.
+        ts: i64,
+        /// VLAN key.
+        vlan: u32,
+        /// The packet.
+        arp: &'a plantshield_decode::Arp,
+    },
 }
 
 /// The normalised `ics` fields of a transaction.
@@ -149,6 +167,10 @@ pub struct FlowEvent {
     pub transactions: u64,
     /// Anomalies raised on this flow.
     pub anomalies: u32,
+    /// MAC address the client's packets came from (first seen).
+    pub src_mac: Option<plantshield_decode::MacAddr>,
+    /// MAC address the server's packets came from (first seen).
+    pub dest_mac: Option<plantshield_decode::MacAddr>,
 }
 
 /// Where an anomaly was found.

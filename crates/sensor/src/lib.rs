@@ -33,6 +33,7 @@ use plantshield_flow::{
 use app::{AppCtx, FlowApp, FlowMeta};
 pub use event::{
     AnomalyEvent, AnomalyKind, Envelope, Event, EventSink, FlowEvent, IcsSummary, ModbusEvent,
+    Observation,
 };
 pub use stats::{ProtoCounters, Stats};
 
@@ -79,6 +80,7 @@ fn flow_record(f: &Flow<FlowApp>, reason: &'static str) -> FlowEvent {
         None => "new",
     };
     let (ts, tc) = if f.app.reverse { (1, 0) } else { (0, 1) };
+    let (src_mac, dest_mac) = (f.app.macs[ts], f.app.macs[tc]);
     let (prev_gaps, prev_bytes) = f.app.gaps_reported;
     FlowEvent {
         start_ns: f.record_ts,
@@ -95,6 +97,8 @@ fn flow_record(f: &Flow<FlowApp>, reason: &'static str) -> FlowEvent {
         gaps_total: (gaps, gap_bytes),
         transactions: f.app.transactions,
         anomalies: f.app.anomalies,
+        src_mac,
+        dest_mac,
     }
 }
 
@@ -106,6 +110,19 @@ fn flow_meta(f: &Flow<FlowApp>) -> FlowMeta {
         proto: f.key.proto,
         vlan: f.key.vlan,
     }
+}
+
+/// The network-layer facts of one packet that the layers above need.
+#[derive(Clone, Copy)]
+struct L3 {
+    ts: i64,
+    src: IpAddr,
+    dst: IpAddr,
+    protocol: u8,
+    vlan: u32,
+    /// Frame length on the wire.
+    wire: u64,
+    src_mac: Option<plantshield_decode::MacAddr>,
 }
 
 /// How often (capture time) idle flows are looked for.
@@ -186,18 +203,17 @@ impl Sensor {
                 } else {
                     self.stats.ipv4 += 1;
                 }
-                let wire = u64::from(pkt.orig_len);
+                let l3 = L3 {
+                    ts,
+                    src: ip.src,
+                    dst: ip.dst,
+                    protocol: ip.protocol,
+                    vlan,
+                    wire: u64::from(pkt.orig_len),
+                    src_mac: frame.src_mac,
+                };
                 match ip.fragment {
-                    None => self.transport(
-                        ts,
-                        ip.src,
-                        ip.dst,
-                        ip.protocol,
-                        ip.payload,
-                        vlan,
-                        wire,
-                        sink,
-                    ),
+                    None => self.transport(&l3, ip.payload, sink),
                     Some(frag) => {
                         self.stats.fragments += 1;
                         let key = DefragKey {
@@ -212,38 +228,34 @@ impl Sensor {
                         self.report_defrag(ts, sink);
                         if let Some(r) = done {
                             self.stats.reassembled += 1;
-                            self.transport(
-                                ts,
-                                ip.src,
-                                ip.dst,
-                                ip.protocol,
-                                &r.payload,
-                                vlan,
-                                wire,
-                                sink,
-                            );
+                            self.transport(&l3, &r.payload, sink);
                         }
                     }
                 }
             }
-            Net::Arp(_) => self.stats.arp += 1,
+            Net::Arp(arp) => {
+                self.stats.arp += 1;
+                sink.observe(&Observation::Arp {
+                    ts,
+                    vlan,
+                    arp: &arp,
+                });
+            }
             Net::Other { .. } => self.stats.other_ethertype += 1,
             Net::UnsupportedLink(_) => self.stats.unsupported_link += 1,
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn transport(
-        &mut self,
-        ts: i64,
-        src: IpAddr,
-        dst: IpAddr,
-        protocol: u8,
-        payload: &[u8],
-        vlan: u32,
-        wire: u64,
-        sink: &mut dyn EventSink,
-    ) {
+    fn transport(&mut self, l3: &L3, payload: &[u8], sink: &mut dyn EventSink) {
+        let L3 {
+            ts,
+            src,
+            dst,
+            protocol,
+            vlan,
+            wire,
+            src_mac,
+        } = *l3;
         let t = match decode_transport(protocol, src.is_ipv6(), payload) {
             Ok(t) => t,
             Err(e) => {
@@ -283,9 +295,7 @@ impl Sensor {
             vlan,
         };
         let mut look = self.lookup(ts, &pk, flags, sink);
-        if !look.created {
-            self.lifetime_check(look.idx, ts, sink);
-        }
+        self.on_packet(look.idx, look.dir, ts, src_mac, sink);
         if let Transport::Tcp(seg) = &t {
             let verdict = self.tcp_segment(look.idx, look.dir, ts, seg, sink);
             if verdict == TcpVerdict::InvalidFlags {
@@ -298,6 +308,7 @@ impl Sensor {
                     self.end_flow(f, EndReason::Reused, sink);
                 }
                 look = self.lookup(ts, &pk, flags, sink);
+                self.on_packet(look.idx, look.dir, ts, src_mac, sink);
                 self.tcp_segment(look.idx, look.dir, ts, seg, sink);
             }
         }
@@ -501,13 +512,25 @@ impl Sensor {
         sink.event(&env, &Event::Flow(&ev));
     }
 
-    /// Writes an interim record for a flow older than the lifetime timeout
-    /// and starts a new record period; the flow's state carries on.
-    fn lifetime_check(&mut self, idx: u32, ts: i64, sink: &mut dyn EventSink) {
+    /// Per-packet flow bookkeeping before the payload is processed: the
+    /// sender's MAC address (first seen), and an interim record for a flow
+    /// older than the lifetime timeout (a new record period starts; the
+    /// flow's state carries on).
+    fn on_packet(
+        &mut self,
+        idx: u32,
+        dir: usize,
+        ts: i64,
+        mac: Option<plantshield_decode::MacAddr>,
+        sink: &mut dyn EventSink,
+    ) {
         let lifetime = self.cfg.flow.lifetime_ns;
         let Some(f) = self.flows.get_mut(idx) else {
             return;
         };
+        if f.app.macs[dir].is_none() {
+            f.app.macs[dir] = mac;
+        }
         if ts.saturating_sub(f.record_ts) < lifetime {
             return;
         }

@@ -88,6 +88,8 @@ pub(crate) struct FlowApp {
     pub anomalies: u32,
     /// Gaps already reported in interim flow records.
     pub gaps_reported: (u32, u64),
+    /// Source MAC of each direction's first packet.
+    pub macs: [Option<plantshield_decode::MacAddr>; 2],
 }
 
 impl FlowApp {
@@ -104,6 +106,7 @@ impl FlowApp {
             transactions: 0,
             anomalies: 0,
             gaps_reported: (0, 0),
+            macs: [None; 2],
         }
     }
 }

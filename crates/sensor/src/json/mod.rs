@@ -215,6 +215,12 @@ fn flow(w: &mut JsonWriter, f: &FlowEvent) {
     w.u64_field("gap_bytes", f.gap_bytes);
     w.u64_field("transactions", f.transactions);
     w.u64_field("anomalies", u64::from(f.anomalies));
+    if let Some(m) = f.src_mac {
+        w.mac_field("src_mac", m.0);
+    }
+    if let Some(m) = f.dest_mac {
+        w.mac_field("dest_mac", m.0);
+    }
     w.end_object();
 }
 
