@@ -27,12 +27,26 @@ pub struct Envelope {
     pub app_proto: Option<&'static str>,
     /// VLAN key of the flow (0 untagged).
     pub vlan: u32,
+    /// MAC address the source's packets came from (not written to JSON
+    /// except in flow records; for consumers like the asset inventory).
+    pub src_mac: Option<plantshield_decode::MacAddr>,
+    /// MAC address the destination's packets came from.
+    pub dst_mac: Option<plantshield_decode::MacAddr>,
+    /// IP TTL / hop limit of the source's first packet (0 unknown): a value
+    /// below a common initial TTL means the source is behind a router.
+    pub src_ttl: u8,
+    /// IP TTL / hop limit of the destination's first packet (0 unknown).
+    pub dst_ttl: u8,
 }
 
 impl Envelope {
     /// An envelope with only a time.
     pub fn at(ts_ns: i64) -> Self {
         Envelope {
+            src_mac: None,
+            dst_mac: None,
+            src_ttl: 0,
+            dst_ttl: 0,
             ts_ns,
             flow_id: None,
             src: None,

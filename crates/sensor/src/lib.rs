@@ -123,6 +123,7 @@ struct L3 {
     /// Frame length on the wire.
     wire: u64,
     src_mac: Option<plantshield_decode::MacAddr>,
+    ttl: u8,
 }
 
 /// How often (capture time) idle flows are looked for.
@@ -211,6 +212,7 @@ impl Sensor {
                     vlan,
                     wire: u64::from(pkt.orig_len),
                     src_mac: frame.src_mac,
+                    ttl: ip.ttl,
                 };
                 match ip.fragment {
                     None => self.transport(&l3, ip.payload, sink),
@@ -255,6 +257,7 @@ impl Sensor {
             vlan,
             wire,
             src_mac,
+            ttl,
         } = *l3;
         let t = match decode_transport(protocol, src.is_ipv6(), payload) {
             Ok(t) => t,
@@ -295,7 +298,7 @@ impl Sensor {
             vlan,
         };
         let mut look = self.lookup(ts, &pk, flags, sink);
-        self.on_packet(look.idx, look.dir, ts, src_mac, sink);
+        self.on_packet(look.idx, look.dir, ts, src_mac, ttl, sink);
         if let Transport::Tcp(seg) = &t {
             let verdict = self.tcp_segment(look.idx, look.dir, ts, seg, sink);
             if verdict == TcpVerdict::InvalidFlags {
@@ -308,7 +311,7 @@ impl Sensor {
                     self.end_flow(f, EndReason::Reused, sink);
                 }
                 look = self.lookup(ts, &pk, flags, sink);
-                self.on_packet(look.idx, look.dir, ts, src_mac, sink);
+                self.on_packet(look.idx, look.dir, ts, src_mac, ttl, sink);
                 self.tcp_segment(look.idx, look.dir, ts, seg, sink);
             }
         }
@@ -522,14 +525,16 @@ impl Sensor {
         dir: usize,
         ts: i64,
         mac: Option<plantshield_decode::MacAddr>,
+        ttl: u8,
         sink: &mut dyn EventSink,
     ) {
         let lifetime = self.cfg.flow.lifetime_ns;
         let Some(f) = self.flows.get_mut(idx) else {
             return;
         };
-        if f.app.macs[dir].is_none() {
+        if f.app.ttls[dir] == 0 {
             f.app.macs[dir] = mac;
+            f.app.ttls[dir] = ttl.max(1);
         }
         if ts.saturating_sub(f.record_ts) < lifetime {
             return;

@@ -90,6 +90,8 @@ pub(crate) struct FlowApp {
     pub gaps_reported: (u32, u64),
     /// Source MAC of each direction's first packet.
     pub macs: [Option<plantshield_decode::MacAddr>; 2],
+    /// IP TTL of each direction's first packet (0 not seen).
+    pub ttls: [u8; 2],
 }
 
 impl FlowApp {
@@ -107,6 +109,7 @@ impl FlowApp {
             anomalies: 0,
             gaps_reported: (0, 0),
             macs: [None; 2],
+            ttls: [0; 2],
         }
     }
 }
@@ -134,39 +137,51 @@ pub(crate) struct Out<'a> {
     pub reverse: &'a mut bool,
     pub transactions: &'a mut u64,
     pub anomalies: &'a mut u32,
+    pub macs: &'a [Option<plantshield_decode::MacAddr>; 2],
+    pub ttls: &'a [u8; 2],
 }
 
 /// The envelope of an event of a flow at `ts`: application client to server.
 pub(crate) fn envelope(meta: &FlowMeta, app: &FlowApp, ts: i64) -> Envelope {
-    envelope_of(meta, app.app_proto, app.reverse, ts)
+    envelope_of(meta, app.app_proto, app.reverse, &app.macs, &app.ttls, ts)
 }
 
 fn envelope_of(
     meta: &FlowMeta,
     app_proto: Option<&'static str>,
     reverse: bool,
+    macs: &[Option<plantshield_decode::MacAddr>; 2],
+    ttls: &[u8; 2],
     ts: i64,
 ) -> Envelope {
-    let (src, dst) = if reverse {
-        (meta.server, meta.client)
-    } else {
-        (meta.client, meta.server)
-    };
+    let (s, d) = if reverse { (1, 0) } else { (0, 1) };
+    let ends = [meta.client, meta.server];
     Envelope {
         ts_ns: ts,
         flow_id: Some(meta.id),
-        src: Some(src),
-        dst: Some(dst),
+        src: Some(ends[s]),
+        dst: Some(ends[d]),
         proto: Some(meta.proto),
         app_proto,
         vlan: meta.vlan,
+        src_mac: macs[s],
+        dst_mac: macs[d],
+        src_ttl: ttls[s],
+        dst_ttl: ttls[d],
     }
 }
 
 impl Out<'_> {
     /// The envelope of an event at `ts`: application client to server.
     pub fn envelope(&self, ts: i64) -> Envelope {
-        envelope_of(self.meta, *self.app_proto, *self.reverse, ts)
+        envelope_of(
+            self.meta,
+            *self.app_proto,
+            *self.reverse,
+            self.macs,
+            self.ttls,
+            ts,
+        )
     }
 
     /// Counts an anomaly and, under the per-flow cap, emits it.
@@ -228,6 +243,8 @@ impl<'a> AppCtx<'a> {
             reverse,
             transactions,
             anomalies,
+            macs,
+            ttls,
             ..
         } = app;
         AppCtx {
@@ -242,6 +259,8 @@ impl<'a> AppCtx<'a> {
                 reverse,
                 transactions,
                 anomalies,
+                macs,
+                ttls,
             },
         }
     }
