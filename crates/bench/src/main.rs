@@ -1,0 +1,172 @@
+//! `plantshield-bench`: tooling for the `plantshield analyze` benchmark
+//! (`scripts/bench`, `docs/benchmarks.md`).
+//!
+//! - `gen-modbus` writes a deterministic classic-pcap capture of realistic
+//!   Modbus/TCP traffic of at least a given size.
+//! - `walk` reads a capture and only counts records: the baseline that
+//!   analysis cannot beat.
+
+#![forbid(unsafe_code)]
+
+mod gen;
+mod rng;
+mod walk;
+
+use std::fs::File;
+use std::io::BufWriter;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use clap::{Parser, Subcommand};
+
+/// Benchmark tooling for PlantShield.
+#[derive(Parser)]
+#[command(name = "plantshield-bench", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Generate a pcap of realistic Modbus/TCP traffic of at least SIZE bytes.
+    GenModbus {
+        /// Minimum file size: bytes, or with a K, M or G suffix (powers of 1024).
+        #[arg(long, default_value = "200M", value_parser = parse_size)]
+        size: u64,
+        /// Client connections open at once (one client host each).
+        #[arg(long, default_value_t = 2000)]
+        connections: usize,
+        /// Modbus servers (PLCs on port 502) the clients are spread over.
+        #[arg(long, default_value_t = 50)]
+        servers: usize,
+        /// Seed; the same seed and options give the same file.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Output file.
+        #[arg(short, long, value_name = "FILE")]
+        output: PathBuf,
+    },
+    /// Read a capture and count its records and bytes (the record-walking baseline).
+    Walk {
+        /// Capture file (pcap or pcapng).
+        file: PathBuf,
+    },
+}
+
+/// Parses `123`, `64K`, `200M`, `1G` (binary multiples; a trailing `B` or `iB` is accepted).
+fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let t = t
+        .strip_suffix("iB")
+        .or_else(|| t.strip_suffix('B'))
+        .unwrap_or(t);
+    let (num, mult) = match t.chars().last() {
+        Some('k' | 'K') => (&t[..t.len() - 1], 1u64 << 10),
+        Some('m' | 'M') => (&t[..t.len() - 1], 1 << 20),
+        Some('g' | 'G') => (&t[..t.len() - 1], 1 << 30),
+        Some('t' | 'T') => (&t[..t.len() - 1], 1 << 40),
+        _ => (t, 1),
+    };
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("`{s}` is not a size like 4096, 50M or 1G"))?;
+    if !n.is_finite() || n < 0.0 {
+        return Err(format!("`{s}` is not a size like 4096, 50M or 1G"));
+    }
+    Ok((n * mult as f64).ceil() as u64)
+}
+
+fn main() -> ExitCode {
+    match Cli::parse().command {
+        Command::GenModbus {
+            size,
+            connections,
+            servers,
+            seed,
+            output,
+        } => {
+            let cfg = gen::GenConfig {
+                size,
+                connections,
+                servers,
+                seed,
+                start_ns: gen::DEFAULT_START_NS,
+            };
+            let started = Instant::now();
+            let file = match File::create(&output) {
+                Ok(f) => f,
+                Err(e) => {
+                    eprintln!("plantshield-bench: cannot create {}: {e}", output.display());
+                    return ExitCode::from(2);
+                }
+            };
+            let st = match gen::generate(&cfg, BufWriter::with_capacity(8 << 20, file)) {
+                Ok(st) => st,
+                Err(e) => {
+                    eprintln!("plantshield-bench: writing {}: {e}", output.display());
+                    return ExitCode::from(2);
+                }
+            };
+            let secs = started.elapsed().as_secs_f64().max(1e-9);
+            eprintln!(
+                "gen-modbus: {} bytes, {} packets, {} transactions ({} exceptions), {} connections opened, {} closed, {} pure ACKs, {:.1} s of capture time; {:.2} s, {:.0} MB/s",
+                st.bytes,
+                st.packets,
+                st.transactions,
+                st.exceptions,
+                st.opened,
+                st.closed,
+                st.pure_acks,
+                (st.last_ts - st.first_ts) as f64 / 1e9,
+                secs,
+                st.bytes as f64 / 1e6 / secs
+            );
+            let mix: Vec<String> = st
+                .by_function
+                .iter()
+                .enumerate()
+                .filter(|(_, n)| **n > 0)
+                .map(|(fc, n)| format!("FC{fc} {:.1}%", *n as f64 * 100.0 / st.transactions as f64))
+                .collect();
+            eprintln!("gen-modbus: function mix: {}", mix.join(", "));
+            ExitCode::SUCCESS
+        }
+        Command::Walk { file } => match walk::walk(&file) {
+            Ok(s) => {
+                let secs = s.elapsed.as_secs_f64().max(1e-9);
+                println!(
+                    "records={} packet_bytes={} file_bytes={} seconds={:.6} mb_per_s={:.1}",
+                    s.records,
+                    s.packet_bytes,
+                    s.file_bytes,
+                    secs,
+                    s.file_bytes as f64 / 1e6 / secs
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("plantshield-bench: {}: {e}", file.display());
+                ExitCode::from(1)
+            }
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_size;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("4096"), Ok(4096));
+        assert_eq!(parse_size("64K"), Ok(65_536));
+        assert_eq!(parse_size("200M"), Ok(200 << 20));
+        assert_eq!(parse_size("1G"), Ok(1 << 30));
+        assert_eq!(parse_size("1GiB"), Ok(1 << 30));
+        assert_eq!(parse_size("0.5M"), Ok(1 << 19));
+        assert!(parse_size("lots").is_err());
+        assert!(parse_size("-1M").is_err());
+    }
+}
