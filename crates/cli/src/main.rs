@@ -3,6 +3,9 @@
 #![forbid(unsafe_code)]
 
 mod analyze;
+mod assets;
+mod input;
+mod oui;
 mod summary;
 
 use std::process::ExitCode;
@@ -19,8 +22,14 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Analyse capture files and write ICS transaction, flow and anomaly events as JSON Lines.
+    /// Analyse capture files and write ICS transaction, flow, anomaly and asset events as JSON Lines.
     Analyze(analyze::AnalyzeArgs),
+    /// List the devices found in capture files, with their identity and evidence.
+    Assets(assets::AssetsArgs),
+    /// Draw who talks to whom in capture files.
+    Map(assets::MapArgs),
+    /// The MAC vendor registry.
+    Oui(oui::OuiArgs),
     /// Print the JSON Schema that every event validates against.
     Schema,
 }
@@ -29,6 +38,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Analyze(args) => analyze::run(args),
+        Command::Assets(args) => assets::run_assets(args),
+        Command::Map(args) => assets::run_map(args),
+        Command::Oui(args) => oui::run(args),
         Command::Schema => {
             print!("{}", plantshield_events::EVENT_SCHEMA);
             ExitCode::SUCCESS

@@ -69,6 +69,19 @@ pub enum Event<'a> {
     Anomaly(&'a AnomalyEvent<'a>),
     /// Totals at the end of a run.
     Stats(&'a crate::Stats),
+    /// An event made above the sensor (asset, alert), which writes its own object.
+    Ext(&'a dyn ExtEvent),
+}
+
+/// An event type defined by a layer above the sensor. It names itself and
+/// writes its own object; typed consumers downcast through `as_any`.
+pub trait ExtEvent: std::fmt::Debug {
+    /// The `event_type` value, which is also the name of its object.
+    fn event_type(&self) -> &'static str;
+    /// Writes the event's object (`"<event_type>":{...}`) into `w`.
+    fn write_json(&self, w: &mut plantshield_events::JsonWriter);
+    /// For typed consumers.
+    fn as_any(&self) -> &dyn std::any::Any;
 }
 
 impl Event<'_> {
@@ -76,7 +89,7 @@ impl Event<'_> {
     pub fn ics(&self) -> Option<&IcsSummary> {
         match self {
             Event::Modbus(m) => Some(&m.ics),
-            Event::Flow(_) | Event::Anomaly(_) | Event::Stats(_) => None,
+            Event::Flow(_) | Event::Anomaly(_) | Event::Stats(_) | Event::Ext(_) => None,
         }
     }
 
@@ -87,6 +100,7 @@ impl Event<'_> {
             Event::Flow(_) => "flow",
             Event::Anomaly(_) => "anomaly",
             Event::Stats(_) => "stats",
+            Event::Ext(e) => e.event_type(),
         }
     }
 }

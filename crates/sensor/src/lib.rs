@@ -32,8 +32,8 @@ use plantshield_flow::{
 
 use app::{AppCtx, FlowApp, FlowMeta};
 pub use event::{
-    AnomalyEvent, AnomalyKind, Envelope, Event, EventSink, FlowEvent, IcsSummary, ModbusEvent,
-    Observation,
+    AnomalyEvent, AnomalyKind, Envelope, Event, EventSink, ExtEvent, FlowEvent, IcsSummary,
+    ModbusEvent, Observation,
 };
 pub use stats::{ProtoCounters, Stats};
 

@@ -38,6 +38,8 @@ pub struct EventCounts {
     pub anomalies: u64,
     /// Stats records.
     pub stats: u64,
+    /// Events made above the sensor (assets, alerts).
+    pub other: u64,
 }
 
 impl EventCounts {
@@ -47,12 +49,13 @@ impl EventCounts {
             Event::Flow(_) => self.flows += 1,
             Event::Anomaly(_) => self.anomalies += 1,
             Event::Stats(_) => self.stats += 1,
+            Event::Ext(_) => self.other += 1,
         }
     }
 
     /// All events.
     pub fn total(&self) -> u64 {
-        self.transactions + self.flows + self.anomalies + self.stats
+        self.transactions + self.flows + self.anomalies + self.stats + self.other
     }
 }
 
@@ -175,6 +178,7 @@ pub fn write_event(
         Event::Flow(f) => flow(w, f),
         Event::Anomaly(a) => anomaly(w, a),
         Event::Stats(s) => stats(w, s),
+        Event::Ext(e) => e.write_json(w),
     }
     if let Some(s) = ev.ics() {
         ics(w, ev.event_type(), s);

@@ -1,0 +1,967 @@
+//! The passive asset inventory and communication map.
+//!
+//! An asset is one device. Local devices are keyed by MAC address and get
+//! their IP addresses from ARP (authoritative) and from their own traffic;
+//! devices seen only through a router have no MAC of their own and are kept
+//! by IP address as `remote` assets. Two rules keep routed traffic from
+//! inventing devices:
+//!
+//! - A packet whose TTL is below every common initial value (255, 128, 64,
+//!   32) crossed a router, so its source MAC is the router's, not the
+//!   sender's: the IP is not bound to that MAC.
+//! - A MAC that traffic associates with more IPs than the router threshold,
+//!   without claiming them by ARP, is a router: those IPs are moved off it
+//!   into remote assets and it is marked network gear.
+//!
+//! Every identity attribute keeps its evidence: the source (which event
+//! taught it), first and last time, the flow, and a confidence. Changes are
+//! reported as [`AssetChange`]s: a new asset, a newly learned attribute, a
+//! changed one (a firmware change is a security fact), a changed role, and
+//! an IP address moving to another MAC (reported once per new pairing, so a
+//! flapping ARP poisoning does not flood).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::net::IpAddr;
+
+use plantshield_decode::MacAddr;
+use plantshield_events::Operation;
+use plantshield_sensor::{Envelope, Event, FlowEvent, Observation};
+
+use crate::identity;
+use crate::role::{self, Role};
+
+/// Limits of the inventory.
+#[derive(Clone, Debug)]
+pub struct InventoryConfig {
+    /// Assets kept; beyond it new devices are counted but not tracked.
+    pub max_assets: usize,
+    /// IP addresses kept per asset.
+    pub max_ips_per_asset: usize,
+    /// MAC addresses kept per asset.
+    pub max_macs_per_asset: usize,
+    /// Communication edges kept.
+    pub max_edges: usize,
+    /// Distinct IPs seen from one MAC (not by ARP) that make it a router.
+    pub router_threshold: usize,
+    /// Changes kept per asset in its history.
+    pub max_history: usize,
+}
+
+impl Default for InventoryConfig {
+    fn default() -> Self {
+        InventoryConfig {
+            max_assets: 100_000,
+            max_ips_per_asset: 16,
+            max_macs_per_asset: 8,
+            max_edges: 500_000,
+            router_threshold: 4,
+            max_history: 32,
+        }
+    }
+}
+
+/// Index of an asset in the inventory (stable for the run).
+pub type AssetId = u32;
+
+/// One identity attribute with its evidence.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Attr {
+    /// The value.
+    pub value: String,
+    /// What taught it, e.g. `modbus.read_device_identification`, `oui`, `arp`.
+    pub source: &'static str,
+    /// 0..=100: how far the source can be trusted for this attribute.
+    pub confidence: u8,
+    /// When first seen with this value.
+    pub first_seen: i64,
+    /// When last confirmed.
+    pub last_seen: i64,
+    /// The flow of the event that taught it, if any.
+    pub flow_id: Option<u64>,
+    /// How often it was confirmed.
+    pub seen: u64,
+}
+
+/// A past change of an asset.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HistoryEntry {
+    /// When.
+    pub ts: i64,
+    /// Which attribute (or `role`, `ip`).
+    pub attribute: String,
+    /// The value before (empty when first learned).
+    pub old: String,
+    /// The value after.
+    pub new: String,
+    /// What taught it.
+    pub source: &'static str,
+}
+
+/// One device.
+#[derive(Clone, Debug)]
+pub struct Asset {
+    /// Identifier.
+    pub id: AssetId,
+    /// Its MAC addresses (several for multi-port devices).
+    pub macs: Vec<MacAddr>,
+    /// Its IP addresses.
+    pub ips: Vec<IpAddr>,
+    /// Known only by IP, through a router.
+    pub remote: bool,
+    /// First seen.
+    pub first_seen: i64,
+    /// Last seen.
+    pub last_seen: i64,
+    /// Identity attributes (vendor, model, firmware, serial_number, ...).
+    pub attrs: BTreeMap<String, Attr>,
+    /// Transactions served, by protocol.
+    pub served: Vec<(&'static str, u64)>,
+    /// Transactions initiated, by protocol.
+    pub used: Vec<(&'static str, u64)>,
+    /// Operations sent as a client, indexed by `Operation as usize`.
+    pub ops_sent: [u64; 13],
+    /// Operations received as a server, indexed by `Operation as usize`.
+    pub ops_received: [u64; 13],
+    /// Distinct remote IPs forwarded (router evidence).
+    pub forwarded: usize,
+    /// Distinct servers this asset polled with an industrial protocol.
+    pub servers_polled: usize,
+    /// Flows without an industrial protocol.
+    pub it_flows: u64,
+    /// The inferred role (`role::reasons` says why).
+    pub role: Role,
+    /// Recent changes.
+    pub history: Vec<HistoryEntry>,
+}
+
+impl Asset {
+    /// The first IP address, if any.
+    pub fn primary_ip(&self) -> Option<IpAddr> {
+        self.ips.first().copied()
+    }
+
+    /// An attribute's value.
+    pub fn attr(&self, name: &str) -> Option<&str> {
+        self.attrs.get(name).map(|a| a.value.as_str())
+    }
+
+    /// Transactions served with `protocol`.
+    pub fn serves(&self, protocol: &str) -> u64 {
+        self.served
+            .iter()
+            .find(|(p, _)| *p == protocol)
+            .map_or(0, |(_, n)| *n)
+    }
+
+    /// Transactions initiated with `protocol`.
+    pub fn uses(&self, protocol: &str) -> u64 {
+        self.used
+            .iter()
+            .find(|(p, _)| *p == protocol)
+            .map_or(0, |(_, n)| *n)
+    }
+
+    /// Operations of a kind sent as a client.
+    pub fn sent(&self, op: Operation) -> u64 {
+        self.ops_sent[op as usize]
+    }
+
+    /// Operations of a kind received as a server.
+    pub fn received(&self, op: Operation) -> u64 {
+        self.ops_received[op as usize]
+    }
+}
+
+/// Counts one more for `key`; true when it is the first.
+fn bump(v: &mut Vec<(&'static str, u64)>, key: &'static str, n: u64) -> bool {
+    match v.iter_mut().find(|(k, _)| *k == key) {
+        Some((_, c)) => {
+            *c += n;
+            false
+        }
+        None => {
+            v.push((key, n));
+            true
+        }
+    }
+}
+
+/// The protocol of an edge.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum EdgeProto {
+    /// A detected application protocol.
+    App(&'static str),
+    /// An undetected one: IP protocol and server port.
+    Port(u8, u16),
+}
+
+impl std::fmt::Display for EdgeProto {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            EdgeProto::App(a) => f.write_str(a),
+            EdgeProto::Port(6, p) => write!(f, "tcp/{p}"),
+            EdgeProto::Port(17, p) => write!(f, "udp/{p}"),
+            EdgeProto::Port(1, _) => f.write_str("icmp"),
+            EdgeProto::Port(58, _) => f.write_str("icmpv6"),
+            EdgeProto::Port(n, _) => write!(f, "ip/{n}"),
+        }
+    }
+}
+
+/// A communication edge: a client asset using a protocol on a server asset.
+#[derive(Clone, Debug)]
+pub struct Edge {
+    /// Client.
+    pub client: AssetId,
+    /// Server.
+    pub server: AssetId,
+    /// Application protocol, or the transport and server port.
+    pub protocol: EdgeProto,
+    /// Transactions by operation, indexed by `Operation as usize`.
+    pub operations: [u64; 13],
+    /// Transactions in total.
+    pub transactions: u64,
+    /// Flows.
+    pub flows: u64,
+    /// Bytes client to server.
+    pub bytes_toserver: u64,
+    /// Bytes server to client.
+    pub bytes_toclient: u64,
+    /// First seen.
+    pub first_seen: i64,
+    /// Last seen.
+    pub last_seen: i64,
+}
+
+/// What changed, for `asset` events.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ChangeKind {
+    /// A device seen for the first time.
+    New,
+    /// An attribute learned for the first time.
+    Identified,
+    /// An attribute whose value changed (firmware, order number, role, ...).
+    Changed,
+    /// An IP address now claimed by another MAC.
+    IpMoved,
+}
+
+impl ChangeKind {
+    /// snake_case name.
+    pub fn name(&self) -> &'static str {
+        match self {
+            ChangeKind::New => "new",
+            ChangeKind::Identified => "identified",
+            ChangeKind::Changed => "changed",
+            ChangeKind::IpMoved => "ip_moved",
+        }
+    }
+}
+
+/// One change of the inventory.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AssetChange {
+    /// When.
+    pub ts: i64,
+    /// Which asset.
+    pub asset: AssetId,
+    /// What kind of change.
+    pub kind: ChangeKind,
+    /// The attribute concerned (`ip` for moves, `role` for roles).
+    pub attribute: Option<String>,
+    /// Value before.
+    pub old: Option<String>,
+    /// Value after.
+    pub new: Option<String>,
+    /// The evidence source.
+    pub source: &'static str,
+    /// The flow of the evidence, if any.
+    pub flow_id: Option<u64>,
+}
+
+/// Routers crossed, from a TTL / hop limit: the distance to the nearest
+/// common initial value (32, 64, 128, 255) at or above it, when that is at
+/// most 16. `None` when unknown (0) or unlike any initial value (a stack
+/// with an unusual initial TTL, taken as local).
+fn hops(ttl: u8) -> Option<u8> {
+    if ttl == 0 {
+        return None;
+    }
+    [32u8, 64, 128, 255]
+        .into_iter()
+        .find(|&init| ttl <= init)
+        .map(|init| init - ttl)
+        .filter(|h| *h <= 16)
+}
+
+fn is_unicast(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v) => {
+            !(v.is_broadcast() || v.is_multicast() || v.is_unspecified() || v.octets()[3] == 255)
+        }
+        IpAddr::V6(v) => !(v.is_multicast() || v.is_unspecified()),
+    }
+}
+
+/// The inventory.
+pub struct Inventory {
+    cfg: InventoryConfig,
+    assets: Vec<Asset>,
+    by_mac: HashMap<MacAddr, AssetId>,
+    by_ip: HashMap<IpAddr, AssetId>,
+    /// IPs each MAC was seen sending from or to, by traffic only.
+    traffic_ips: HashMap<MacAddr, BTreeSet<IpAddr>>,
+    /// IPs each MAC claimed by ARP.
+    arp_ips: HashMap<MacAddr, BTreeSet<IpAddr>>,
+    /// MACs recognised as routers.
+    routers: BTreeSet<MacAddr>,
+    /// Every MAC that ever claimed each IP (to report a move once).
+    ip_macs: HashMap<IpAddr, Vec<MacAddr>>,
+    edges: HashMap<(AssetId, AssetId, EdgeProto), Edge>,
+    changes: Vec<AssetChange>,
+    /// Flow id -> (client, server): transactions of a known flow skip the
+    /// endpoint resolution. Cleared when assets merge or split.
+    flow_cache: HashMap<u64, (AssetId, AssetId)>,
+    /// (client, server) pairs that spoke an industrial protocol.
+    ics_pairs: HashSet<(AssetId, AssetId)>,
+    /// Devices not tracked because `max_assets` was reached.
+    pub dropped: u64,
+}
+
+impl Inventory {
+    /// An empty inventory.
+    pub fn new(cfg: InventoryConfig) -> Self {
+        Inventory {
+            cfg,
+            assets: Vec::new(),
+            by_mac: HashMap::new(),
+            by_ip: HashMap::new(),
+            traffic_ips: HashMap::new(),
+            arp_ips: HashMap::new(),
+            routers: BTreeSet::new(),
+            ip_macs: HashMap::new(),
+            edges: HashMap::new(),
+            changes: Vec::new(),
+            flow_cache: HashMap::new(),
+            ics_pairs: HashSet::new(),
+            dropped: 0,
+        }
+    }
+
+    /// All assets, in order of discovery (merged assets are left empty and skipped).
+    pub fn assets(&self) -> impl Iterator<Item = &Asset> {
+        self.assets
+            .iter()
+            .filter(|a| !a.macs.is_empty() || !a.ips.is_empty())
+    }
+
+    /// One asset.
+    pub fn asset(&self, id: AssetId) -> Option<&Asset> {
+        self.assets.get(id as usize)
+    }
+
+    /// The asset holding an IP address.
+    pub fn by_ip(&self, ip: IpAddr) -> Option<&Asset> {
+        self.by_ip.get(&ip).and_then(|id| self.asset(*id))
+    }
+
+    /// Communication edges, sorted by client, server, protocol.
+    pub fn edges(&self) -> Vec<&Edge> {
+        let mut v: Vec<&Edge> = self.edges.values().collect();
+        v.sort_by(|a, b| (a.client, a.server, &a.protocol).cmp(&(b.client, b.server, &b.protocol)));
+        v
+    }
+
+    /// Takes the changes recorded since the last call.
+    pub fn take_changes(&mut self) -> Vec<AssetChange> {
+        std::mem::take(&mut self.changes)
+    }
+
+    /// A network observation (ARP).
+    pub fn observe(&mut self, obs: &Observation<'_>) {
+        let Observation::Arp { ts, arp, .. } = *obs;
+        let ip = IpAddr::V4(arp.sender_ip);
+        if arp.sender_mac.is_multicast() || arp.sender_mac == MacAddr::default() {
+            return;
+        }
+        let Some(id) = self.asset_for_mac(arp.sender_mac, ts) else {
+            return;
+        };
+        if !is_unicast(ip) || arp.sender_ip.is_unspecified() {
+            return;
+        }
+        self.arp_ips.entry(arp.sender_mac).or_default().insert(ip);
+        self.bind_ip(id, arp.sender_mac, ip, ts, "arp", None);
+    }
+
+    /// An event from the sensor.
+    pub fn event(&mut self, env: &Envelope, ev: &Event<'_>) {
+        let (Some(src), Some(dst)) = (env.src, env.dst) else {
+            return;
+        };
+        if let Event::Anomaly(_) | Event::Stats(_) | Event::Ext(_) = ev {
+            return;
+        }
+        let ts = env.ts_ns;
+        let cached = env.flow_id.and_then(|f| self.flow_cache.get(&f).copied());
+        let (c, s) = match cached {
+            Some((c, s)) => {
+                self.touch(c, ts);
+                self.touch(s, ts);
+                (Some(c), Some(s))
+            }
+            None => {
+                let c = self.endpoint(src.0, env.src_mac, env.src_ttl, ts, env.flow_id);
+                let s = self.endpoint(dst.0, env.dst_mac, env.dst_ttl, ts, env.flow_id);
+                if let (Some(flow), Some(c), Some(s)) = (env.flow_id, c, s) {
+                    if self.flow_cache.len() >= 100_000 {
+                        self.flow_cache.clear();
+                    }
+                    self.flow_cache.insert(flow, (c, s));
+                }
+                (c, s)
+            }
+        };
+        let protocol = match env.app_proto {
+            Some(a) => EdgeProto::App(a),
+            None => EdgeProto::Port(env.proto.unwrap_or(0), dst.1),
+        };
+        match ev {
+            Event::Flow(f) => {
+                if let (Some(c), Some(s)) = (c, s) {
+                    self.flow(c, s, protocol, ts, f);
+                }
+                if let Some(id) = env.flow_id {
+                    self.flow_cache.remove(&id);
+                }
+            }
+            _ => {
+                let Some(ics) = ev.ics() else {
+                    return;
+                };
+                if let (Some(c), Some(s)) = (c, s) {
+                    self.transaction(c, s, protocol, ts, ev.event_type(), ics.operation);
+                }
+                let mut facts = Vec::new();
+                identity::facts(ev, &mut |f| facts.push(f));
+                for fact in facts {
+                    let id = if fact.about_client { c } else { s };
+                    if let Some(id) = id {
+                        self.learn(
+                            id,
+                            fact.attribute,
+                            fact.value,
+                            fact.source,
+                            fact.confidence,
+                            ts,
+                            env.flow_id,
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    fn edge(&mut self, c: AssetId, s: AssetId, protocol: EdgeProto, ts: i64) -> Option<&mut Edge> {
+        if c == s {
+            return None;
+        }
+        let key = (c, s, protocol);
+        if !self.edges.contains_key(&key) && self.edges.len() >= self.cfg.max_edges {
+            return None;
+        }
+        Some(self.edges.entry(key).or_insert_with(|| Edge {
+            client: c,
+            server: s,
+            protocol,
+            operations: [0; 13],
+            transactions: 0,
+            flows: 0,
+            bytes_toserver: 0,
+            bytes_toclient: 0,
+            first_seen: ts,
+            last_seen: ts,
+        }))
+    }
+
+    fn flow(&mut self, c: AssetId, s: AssetId, protocol: EdgeProto, ts: i64, f: &FlowEvent) {
+        if let EdgeProto::Port(..) = protocol {
+            for id in [c, s] {
+                let a = &mut self.assets[id as usize];
+                a.it_flows += 1;
+                if a.it_flows == 1 {
+                    self.update_role(id, ts);
+                }
+            }
+        }
+        if let Some(e) = self.edge(c, s, protocol, f.start_ns) {
+            e.flows += 1;
+            e.bytes_toserver += f.bytes_toserver;
+            e.bytes_toclient += f.bytes_toclient;
+            e.first_seen = e.first_seen.min(f.start_ns);
+            e.last_seen = e.last_seen.max(ts);
+        }
+    }
+
+    fn transaction(
+        &mut self,
+        c: AssetId,
+        s: AssetId,
+        protocol: EdgeProto,
+        ts: i64,
+        proto: &'static str,
+        op: Operation,
+    ) {
+        if let Some(e) = self.edge(c, s, protocol, ts) {
+            e.transactions += 1;
+            e.operations[op as usize] += 1;
+            e.last_seen = e.last_seen.max(ts);
+        }
+        let o = op as usize;
+        // Roles depend on which protocols and operations occur, so they are
+        // re-inferred only when one occurs for the first time.
+        let new_pair = c != s && self.ics_pairs.len() < 1_000_000 && self.ics_pairs.insert((c, s));
+        let client_new = {
+            let a = &mut self.assets[c as usize];
+            a.ops_sent[o] += 1;
+            if new_pair {
+                a.servers_polled += 1;
+            }
+            bump(&mut a.used, proto, 1) | (a.ops_sent[o] == 1) | new_pair
+        };
+        let server_new = {
+            let a = &mut self.assets[s as usize];
+            a.ops_received[o] += 1;
+            bump(&mut a.served, proto, 1) | (a.ops_received[o] == 1)
+        };
+        if client_new {
+            self.update_role(c, ts);
+        }
+        if server_new {
+            self.update_role(s, ts);
+        }
+    }
+
+    /// Finds or creates the asset of one end of a flow.
+    fn endpoint(
+        &mut self,
+        ip: IpAddr,
+        mac: Option<MacAddr>,
+        ttl: u8,
+        ts: i64,
+        flow: Option<u64>,
+    ) -> Option<AssetId> {
+        if !is_unicast(ip) {
+            return None;
+        }
+        let mac = mac.filter(|m| !m.is_multicast() && *m != MacAddr::default());
+        let hops = hops(ttl);
+        let bound_mac = match mac {
+            None => None,
+            Some(m) if self.arp_claims(m, ip) => Some(m),
+            Some(m) if hops.is_some_and(|h| h > 0) => {
+                // Crossed a router: the MAC is the router's, not the sender's.
+                self.forwarded_by(m, ip, ts);
+                None
+            }
+            // A router's own traffic leaves it with an initial TTL.
+            Some(m) if self.routers.contains(&m) => (hops == Some(0)).then_some(m),
+            Some(m) => {
+                let ips = self.traffic_ips.entry(m).or_default();
+                if ips.len() < 4 * self.cfg.router_threshold {
+                    ips.insert(ip);
+                }
+                if ips.len() > self.cfg.router_threshold {
+                    self.make_router(m, ts);
+                    None
+                } else {
+                    Some(m)
+                }
+            }
+        };
+        let id = match bound_mac {
+            Some(m) => {
+                let id = self.asset_for_mac(m, ts)?;
+                self.bind_ip(id, m, ip, ts, "traffic", flow);
+                id
+            }
+            None => match self.by_ip.get(&ip) {
+                Some(id) => *id,
+                None => self.remote_asset(ip, ts)?,
+            },
+        };
+        self.touch(id, ts);
+        Some(id)
+    }
+
+    fn arp_claims(&self, mac: MacAddr, ip: IpAddr) -> bool {
+        self.arp_ips.get(&mac).is_some_and(|s| s.contains(&ip))
+    }
+
+    fn touch(&mut self, id: AssetId, ts: i64) {
+        let a = &mut self.assets[id as usize];
+        a.last_seen = a.last_seen.max(ts);
+        a.first_seen = a.first_seen.min(ts);
+    }
+
+    fn new_asset(&mut self, ts: i64, mac: Option<MacAddr>, ip: Option<IpAddr>) -> Option<AssetId> {
+        if self.assets.len() >= self.cfg.max_assets {
+            self.dropped += 1;
+            return None;
+        }
+        let id = self.assets.len() as AssetId;
+        self.assets.push(Asset {
+            id,
+            macs: mac.into_iter().collect(),
+            ips: ip.into_iter().collect(),
+            remote: mac.is_none(),
+            first_seen: ts,
+            last_seen: ts,
+            attrs: BTreeMap::new(),
+            served: Vec::new(),
+            used: Vec::new(),
+            ops_sent: [0; 13],
+            ops_received: [0; 13],
+            forwarded: 0,
+            servers_polled: 0,
+            it_flows: 0,
+            role: Role::Unknown,
+            history: Vec::new(),
+        });
+        self.changes.push(AssetChange {
+            ts,
+            asset: id,
+            kind: ChangeKind::New,
+            attribute: None,
+            old: None,
+            new: None,
+            source: if mac.is_some() {
+                "traffic"
+            } else {
+                "routed_traffic"
+            },
+            flow_id: None,
+        });
+        if let Some(m) = mac {
+            self.by_mac.insert(m, id);
+            if let Some(v) = crate::oui::vendor(m) {
+                // Part of the `new` event's description, not a change of its own.
+                self.assets[id as usize].attrs.insert(
+                    "mac_vendor".into(),
+                    Attr {
+                        value: v.to_string(),
+                        source: "oui",
+                        confidence: 90,
+                        first_seen: ts,
+                        last_seen: ts,
+                        flow_id: None,
+                        seen: 1,
+                    },
+                );
+            }
+        }
+        if let Some(ip) = ip {
+            self.by_ip.insert(ip, id);
+        }
+        Some(id)
+    }
+
+    fn asset_for_mac(&mut self, mac: MacAddr, ts: i64) -> Option<AssetId> {
+        match self.by_mac.get(&mac) {
+            Some(id) => Some(*id),
+            None => self.new_asset(ts, Some(mac), None),
+        }
+    }
+
+    fn remote_asset(&mut self, ip: IpAddr, ts: i64) -> Option<AssetId> {
+        if let Some(id) = self.by_ip.get(&ip) {
+            return Some(*id);
+        }
+        self.new_asset(ts, None, Some(ip))
+    }
+
+    /// Binds `ip` to the asset of `mac`, moving it from another asset if needed.
+    fn bind_ip(
+        &mut self,
+        id: AssetId,
+        mac: MacAddr,
+        ip: IpAddr,
+        ts: i64,
+        source: &'static str,
+        flow: Option<u64>,
+    ) {
+        let seen = self.ip_macs.entry(ip).or_default();
+        let new_pair = !seen.contains(&mac);
+        if new_pair && seen.len() < 16 {
+            seen.push(mac);
+        }
+        let first_mac = seen.len() == 1;
+        match self.by_ip.get(&ip).copied() {
+            Some(old) if old == id => {}
+            Some(old) => {
+                let old_remote = self.assets[old as usize].remote;
+                // Drop the address from where it was.
+                self.assets[old as usize].ips.retain(|x| *x != ip);
+                if old_remote {
+                    // A remote IP-only asset turns out to be this local one: merge.
+                    self.merge(old, id);
+                } else if new_pair && !first_mac {
+                    let old_mac = self.assets[old as usize]
+                        .macs
+                        .first()
+                        .map(|m| m.to_string());
+                    self.record(AssetChange {
+                        ts,
+                        asset: id,
+                        kind: ChangeKind::IpMoved,
+                        attribute: Some("ip".into()),
+                        old: old_mac,
+                        new: Some(format!("{ip} at {mac}")),
+                        source,
+                        flow_id: flow,
+                    });
+                }
+                self.attach_ip(id, ip);
+            }
+            None => self.attach_ip(id, ip),
+        }
+    }
+
+    fn attach_ip(&mut self, id: AssetId, ip: IpAddr) {
+        let cap = self.cfg.max_ips_per_asset;
+        let a = &mut self.assets[id as usize];
+        if !a.ips.contains(&ip) && a.ips.len() < cap {
+            a.ips.push(ip);
+        }
+        self.by_ip.insert(ip, id);
+    }
+
+    /// Moves everything of asset `from` into `into` and empties `from`.
+    fn merge(&mut self, from: AssetId, into: AssetId) {
+        if from == into {
+            return;
+        }
+        self.flow_cache.clear();
+        let emptied = Asset {
+            macs: Vec::new(),
+            ips: Vec::new(),
+            attrs: BTreeMap::new(),
+            ..self.assets[from as usize].clone()
+        };
+        let src = std::mem::replace(&mut self.assets[from as usize], emptied);
+        for ip in &src.ips {
+            self.by_ip.insert(*ip, into);
+        }
+        let cap = self.cfg.max_ips_per_asset;
+        let a = &mut self.assets[into as usize];
+        for ip in src.ips {
+            if !a.ips.contains(&ip) && a.ips.len() < cap {
+                a.ips.push(ip);
+            }
+        }
+        for (k, v) in src.attrs {
+            a.attrs.entry(k).or_insert(v);
+        }
+        for (k, v) in src.served {
+            bump(&mut a.served, k, v);
+        }
+        for (k, v) in src.used {
+            bump(&mut a.used, k, v);
+        }
+        for i in 0..13 {
+            a.ops_sent[i] += src.ops_sent[i];
+            a.ops_received[i] += src.ops_received[i];
+        }
+        a.first_seen = a.first_seen.min(src.first_seen);
+        a.last_seen = a.last_seen.max(src.last_seen);
+        let moved: Vec<_> = self
+            .edges
+            .keys()
+            .filter(|(c, s, _)| *c == from || *s == from)
+            .cloned()
+            .collect();
+        for k in moved {
+            if let Some(mut e) = self.edges.remove(&k) {
+                let (c, s) = (
+                    if k.0 == from { into } else { k.0 },
+                    if k.1 == from { into } else { k.1 },
+                );
+                if c == s {
+                    continue;
+                }
+                e.client = c;
+                e.server = s;
+                let slot = self.edges.entry((c, s, k.2)).or_insert_with(|| Edge {
+                    flows: 0,
+                    transactions: 0,
+                    bytes_toserver: 0,
+                    bytes_toclient: 0,
+                    operations: [0; 13],
+                    ..e.clone()
+                });
+                slot.flows += e.flows;
+                slot.transactions += e.transactions;
+                slot.bytes_toserver += e.bytes_toserver;
+                slot.bytes_toclient += e.bytes_toclient;
+                for i in 0..13 {
+                    slot.operations[i] += e.operations[i];
+                }
+                slot.first_seen = slot.first_seen.min(e.first_seen);
+                slot.last_seen = slot.last_seen.max(e.last_seen);
+            }
+        }
+    }
+
+    fn forwarded_by(&mut self, mac: MacAddr, ip: IpAddr, ts: i64) {
+        let ips = self.traffic_ips.entry(mac).or_default();
+        if ips.len() < 4 * self.cfg.router_threshold {
+            ips.insert(ip);
+        }
+        if let Some(id) = self.asset_for_mac(mac, ts) {
+            let a = &mut self.assets[id as usize];
+            a.forwarded = a
+                .forwarded
+                .max(self.traffic_ips.get(&mac).map_or(0, BTreeSet::len));
+            self.routers.insert(mac);
+            self.update_role(id, ts);
+        }
+    }
+
+    /// `mac` forwards for many IPs: unbind what traffic (not ARP) gave it.
+    fn make_router(&mut self, mac: MacAddr, ts: i64) {
+        if !self.routers.insert(mac) {
+            return;
+        }
+        self.flow_cache.clear();
+        let Some(&id) = self.by_mac.get(&mac) else {
+            return;
+        };
+        let traffic: Vec<IpAddr> = self
+            .traffic_ips
+            .get(&mac)
+            .map(|s| s.iter().copied().collect())
+            .unwrap_or_default();
+        let claimed = self.arp_ips.get(&mac).cloned().unwrap_or_default();
+        for ip in traffic {
+            if claimed.contains(&ip) {
+                continue;
+            }
+            if self.by_ip.get(&ip) == Some(&id) {
+                self.assets[id as usize].ips.retain(|x| *x != ip);
+                self.by_ip.remove(&ip);
+                // Learned attributes stayed with the router asset; a
+                // remote asset for the IP starts clean.
+                self.remote_asset(ip, ts);
+            }
+        }
+        let n = self.traffic_ips.get(&mac).map_or(0, BTreeSet::len);
+        self.assets[id as usize].forwarded = n;
+        self.update_role(id, ts);
+    }
+
+    /// Records an identity attribute; reports it when new or changed.
+    #[allow(clippy::too_many_arguments)]
+    pub fn learn(
+        &mut self,
+        id: AssetId,
+        attribute: &str,
+        value: String,
+        source: &'static str,
+        confidence: u8,
+        ts: i64,
+        flow_id: Option<u64>,
+    ) {
+        let value = value.trim().to_string();
+        if value.is_empty() {
+            return;
+        }
+        let Some(a) = self.assets.get_mut(id as usize) else {
+            return;
+        };
+        match a.attrs.get_mut(attribute) {
+            Some(old) if old.value == value => {
+                old.last_seen = old.last_seen.max(ts);
+                old.seen += 1;
+                old.confidence = old.confidence.max(confidence);
+            }
+            Some(old) if confidence < old.confidence => {
+                // A weaker source disagrees: keep the stronger evidence.
+            }
+            prev => {
+                let before = prev.map(|p| p.value.clone());
+                a.attrs.insert(
+                    attribute.to_string(),
+                    Attr {
+                        value: value.clone(),
+                        source,
+                        confidence,
+                        first_seen: ts,
+                        last_seen: ts,
+                        flow_id,
+                        seen: 1,
+                    },
+                );
+                let kind = if before.is_some() {
+                    ChangeKind::Changed
+                } else {
+                    ChangeKind::Identified
+                };
+                self.record(AssetChange {
+                    ts,
+                    asset: id,
+                    kind,
+                    attribute: Some(attribute.to_string()),
+                    old: before,
+                    new: Some(value),
+                    source,
+                    flow_id,
+                });
+            }
+        }
+    }
+
+    fn update_role(&mut self, id: AssetId, ts: i64) {
+        let role = role::infer(&self.assets[id as usize]);
+        let a = &mut self.assets[id as usize];
+        if role == a.role {
+            return;
+        }
+        let old = a.role;
+        a.role = role;
+        // A role settling from unknown is identification; a change between
+        // known roles is a change worth an event.
+        let kind = if old == Role::Unknown {
+            ChangeKind::Identified
+        } else {
+            ChangeKind::Changed
+        };
+        self.record(AssetChange {
+            ts,
+            asset: id,
+            kind,
+            attribute: Some("role".into()),
+            old: (old != Role::Unknown).then(|| old.name().to_string()),
+            new: Some(role.name().to_string()),
+            source: "behaviour",
+            flow_id: None,
+        });
+    }
+
+    fn record(&mut self, c: AssetChange) {
+        if let Some(a) = self.assets.get_mut(c.asset as usize) {
+            if c.kind != ChangeKind::New {
+                if a.history.len() >= self.cfg.max_history {
+                    a.history.remove(0);
+                }
+                a.history.push(HistoryEntry {
+                    ts: c.ts,
+                    attribute: c.attribute.clone().unwrap_or_default(),
+                    old: c.old.clone().unwrap_or_default(),
+                    new: c.new.clone().unwrap_or_default(),
+                    source: c.source,
+                });
+            }
+        }
+        self.changes.push(c);
+    }
+}
