@@ -331,6 +331,9 @@ def seeds_modbus(corpus, flows):
 
 def seeds_sensor(corpus, raw, records, flows):
     corpus.add(b"\x01" + truncate_capture(raw, MAX_SEED - 1))
+    if records and any(f[6] == 502 or f[7] == 502 for fl in flows.values() for f in fl["segs"]):
+        # The same traffic as pcapng, where timestamps span the whole i64 range.
+        corpus.add(b"\x01" + write_pcapng(records[:200]))
     # Crafted mode: port-502 flows replayed through the harness's own framing.
     for flow in flows.values():
         segs = flow["segs"]

@@ -11,8 +11,8 @@
 
 use libfuzzer_sys::fuzz_target;
 use plantshield_protocols::modbus::{
-    check_pair, parse_request, parse_response, probe, FileSubRequests, Mbap, Request,
-    RequestBody, Response, ResponseBody, MBAP_LEN,
+    check_pair, parse_request, parse_response, probe, FileSubRequests, Mbap, Request, RequestBody,
+    Response, ResponseBody, MBAP_LEN,
 };
 
 fn within(outer: &[u8], inner: &[u8]) {
@@ -94,7 +94,7 @@ fn adu(b: &[u8]) {
     if let Ok(m) = Mbap::parse(b) {
         assert_eq!(m.protocol_id, 0);
         assert!((2..=254).contains(&m.length));
-        assert!(m.adu_len() >= MBAP_LEN + 1);
+        assert!(m.adu_len() > MBAP_LEN);
         let mut out = Vec::new();
         m.emit(&mut out);
         assert_eq!(&out[..], &b[..MBAP_LEN]);

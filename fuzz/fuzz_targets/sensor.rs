@@ -80,7 +80,8 @@ fn crafted(mut rest: &[u8]) -> Vec<u8> {
         let flags = rec[0];
         let seq_off = i16::from_le_bytes([rec[1], rec[2]]);
         let ack_off = rec[3] as i8;
-        let payload = &rec[4..];
+        // Keep frames within one IPv4 datagram.
+        let payload = &rec[4..rec.len().min(4 + 65_000)];
         let ep = Endpoints {
             src_mac: MacAddr([2, 0, 0, 0, 0, 1]),
             dst_mac: MacAddr([2, 0, 0, 0, 0, 2]),
@@ -95,11 +96,7 @@ fn crafted(mut rest: &[u8]) -> Vec<u8> {
         let ack = next[client][1 - dir].wrapping_add(ack_off as i32 as u32);
         // SYN and FIN take a sequence number each.
         let ctl_len = u32::from(flags & 0x03 != 0);
-        next[client][dir] = seq
-            .wrapping_add(payload.len() as u32)
-            .wrapping_add(ctl_len);
-        // Keep frames within one IPv4 datagram.
-        let payload = &payload[..payload.len().min(65_000)];
+        next[client][dir] = seq.wrapping_add(payload.len() as u32).wrapping_add(ctl_len);
         w.write_packet(ts, &tcp_frame(&ep, seq, ack, flags, payload))
             .expect("in-memory write");
     }
