@@ -128,6 +128,8 @@ pub struct Asset {
     pub servers_polled: usize,
     /// Flows without an industrial protocol.
     pub it_flows: u64,
+    /// Serves a historian or database TCP port.
+    pub serves_historian_port: bool,
     /// The inferred role (`role::reasons` says why).
     pub role: Role,
     /// Recent changes.
@@ -485,6 +487,13 @@ impl Inventory {
     }
 
     fn flow(&mut self, c: AssetId, s: AssetId, protocol: EdgeProto, ts: i64, f: &FlowEvent) {
+        if let EdgeProto::Port(6, port) = protocol {
+            let a = &mut self.assets[s as usize];
+            if role::is_historian_port(port) && !a.serves_historian_port {
+                a.serves_historian_port = true;
+                self.update_role(s, ts);
+            }
+        }
         if let EdgeProto::Port(..) = protocol {
             for id in [c, s] {
                 let a = &mut self.assets[id as usize];
@@ -625,6 +634,7 @@ impl Inventory {
             forwarded: 0,
             servers_polled: 0,
             it_flows: 0,
+            serves_historian_port: false,
             role: Role::Unknown,
             history: Vec::new(),
         });

@@ -21,7 +21,7 @@ pub enum Role {
     Hmi,
     /// Engineering workstation: downloads or uploads programs, changes modes or firmware.
     EngineeringWorkstation,
-    /// Historian: only reads, from several controllers.
+    /// Historian: polls controllers and serves a historian or database port.
     Historian,
     /// OPC server.
     OpcServer,
@@ -72,12 +72,20 @@ fn is_ics(p: &str) -> bool {
     FIELD.contains(&p) || TELECONTROL.contains(&p) || SUBSTATION.contains(&p) || p == "opcua"
 }
 
-const ENGINEERING: [Operation; 4] = [
+/// Operations engineering tools send and operator stations do not:
+/// programs, firmware, modes, configuration, and reading device identities.
+const ENGINEERING: [Operation; 6] = [
     Operation::ProgramDownload,
     Operation::ProgramUpload,
     Operation::Firmware,
     Operation::ModeChange,
+    Operation::Configuration,
+    Operation::Discovery,
 ];
+
+/// TCP ports of historian and database servers (OSIsoft PI, MS SQL,
+/// PostgreSQL, MySQL, InfluxDB).
+const HISTORIAN_PORTS: &[u16] = &[5450, 1433, 5432, 3306, 8086];
 
 /// The role the evidence supports, strongest evidence first.
 pub fn infer(a: &Asset) -> Role {
@@ -101,11 +109,12 @@ pub fn infer(a: &Asset) -> Role {
         return Role::OpcServer;
     }
     if a.used.iter().any(|(p, _)| is_ics(p)) {
-        return if a.sent(Operation::Write) + a.sent(Operation::Command) > 0 || a.servers_polled < 3
-        {
-            Role::Hmi
-        } else {
+        // Polling alone does not tell an operator station from a
+        // historian; serving a historian or database port does.
+        return if a.serves_historian_port {
             Role::Historian
+        } else {
+            Role::Hmi
         };
     }
     if a.it_flows > 0 {
@@ -148,12 +157,18 @@ pub fn reasons(a: &Asset) -> Vec<String> {
             let w = a.sent(Operation::Write) + a.sent(Operation::Command);
             if w > 0 {
                 r.push(format!("sent {w} writes and commands"));
-            } else {
-                r.push("never writes".to_string());
+            }
+            if a.role == Role::Historian {
+                r.push("serves a historian or database port".to_string());
             }
         }
         Role::ItHost => r.push(format!("{} flows, no industrial protocol", a.it_flows)),
         Role::Unknown => r.push("not enough traffic to tell".to_string()),
     }
     r
+}
+
+/// True for a TCP port historians and databases listen on.
+pub fn is_historian_port(port: u16) -> bool {
+    HISTORIAN_PORTS.contains(&port)
 }

@@ -728,6 +728,19 @@ pub fn check_pair(req: &Request<'_>, resp: &Response<'_>) -> Flags {
                 sub_function: s, ..
             },
         ) => sub_function == s,
+        (Q::ReadFileRecord { sub_requests, .. }, R::ReadFileRecord { data, .. }) => {
+            // One sub-response per sub-request: length, reference type,
+            // then exactly the registers asked for (AP §6.14).
+            let mut c = Cursor::new(data);
+            let answered = sub_requests.into_iter().all(|s| match (c.u8(), c.u8()) {
+                (Some(len), Some(_)) if len >= 1 => {
+                    let n = usize::from(len - 1);
+                    c.bytes(n).is_some() && n == usize::from(s.record_length) * 2
+                }
+                _ => false,
+            });
+            answered && c.remaining() == 0
+        }
         _ => true,
     };
     f.set(Flags::RESPONSE_MISMATCH, !ok);

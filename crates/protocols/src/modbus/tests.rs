@@ -250,6 +250,13 @@ fn register_read_byte_count_uses_register_formula() {
     let echo = parse_response(&b_echo);
     let b6 = hex("06 0001 0003");
     assert!(check_pair(&parse_request(&b6), &echo).has(Flags::RESPONSE_MISMATCH));
+    // File records: the registers returned must be those asked for.
+    let b20 = hex("14 0E 06 0004 0001 0002 06 0003 0009 0002");
+    let files = parse_request(&b20);
+    let b20r = hex("14 0C 05 06 0DFE 0020 05 06 33CD 0040");
+    assert!(check_pair(&files, &parse_response(&b20r)).is_empty());
+    let b20bad = hex("14 10 05 06 0DFE 0020 09 06 33CD 0040 0001 0002");
+    assert!(check_pair(&files, &parse_response(&b20bad)).has(Flags::RESPONSE_MISMATCH));
     let b4 = hex("04 02 0001");
     assert!(check_pair(&q, &parse_response(&b4)).has(Flags::FUNCTION_MISMATCH));
 }
