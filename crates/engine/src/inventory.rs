@@ -20,7 +20,8 @@
 //! an IP address moving to another MAC (reported once per new pairing, so a
 //! flapping ARP poisoning does not flood).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::hash_map::Entry;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
 use plantshield_decode::MacAddr;
@@ -281,6 +282,11 @@ pub struct AssetChange {
     pub flow_id: Option<u64>,
 }
 
+/// Hash maps keyed by addresses and ids that traffic controls: ahash with
+/// a random key resists collision flooding and is fast.
+type HashMap<K, V> = std::collections::HashMap<K, V, ahash::RandomState>;
+type HashSet<K> = std::collections::HashSet<K, ahash::RandomState>;
+
 /// Routers crossed, from a TTL / hop limit: the distance to the nearest
 /// common initial value (32, 64, 128, 255) at or above it, when that is at
 /// most 16. `None` when unknown (0) or unlike any initial value (a stack
@@ -336,16 +342,16 @@ impl Inventory {
         Inventory {
             cfg,
             assets: Vec::new(),
-            by_mac: HashMap::new(),
-            by_ip: HashMap::new(),
-            traffic_ips: HashMap::new(),
-            arp_ips: HashMap::new(),
+            by_mac: HashMap::default(),
+            by_ip: HashMap::default(),
+            traffic_ips: HashMap::default(),
+            arp_ips: HashMap::default(),
             routers: BTreeSet::new(),
-            ip_macs: HashMap::new(),
-            edges: HashMap::new(),
+            ip_macs: HashMap::default(),
+            edges: HashMap::default(),
             changes: Vec::new(),
-            flow_cache: HashMap::new(),
-            ics_pairs: HashSet::new(),
+            flow_cache: HashMap::default(),
+            ics_pairs: HashSet::default(),
             dropped: 0,
         }
     }
@@ -468,22 +474,23 @@ impl Inventory {
         if c == s {
             return None;
         }
-        let key = (c, s, protocol);
-        if !self.edges.contains_key(&key) && self.edges.len() >= self.cfg.max_edges {
-            return None;
+        let full = self.edges.len() >= self.cfg.max_edges;
+        match self.edges.entry((c, s, protocol)) {
+            Entry::Occupied(o) => Some(o.into_mut()),
+            Entry::Vacant(_) if full => None,
+            Entry::Vacant(v) => Some(v.insert(Edge {
+                client: c,
+                server: s,
+                protocol,
+                operations: [0; 13],
+                transactions: 0,
+                flows: 0,
+                bytes_toserver: 0,
+                bytes_toclient: 0,
+                first_seen: ts,
+                last_seen: ts,
+            })),
         }
-        Some(self.edges.entry(key).or_insert_with(|| Edge {
-            client: c,
-            server: s,
-            protocol,
-            operations: [0; 13],
-            transactions: 0,
-            flows: 0,
-            bytes_toserver: 0,
-            bytes_toclient: 0,
-            first_seen: ts,
-            last_seen: ts,
-        }))
     }
 
     fn flow(&mut self, c: AssetId, s: AssetId, protocol: EdgeProto, ts: i64, f: &FlowEvent) {
@@ -521,15 +528,19 @@ impl Inventory {
         proto: &'static str,
         op: Operation,
     ) {
+        let mut first_on_edge = false;
         if let Some(e) = self.edge(c, s, protocol, ts) {
+            first_on_edge = e.transactions == 0;
             e.transactions += 1;
             e.operations[op as usize] += 1;
             e.last_seen = e.last_seen.max(ts);
         }
         let o = op as usize;
         // Roles depend on which protocols and operations occur, so they are
-        // re-inferred only when one occurs for the first time.
-        let new_pair = c != s && self.ics_pairs.len() < 1_000_000 && self.ics_pairs.insert((c, s));
+        // re-inferred only when one occurs for the first time. A new pair
+        // can only appear with a new edge.
+        let new_pair =
+            first_on_edge && self.ics_pairs.len() < 1_000_000 && self.ics_pairs.insert((c, s));
         let client_new = {
             let a = &mut self.assets[c as usize];
             a.ops_sent[o] += 1;

@@ -44,6 +44,42 @@ pub struct Budget {
     pub cap: usize,
 }
 
+/// The last [`HISTORY_LEN`] delivered bytes as a ring indexed by stream
+/// offset (byte at offset `o` lives at `o % HISTORY_LEN`), allocated on
+/// first delivery. Appending costs one or two copies, never a shift.
+#[derive(Default)]
+struct History {
+    buf: Option<Box<[u8; HISTORY_LEN]>>,
+    /// Valid bytes, ending at the stream's `next` offset.
+    len: usize,
+}
+
+impl History {
+    /// Appends `bytes`, which start at stream offset `start`.
+    fn push(&mut self, start: u64, bytes: &[u8]) {
+        let buf = self.buf.get_or_insert_with(|| Box::new([0; HISTORY_LEN]));
+        let take = bytes.len().min(HISTORY_LEN);
+        let skip = bytes.len() - take;
+        let src = &bytes[skip..];
+        let at = ((start + skip as u64) % HISTORY_LEN as u64) as usize;
+        let first = (HISTORY_LEN - at).min(take);
+        buf[at..at + first].copy_from_slice(&src[..first]);
+        buf[..take - first].copy_from_slice(&src[first..]);
+        self.len = (self.len + bytes.len()).min(HISTORY_LEN);
+    }
+
+    /// True when `bytes`, at stream offset `start` (within the kept
+    /// window), equal what was delivered there.
+    fn equals(&self, start: u64, bytes: &[u8]) -> bool {
+        let Some(buf) = &self.buf else {
+            return true;
+        };
+        let at = (start % HISTORY_LEN as u64) as usize;
+        let first = (HISTORY_LEN - at).min(bytes.len());
+        buf[at..at + first] == bytes[..first] && buf[..bytes.len() - first] == bytes[first..]
+    }
+}
+
 struct Piece {
     rel: u64,
     data: Vec<u8>,
@@ -79,7 +115,7 @@ pub struct Stream {
     pieces: Vec<Piece>,
     buffered: usize,
     max_buffer: usize,
-    history: Vec<u8>,
+    history: History,
     /// Stop reassembling: counters only.
     bypass: bool,
     /// Counters.
@@ -117,7 +153,7 @@ impl Stream {
     pub fn set_bypass(&mut self, budget: &mut Budget) {
         self.bypass = true;
         self.release(budget);
-        self.history = Vec::new();
+        self.history = History::default();
     }
 
     /// True when bypassed.
@@ -259,29 +295,19 @@ impl Stream {
         self.next += bytes.len() as u64;
         self.stats.delivered += bytes.len() as u64;
         // Keep the tail for retransmission comparison.
-        if bytes.len() >= HISTORY_LEN {
-            self.history.clear();
-            self.history
-                .extend_from_slice(&bytes[bytes.len() - HISTORY_LEN..]);
-        } else {
-            let keep = (HISTORY_LEN - bytes.len()).min(self.history.len());
-            let drop = self.history.len() - keep;
-            self.history.drain(..drop);
-            self.history.extend_from_slice(bytes);
-        }
+        self.history.push(self.next - bytes.len() as u64, bytes);
     }
 
     /// Compares bytes at relative `start` with the delivered history.
     fn compare_history(&mut self, start: i64, bytes: &[u8], events: &mut Vec<StreamEvent>) {
-        let hist_start = self.next as i64 - self.history.len() as i64;
+        let hist_start = self.next as i64 - self.history.len as i64;
         let s = start.max(hist_start);
         let e = (start + bytes.len() as i64).min(self.next as i64);
         if s >= e {
             return;
         }
         let a = &bytes[(s - start) as usize..(e - start) as usize];
-        let b = &self.history[(s - hist_start) as usize..(e - hist_start) as usize];
-        if a != b {
+        if !self.history.equals(s as u64, a) {
             self.stats.overlap_mismatches += 1;
             events.push(StreamEvent::OverlapDifferentData);
         }
@@ -414,6 +440,6 @@ impl Stream {
         self.stats.gaps += 1;
         self.stats.gap_bytes += len;
         self.next = to;
-        self.history.clear();
+        self.history.len = 0;
     }
 }

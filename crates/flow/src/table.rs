@@ -11,6 +11,8 @@ use crate::tcp::TcpConn;
 use crate::{TO_CLIENT, TO_SERVER};
 
 const NIL: u32 = u32::MAX;
+/// How stale a flow's place in its timeout list may get (capture time).
+const LRU_GRANULARITY_NS: i64 = 1_000_000_000;
 const PROTO_TCP: u8 = 6;
 
 /// Timeout classes; each has its own least-recently-seen list.
@@ -59,7 +61,7 @@ impl Default for FlowConfig {
 }
 
 /// The normalised flow key: the lower (address, port) endpoint first.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FlowKey {
     /// Lower endpoint.
     pub lo: (IpAddr, u16),
@@ -69,6 +71,35 @@ pub struct FlowKey {
     pub proto: u8,
     /// VLAN key (see `VlanStack::key`).
     pub vlan: u32,
+}
+
+impl Hash for FlowKey {
+    /// Two or three word writes instead of the derived field-by-field walk:
+    /// the lookup runs for every packet.
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        match (self.lo.0, self.hi.0) {
+            (IpAddr::V4(a), IpAddr::V4(b)) => {
+                h.write_u64((u64::from(u32::from(a)) << 32) | u64::from(u32::from(b)))
+            }
+            (a, b) => {
+                h.write_u128(ip_bits(a));
+                h.write_u128(ip_bits(b));
+            }
+        }
+        h.write_u64(
+            (u64::from(self.lo.1) << 48)
+                | (u64::from(self.hi.1) << 32)
+                | (u64::from(self.proto) << 24)
+                | u64::from(self.vlan & 0x00ff_ffff),
+        );
+    }
+}
+
+fn ip_bits(ip: IpAddr) -> u128 {
+    match ip {
+        IpAddr::V4(v) => u128::from(u32::from(v)),
+        IpAddr::V6(v) => u128::from(v),
+    }
 }
 
 /// The fields of one packet that select its flow.
@@ -146,6 +177,8 @@ pub struct Flow<S> {
     class: usize,
     prev: u32,
     next: u32,
+    /// `last_ts` when the flow was last moved to its list's tail.
+    linked_ts: i64,
 }
 
 impl<S> Flow<S> {
@@ -332,6 +365,7 @@ impl<S> FlowTable<S> {
             class: CLASS_SHORT,
             prev: NIL,
             next: NIL,
+            linked_ts: ts,
         };
         let idx = match self.free.pop() {
             Some(i) => {
@@ -391,6 +425,13 @@ impl<S> FlowTable<S> {
         f.pkts[dir] += 1;
         f.bytes[dir] += ip_bytes;
         let class = f.wanted_class();
+        // Moving to the tail of the list touches two neighbours: do it only
+        // when the class changes or the position is a second stale. Expiry
+        // then runs at most a second late, and busy flows cost less.
+        if class == f.class && f.last_ts - f.linked_ts < LRU_GRANULARITY_NS {
+            return;
+        }
+        f.linked_ts = f.last_ts;
         self.unlink(idx);
         self.link_tail(idx, class);
     }
