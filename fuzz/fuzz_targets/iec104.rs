@@ -1,14 +1,25 @@
 //! IEC 60870-5-104 parser entry points on arbitrary bytes: the content
 //! probe, APDU framing over a byte stream, the ASDU parser with every
 //! information object decoded and every name looked up. Nothing may panic,
-//! and what the parsers return must stay within the input.
+//! and what the parsers return must stay within the input. Then the same
+//! bytes as a TCP conversation on port 2404 through the whole sensor
+//! (session, pairing, JSON): each input byte `h` heads a segment of
+//! `h & 0x3f` bytes, sent by the server when `h & 0x80`, 31 s after the
+//! previous one when `h & 0x40` (transaction timeouts).
 
 #![no_main]
 
+use std::net::{IpAddr, Ipv4Addr};
+
 use libfuzzer_sys::fuzz_target;
+use plantshield_capture::{LinkType, Packet};
+use plantshield_decode::craft::{tcp_frame, Endpoints};
+use plantshield_decode::{MacAddr, TcpFlags};
 use plantshield_protocols::iec104::{
     apdu_size, parse_apdu, parse_asdu, probe, Control, Time, MAX_APDU_LEN, MAX_ASDU_LEN,
 };
+use plantshield_sensor::json::JsonSink;
+use plantshield_sensor::{Sensor, SensorConfig};
 
 fuzz_target!(|data: &[u8]| {
     let _ = probe(data, true);
@@ -42,7 +53,65 @@ fuzz_target!(|data: &[u8]| {
     }
     // The whole input as one ASDU too.
     asdu(data);
+    session(data);
 });
+
+fn session(data: &[u8]) {
+    let ep = Endpoints {
+        src_mac: MacAddr([2, 0, 0, 0, 0, 1]),
+        dst_mac: MacAddr([2, 0, 0, 0, 0, 2]),
+        src_ip: IpAddr::V4(Ipv4Addr::new(10, 0, 0, 20)),
+        dst_ip: IpAddr::V4(Ipv4Addr::new(10, 0, 0, 10)),
+        src_port: 40000,
+        dst_port: 2404,
+        vlan: None,
+    };
+    let rev = ep.reversed();
+    let cfg = SensorConfig {
+        max_pending_transactions: 4,
+        ..SensorConfig::default()
+    };
+    let mut sensor = Sensor::new(cfg);
+    let mut sink = JsonSink::new(std::io::sink(), "fuzz", 4);
+    let (mut cseq, mut sseq) = (1000u32, 5000u32);
+    let mut ts = 1_700_000_000_000_000_000i64;
+    let mut feed = |sensor: &mut Sensor, ts: i64, frame: Vec<u8>| {
+        let p = Packet {
+            ts_ns: ts,
+            link_type: LinkType::ETHERNET,
+            data: &frame,
+            orig_len: frame.len() as u32,
+            interface: 0,
+        };
+        sensor.process(&p, &mut sink);
+    };
+    feed(&mut sensor, ts, tcp_frame(&ep, cseq, 0, TcpFlags::SYN, b""));
+    cseq += 1;
+    let syn_ack = TcpFlags::SYN | TcpFlags::ACK;
+    feed(&mut sensor, ts, tcp_frame(&rev, sseq, cseq, syn_ack, b""));
+    sseq += 1;
+    let mut rest = data;
+    while let Some((&h, r)) = rest.split_first() {
+        let n = usize::from(h & 0x3f).min(r.len());
+        let (seg, r2) = r.split_at(n);
+        rest = r2;
+        ts += if h & 0x40 != 0 { 31_000_000_000 } else { 1_000_000 };
+        let flags = TcpFlags::ACK | TcpFlags::PSH;
+        let frame = if h & 0x80 == 0 {
+            let f = tcp_frame(&ep, cseq, sseq, flags, seg);
+            cseq = cseq.wrapping_add(n as u32);
+            f
+        } else {
+            let f = tcp_frame(&rev, sseq, cseq, flags, seg);
+            sseq = sseq.wrapping_add(n as u32);
+            f
+        };
+        feed(&mut sensor, ts, frame);
+    }
+    drop(feed);
+    sensor.finish(&mut sink);
+    let _ = sink.finish();
+}
 
 fn asdu(b: &[u8]) {
     match parse_asdu(b) {
