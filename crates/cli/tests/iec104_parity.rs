@@ -170,6 +170,19 @@ fn diverse_commands_and_measurements() {
     let run = parity("iec104/090813_diverse.pcap");
     // The capture starts mid-connection: no anomaly for it.
     assert_eq!(run.of_type("anomaly").len(), 0);
+    // The controlling station writes years since 1900 (109) into the
+    // commands' CP56Time2a; the controlled station confirms with 09. The
+    // request's time is flagged, the confirmation still mirrors the command.
+    let ev = run.of_type("iec104");
+    let timed: Vec<&&Value> = ev
+        .iter()
+        .filter(|e| e["ics"]["function"] == "c_sc_ta_1")
+        .collect();
+    assert_eq!(timed.len(), 2, "select and execute");
+    for e in &timed {
+        assert_eq!(e["iec104"]["flags"], serde_json::json!(["invalid_time"]));
+    }
+    assert_eq!(timed[1]["iec104"]["termination"]["cause"], 10);
 }
 
 /// One segment, four APDUs, each an M_SP_NA_1 with SQ=1 and 16 elements.

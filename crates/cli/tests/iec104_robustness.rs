@@ -453,3 +453,27 @@ fn reverse_connection_from_the_controlled_station() {
         assert_eq!(e["ics"]["status"], "ok");
     }
 }
+
+#[test]
+fn confirmations_must_mirror_the_command_time_tags_aside() {
+    let mut c = conv();
+    // C_SC_TA_1: the station confirms with its own time: no finding.
+    let mut cmd = vec![0x81];
+    cmd.extend_from_slice(&[0x08, 0x00, 0x17, 0x13, 0x0d, 0x08, 0x09]);
+    let mut con = vec![0x81];
+    con.extend_from_slice(&[0x10, 0x27, 0x17, 0x13, 0x0d, 0x08, 0x09]);
+    c.client(&i_apdu(0, 0, &asdu(58, 6, 4501, &cmd)))
+        .server(&i_apdu(0, 1, &asdu(58, 7, 4501, &con)));
+    // C_SE_NB_1: confirmed with another value than commanded.
+    c.client(&i_apdu(1, 1, &asdu(49, 6, 4600, &[100, 0, 0x80])))
+        .server(&i_apdu(1, 2, &asdu(49, 7, 4600, &[200, 0, 0x80])));
+    let r = run(&c);
+    let t = tx(&r);
+    assert_eq!(t.len(), 2);
+    assert!(t[0]["iec104"].get("flags").is_none(), "{}", t[0]);
+    assert_eq!(
+        t[1]["iec104"]["flags"],
+        serde_json::json!(["confirmation_mismatch"])
+    );
+    assert_eq!(t[1]["iec104"]["request"]["objects"][0]["value"], 100);
+}

@@ -779,6 +779,26 @@ fn blank_ics() -> IcsSummary {
     }
 }
 
+/// True when a confirmation carries the request's objects: same addresses,
+/// values and qualifiers. Time tags are left aside: stations confirm with
+/// their own clock (and C_CS_NA_1's time is its only element).
+fn mirrors(q: &Asdu<'_>, c: &Asdu<'_>) -> bool {
+    if q.type_id.layout().is_none() {
+        return q.objects == c.objects;
+    }
+    let (mut a, mut b) = (q.objects(), c.objects());
+    loop {
+        match (a.next(), b.next()) {
+            (None, None) => return true,
+            (Some(x), Some(y))
+                if x.ioa == y.ioa
+                    && x.element.value == y.element.value
+                    && x.element.quality == y.element.quality => {}
+            _ => return false,
+        }
+    }
+}
+
 /// Fills flags and the `ics` object from the frames of an ASDU transaction.
 fn finish_tx(ev: &mut Iec104Transaction<'_>, apci: ApciFlags) {
     let mut flags = Iec104Flags::default();
@@ -799,10 +819,7 @@ fn finish_tx(ev: &mut Iec104Transaction<'_>, apci: ApciFlags) {
     }
     if let (Some(q), Some(c)) = (ev.request, ev.confirmation) {
         if let (Ok(q), Ok(c)) = (q.asdu, c.asdu) {
-            // Clock synchronisation and test commands may confirm with the
-            // station's own time.
-            let own_time = matches!(q.type_id.0, 103 | 107);
-            if q.objects != c.objects && !own_time {
+            if !mirrors(&q, &c) {
                 flags.0 |= Iec104Flags::CONFIRMATION_MISMATCH;
             }
         }
