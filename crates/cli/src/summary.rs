@@ -67,11 +67,12 @@ pub fn print(
     let verb = if count_only { "counted" } else { "written" };
     let _ = writeln!(
         w,
-        "  events {verb}: {} (transactions {}, flows {}, anomalies {}, stats {})",
+        "  events {verb}: {} (transactions {}, flows {}, anomalies {}, other records {}, stats {})",
         counts.total(),
         counts.transactions,
         counts.flows,
         counts.anomalies,
+        counts.other,
         counts.stats
     );
     if let Some(kib) = peak_rss_kib() {

@@ -8,7 +8,7 @@ use std::borrow::Cow;
 use std::net::IpAddr;
 
 use plantshield_events::{Operation, Status};
-use plantshield_protocols::modbus;
+use plantshield_protocols::{iec104, modbus};
 
 /// The EVE envelope shared by every event.
 #[derive(Clone, Copy, Debug)]
@@ -63,6 +63,8 @@ impl Envelope {
 pub enum Event<'a> {
     /// A Modbus transaction.
     Modbus(&'a ModbusEvent<'a>),
+    /// An IEC 60870-5-104 transaction, or a connection's link record.
+    Iec104(&'a Iec104Event<'a>),
     /// A flow ended (or an interim record of a long flow).
     Flow(&'a FlowEvent),
     /// Something malformed, suspicious or over a limit.
@@ -89,6 +91,7 @@ impl Event<'_> {
     pub fn ics(&self) -> Option<&IcsSummary> {
         match self {
             Event::Modbus(m) => Some(&m.ics),
+            Event::Iec104(e) => e.ics(),
             Event::Flow(_) | Event::Anomaly(_) | Event::Stats(_) | Event::Ext(_) => None,
         }
     }
@@ -97,6 +100,7 @@ impl Event<'_> {
     pub fn event_type(&self) -> &'static str {
         match self {
             Event::Modbus(_) => "modbus",
+            Event::Iec104(_) => "iec104",
             Event::Flow(_) => "flow",
             Event::Anomaly(_) => "anomaly",
             Event::Stats(_) => "stats",
@@ -162,6 +166,152 @@ pub struct ModbusEvent<'a> {
     pub flags: modbus::Flags,
     /// The `ics` object.
     pub ics: IcsSummary,
+}
+
+/// An IEC 60870-5-104 event: a transaction, or the link record written
+/// once per connection when it ends.
+// Built on the stack for one sink call; boxing the larger variant would
+// allocate per event.
+#[allow(clippy::large_enum_variant)]
+#[derive(Clone, Copy, Debug)]
+pub enum Iec104Event<'a> {
+    /// A U-format procedure or an ASDU exchange.
+    Transaction(Iec104Transaction<'a>),
+    /// APDUs counted per direction: S-format acknowledgements are counted
+    /// here and never logged as transactions.
+    Link(Iec104Link),
+}
+
+impl Iec104Event<'_> {
+    /// The `ics` object (transactions only).
+    pub fn ics(&self) -> Option<&IcsSummary> {
+        match self {
+            Iec104Event::Transaction(t) => Some(&t.ics),
+            Iec104Event::Link(_) => None,
+        }
+    }
+}
+
+/// One ASDU of a transaction, as carried by an I-format APDU.
+#[derive(Clone, Copy, Debug)]
+pub struct Iec104Asdu<'a> {
+    /// Capture time of the APDU.
+    pub ts_ns: i64,
+    /// N(S).
+    pub send_sequence: u16,
+    /// N(R).
+    pub receive_sequence: u16,
+    /// The parsed ASDU, or what a too-short one held.
+    pub asdu: Result<iec104::Asdu<'a>, iec104::TruncatedAsdu>,
+}
+
+/// The U-format frames of a transaction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Iec104UFrames {
+    /// The function bits of the first frame seen.
+    pub function: iec104::UFunction,
+    /// The activation was seen.
+    pub act: bool,
+    /// The confirmation was seen.
+    pub con: bool,
+}
+
+/// An IEC 60870-5-104 transaction: a STARTDT/STOPDT/TESTFR activation with
+/// its confirmation; a command, interrogation or parameter activation with
+/// its confirmation and, where it comes, its termination; a read command
+/// with its answer; or one ASDU of its own (monitored data, file transfer,
+/// an unanswered confirmation).
+#[derive(Clone, Copy, Debug)]
+pub struct Iec104Transaction<'a> {
+    /// U-format procedure (`None` for ASDU transactions).
+    pub u: Option<Iec104UFrames>,
+    /// The controlling station's activation, deactivation or read request.
+    pub request: Option<Iec104Asdu<'a>>,
+    /// ACTCON/DEACTCON or a negative mirror (causes 44-47).
+    pub confirmation: Option<Iec104Asdu<'a>>,
+    /// A mirror with cause 44-47 following the confirmation (a station
+    /// saying why it refused).
+    pub rejection: Option<Iec104Asdu<'a>>,
+    /// ACTTERM.
+    pub termination: Option<Iec104Asdu<'a>>,
+    /// Monitored data (or the answer to a read command).
+    pub data: Option<Iec104Asdu<'a>>,
+    /// Confirmation time minus request time.
+    pub latency_ns: Option<i64>,
+    /// Findings (`Iec104Flags`).
+    pub flags: Iec104Flags,
+    /// The `ics` object.
+    pub ics: IcsSummary,
+}
+
+/// Findings of an IEC 104 transaction: the APCI's, the ASDUs' and the
+/// pairing's, as one bit set (APCI bits 0-7, ASDU bits 8-23, pairing 24-31).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Iec104Flags(pub u32);
+
+impl Iec104Flags {
+    /// The confirmation does not mirror the request's information objects.
+    pub const CONFIRMATION_MISMATCH: u32 = 1 << 24;
+    /// ACTTERM without a preceding ACTCON.
+    pub const TERMINATION_WITHOUT_CONFIRMATION: u32 = 1 << 25;
+
+    /// Adds APCI findings.
+    pub fn apci(&mut self, f: iec104::ApciFlags) {
+        self.0 |= u32::from(f.0);
+    }
+
+    /// Adds ASDU findings.
+    pub fn asdu(&mut self, f: iec104::AsduFlags) {
+        self.0 |= u32::from(f.0) << 8;
+    }
+
+    /// True when nothing was flagged.
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// The snake_case names of the set flags.
+    pub fn names(self) -> impl Iterator<Item = &'static str> {
+        let apci = iec104::ApciFlags((self.0 & 0xff) as u8).names();
+        let asdu = iec104::AsduFlags(((self.0 >> 8) & 0xffff) as u16).names();
+        let pair = [
+            (Self::CONFIRMATION_MISMATCH, "confirmation_mismatch"),
+            (
+                Self::TERMINATION_WITHOUT_CONFIRMATION,
+                "termination_without_confirmation",
+            ),
+        ]
+        .into_iter()
+        .filter(move |(b, _)| self.0 & b != 0)
+        .map(|(_, n)| n);
+        apci.chain(asdu).chain(pair)
+    }
+}
+
+/// APDUs of one direction of a 104 connection.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Iec104LinkCounters {
+    /// I-format APDUs.
+    pub i: u64,
+    /// S-format APDUs.
+    pub s: u64,
+    /// U-format APDUs.
+    pub u: u64,
+    /// Bytes skipped because they did not start a valid APDU.
+    pub skipped_bytes: u64,
+    /// N(S) of the last I-format APDU.
+    pub last_send_sequence: Option<u16>,
+    /// N(R) of the last I- or S-format APDU.
+    pub last_receive_sequence: Option<u16>,
+}
+
+/// The link record of a 104 connection, written when the flow ends.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Iec104Link {
+    /// Towards the controlled station (the 104 server).
+    pub toserver: Iec104LinkCounters,
+    /// Towards the controlling station.
+    pub toclient: Iec104LinkCounters,
 }
 
 /// A flow record.

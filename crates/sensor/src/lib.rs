@@ -33,7 +33,8 @@ use plantshield_flow::{
 use app::{AppCtx, FlowApp, FlowMeta};
 pub use event::{
     AnomalyEvent, AnomalyKind, Envelope, Event, EventSink, ExtEvent, FlowEvent, IcsSummary,
-    ModbusEvent, Observation,
+    Iec104Asdu, Iec104Event, Iec104Flags, Iec104Link, Iec104LinkCounters, Iec104Transaction,
+    Iec104UFrames, ModbusEvent, Observation,
 };
 pub use stats::{ProtoCounters, Stats};
 

@@ -4,6 +4,7 @@
 //! The envelope, `ics`, `flow`, `anomaly` and `stats` objects are written
 //! here; each protocol's own object is written by its submodule.
 
+mod iec104;
 mod modbus;
 
 use std::io::{self, Write};
@@ -38,18 +39,20 @@ pub struct EventCounts {
     pub anomalies: u64,
     /// Stats records.
     pub stats: u64,
-    /// Events made above the sensor (assets, alerts).
+    /// Other records: per-connection protocol records, assets, alerts.
     pub other: u64,
 }
 
 impl EventCounts {
     fn count(&mut self, ev: &Event<'_>) {
         match ev {
-            Event::Modbus(_) => self.transactions += 1,
             Event::Flow(_) => self.flows += 1,
             Event::Anomaly(_) => self.anomalies += 1,
             Event::Stats(_) => self.stats += 1,
-            Event::Ext(_) => self.other += 1,
+            // Protocol records that are not transactions (an IEC 104 link
+            // record), assets and alerts.
+            e if e.ics().is_none() => self.other += 1,
+            _ => self.transactions += 1,
         }
     }
 
@@ -175,6 +178,7 @@ pub fn write_event(
     w.str_field("sensor", sensor);
     match ev {
         Event::Modbus(m) => modbus::write(w, m, max_values),
+        Event::Iec104(e) => iec104::write(w, e, max_values),
         Event::Flow(f) => flow(w, f),
         Event::Anomaly(a) => anomaly(w, a),
         Event::Stats(s) => stats(w, s),
