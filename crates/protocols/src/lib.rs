@@ -14,6 +14,7 @@
 
 pub mod cursor;
 pub mod modbus;
+pub mod s7comm;
 
 /// How sure a content probe is that bytes start a given protocol's stream.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
