@@ -18,6 +18,7 @@
 //! that requests travel towards the TCP client (`reverse`).
 
 mod modbus;
+mod s7comm;
 
 use std::borrow::Cow;
 
@@ -59,7 +60,7 @@ pub(crate) struct Detector {
 }
 
 /// Every protocol PlantShield parses, in probing order.
-pub(crate) static DETECTORS: &[Detector] = &[modbus::DETECTOR];
+pub(crate) static DETECTORS: &[Detector] = &[modbus::DETECTOR, s7comm::DETECTOR];
 
 /// What the flow's application layer is.
 pub(crate) enum AppState {

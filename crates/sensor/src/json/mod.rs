@@ -5,6 +5,7 @@
 //! here; each protocol's own object is written by its submodule.
 
 mod modbus;
+mod s7comm;
 
 use std::io::{self, Write};
 
@@ -43,7 +44,7 @@ pub struct EventCounts {
 impl EventCounts {
     fn count(&mut self, ev: &Event<'_>) {
         match ev {
-            Event::Modbus(_) => self.transactions += 1,
+            Event::Modbus(_) | Event::S7comm(_) | Event::S7commPlus(_) => self.transactions += 1,
             Event::Flow(_) => self.flows += 1,
             Event::Anomaly(_) => self.anomalies += 1,
             Event::Stats(_) => self.stats += 1,
@@ -172,6 +173,8 @@ pub fn write_event(
     w.str_field("sensor", sensor);
     match ev {
         Event::Modbus(m) => modbus::write(w, m, max_values),
+        Event::S7comm(e) => s7comm::write(w, e, max_values),
+        Event::S7commPlus(e) => s7comm::write_plus(w, e, max_values),
         Event::Flow(f) => flow(w, f),
         Event::Anomaly(a) => anomaly(w, a),
         Event::Stats(s) => stats(w, s),
