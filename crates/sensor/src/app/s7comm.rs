@@ -115,6 +115,9 @@ struct Connect {
     reason: Option<u8>,
     /// CC or DR answered the CR: the event waits for the protocol to be known.
     answered: bool,
+    /// Only the CC was seen so far (capture started after the CR, or
+    /// detection replayed the CC first).
+    cc_only: bool,
 }
 
 /// An S7comm transaction waiting for its response (or further data units).
@@ -303,6 +306,16 @@ impl S7Session {
         };
         match tpdu {
             Tpdu::ConnectionRequest(c) => {
+                // Detection replays the other direction first, so the CC
+                // can come before its CR: complete that connection.
+                if let Some(conn) = self.connect.as_mut().filter(|c| c.cc_only) {
+                    conn.cc_only = false;
+                    conn.ts = now;
+                    conn.calling = tsap_bytes(c.calling_tsap);
+                    conn.called = tsap_bytes(c.called_tsap);
+                    self.rack_slot = c.called_tsap.and_then(|t| t.rack_slot());
+                    return;
+                }
                 // A new connection request: whatever came before is done.
                 self.flush_connect(out, true);
                 self.connect = Some(Connect {
@@ -319,6 +332,7 @@ impl S7Session {
                     ts: now,
                     calling: tsap_bytes(c.calling_tsap),
                     called: tsap_bytes(c.called_tsap),
+                    cc_only: true,
                     ..Connect::default()
                 });
                 if conn.answered {
