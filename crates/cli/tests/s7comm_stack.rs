@@ -235,6 +235,12 @@ fn compare(op: &Value, ev: &Value, truth: &Value) -> Vec<String> {
         }
         "clear_password" => {}
         "start_upload" => {
+            let block = format!(
+                "{}{}",
+                op["block_type"].as_str().unwrap(),
+                op["block_number"]
+            );
+            diff("block", &s["block"], &Value::from(block));
             diff("block_type", &s["block_type"], &op["block_type"]);
             diff("block_number", &s["block_number"], &op["block_number"]);
             let text = op["error_text"].as_str().unwrap_or("");

@@ -178,6 +178,9 @@ fn block_text(f: &BlockFile<'_>) -> Option<String> {
 
 fn block_file(w: &mut JsonWriter, f: &BlockFile<'_>) {
     w.bytes_str_field("filename", f.raw);
+    if let Some(b) = block_text(f) {
+        w.str_field("block", &b);
+    }
     if let Some(t) = f.block_type {
         match block_type_name(t) {
             Some(n) => w.str_field("block_type", n),
