@@ -3,7 +3,7 @@
 //! (TPKT framing, COTP joining, pairing, S7comm-plus fragments, JSON).
 //!
 //! Wiring (not done here): a `[[bin]] name = "s7comm"` entry in
-//! `fuzz/Cargo.toml` with `plantshield-events` added to its dependencies.
+//! `fuzz/Cargo.toml`; the dependencies it already lists suffice.
 
 #![no_main]
 
