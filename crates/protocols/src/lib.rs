@@ -15,6 +15,7 @@
 pub mod cursor;
 pub mod iec104;
 pub mod modbus;
+pub mod s7comm;
 
 /// How sure a content probe is that bytes start a given protocol's stream.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -8,6 +8,7 @@ use std::borrow::Cow;
 use std::net::IpAddr;
 
 use plantshield_events::{Operation, Status};
+use plantshield_protocols::s7comm::{self, plus};
 use plantshield_protocols::{iec104, modbus};
 
 /// The EVE envelope shared by every event.
@@ -65,6 +66,10 @@ pub enum Event<'a> {
     Modbus(&'a ModbusEvent<'a>),
     /// An IEC 60870-5-104 transaction, or a connection's link record.
     Iec104(&'a Iec104Event<'a>),
+    /// An S7comm transaction (or a COTP connection on an S7 flow).
+    S7comm(&'a S7commEvent<'a>),
+    /// An S7comm-plus transaction or notification.
+    S7commPlus(&'a S7commPlusEvent<'a>),
     /// A flow ended (or an interim record of a long flow).
     Flow(&'a FlowEvent),
     /// Something malformed, suspicious or over a limit.
@@ -92,6 +97,8 @@ impl Event<'_> {
         match self {
             Event::Modbus(m) => Some(&m.ics),
             Event::Iec104(e) => e.ics(),
+            Event::S7comm(s) => Some(&s.ics),
+            Event::S7commPlus(s) => Some(&s.ics),
             Event::Flow(_) | Event::Anomaly(_) | Event::Stats(_) | Event::Ext(_) => None,
         }
     }
@@ -101,6 +108,8 @@ impl Event<'_> {
         match self {
             Event::Modbus(_) => "modbus",
             Event::Iec104(_) => "iec104",
+            Event::S7comm(_) => "s7comm",
+            Event::S7commPlus(_) => "s7comm_plus",
             Event::Flow(_) => "flow",
             Event::Anomaly(_) => "anomaly",
             Event::Stats(_) => "stats",
@@ -312,6 +321,82 @@ pub struct Iec104Link {
     pub toserver: Iec104LinkCounters,
     /// Towards the controlling station.
     pub toclient: Iec104LinkCounters,
+}
+
+/// The COTP connection of an S7 flow: its establishment (CR answered by
+/// CC, refused by DR, or unanswered) or its release (DR).
+#[derive(Clone, Copy, Debug)]
+pub struct CotpConnect<'a> {
+    /// A disconnect request outside connection establishment.
+    pub disconnect: bool,
+    /// Calling transport selector (the requester's).
+    pub calling_tsap: Option<&'a [u8]>,
+    /// Called transport selector (the S7 TSAP names rack and slot).
+    pub called_tsap: Option<&'a [u8]>,
+    /// Proposed maximum TPDU size, as a power of two.
+    pub tpdu_size: Option<u8>,
+    /// The connection was confirmed (CC).
+    pub confirmed: bool,
+    /// The DR reason.
+    pub reason: Option<u8>,
+}
+
+/// An S7comm transaction: a Job with its Ack or Ack-Data, a userdata
+/// request with its response (joined over data units), a push from the
+/// CPU, a lone PDU whose partner was not seen, or a COTP connection.
+#[derive(Clone, Copy, Debug)]
+pub struct S7commEvent<'a> {
+    /// Set for COTP connection events (no S7 PDU).
+    pub cotp: Option<CotpConnect<'a>>,
+    /// The Job or userdata request (the first, for follow-ups); a push.
+    pub request: Option<s7comm::Pdu<'a>>,
+    /// The Ack, Ack-Data or (last) userdata response.
+    pub response: Option<s7comm::Pdu<'a>>,
+    /// Userdata: the response payload joined over its data units.
+    pub payload: Option<&'a [u8]>,
+    /// Request PDUs in the transaction (follow-ups included).
+    pub request_pdus: u16,
+    /// Response PDUs in the transaction.
+    pub response_pdus: u16,
+    /// Rack and slot from the connection's S7 TSAP.
+    pub rack_slot: Option<(u8, u8)>,
+    /// Response time minus request time.
+    pub latency_ns: Option<i64>,
+    /// Validation findings.
+    pub flags: s7comm::Flags,
+    /// The `ics` object.
+    pub ics: IcsSummary,
+}
+
+/// An S7comm-plus transaction, notification, or COTP connection.
+#[derive(Clone, Copy, Debug)]
+pub struct S7commPlusEvent<'a> {
+    /// Set for COTP connection events.
+    pub cotp: Option<CotpConnect<'a>>,
+    /// Protocol version of the first PDU.
+    pub version: Option<u8>,
+    /// The request.
+    pub request: Option<plus::PlusPdu<'a>>,
+    /// The response.
+    pub response: Option<plus::PlusPdu<'a>>,
+    /// A notification from the CPU.
+    pub notification: Option<plus::PlusPdu<'a>>,
+    /// Fragments of the request (or of the lone PDU).
+    pub request_fragments: u16,
+    /// Fragments of the response.
+    pub response_fragments: u16,
+    /// The request asked for no response.
+    pub no_response_expected: bool,
+    /// Part of a program download transaction.
+    pub download: bool,
+    /// Rack and slot from the connection's S7 TSAP.
+    pub rack_slot: Option<(u8, u8)>,
+    /// Response time minus request time.
+    pub latency_ns: Option<i64>,
+    /// Validation findings.
+    pub flags: s7comm::Flags,
+    /// The `ics` object.
+    pub ics: IcsSummary,
 }
 
 /// A flow record.

@@ -32,9 +32,9 @@ use plantshield_flow::{
 
 use app::{AppCtx, FlowApp, FlowMeta};
 pub use event::{
-    AnomalyEvent, AnomalyKind, Envelope, Event, EventSink, ExtEvent, FlowEvent, IcsSummary,
-    Iec104Asdu, Iec104Event, Iec104Flags, Iec104Link, Iec104LinkCounters, Iec104Transaction,
-    Iec104UFrames, ModbusEvent, Observation,
+    AnomalyEvent, AnomalyKind, CotpConnect, Envelope, Event, EventSink, ExtEvent, FlowEvent,
+    IcsSummary, Iec104Asdu, Iec104Event, Iec104Flags, Iec104Link, Iec104LinkCounters,
+    Iec104Transaction, Iec104UFrames, ModbusEvent, Observation, S7commEvent, S7commPlusEvent,
 };
 pub use stats::{ProtoCounters, Stats};
 

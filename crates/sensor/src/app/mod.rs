@@ -19,6 +19,7 @@
 
 mod iec104;
 mod modbus;
+mod s7comm;
 
 use std::borrow::Cow;
 
@@ -60,7 +61,7 @@ pub(crate) struct Detector {
 }
 
 /// Every protocol PlantShield parses, in probing order.
-pub(crate) static DETECTORS: &[Detector] = &[modbus::DETECTOR, iec104::DETECTOR];
+pub(crate) static DETECTORS: &[Detector] = &[modbus::DETECTOR, iec104::DETECTOR, s7comm::DETECTOR];
 
 /// What the flow's application layer is.
 pub(crate) enum AppState {

@@ -6,6 +6,7 @@
 
 mod iec104;
 mod modbus;
+mod s7comm;
 
 use std::io::{self, Write};
 
@@ -179,6 +180,8 @@ pub fn write_event(
     match ev {
         Event::Modbus(m) => modbus::write(w, m, max_values),
         Event::Iec104(e) => iec104::write(w, e, max_values),
+        Event::S7comm(e) => s7comm::write(w, e, max_values),
+        Event::S7commPlus(e) => s7comm::write_plus(w, e, max_values),
         Event::Flow(f) => flow(w, f),
         Event::Anomaly(a) => anomaly(w, a),
         Event::Stats(s) => stats(w, s),
