@@ -104,6 +104,23 @@ fn overlap_with_different_data_is_reported_first_wins() {
 }
 
 #[test]
+fn keep_alive_octet_is_not_an_overlap() {
+    let d = data(40);
+    let mut s = Stream::new(1 << 20);
+    let mut sink = Collect::default();
+    let mut b = budget();
+    let mut ev = vec![];
+    s.init(0);
+    s.segment(0, &d, &mut b, 0, &mut sink, &mut ev);
+    // One garbage octet at the last acknowledged byte: a keep-alive.
+    s.segment(39, &[d[39] ^ 0xff], &mut b, 0, &mut sink, &mut ev);
+    assert!(ev.is_empty());
+    // Two differing octets are a real conflicting retransmission.
+    s.segment(38, &[0, 0], &mut b, 0, &mut sink, &mut ev);
+    assert_eq!(ev, vec![StreamEvent::OverlapDifferentData]);
+}
+
+#[test]
 fn acknowledged_hole_becomes_gap() {
     let d = data(90);
     let mut s = Stream::new(1 << 20);
