@@ -36,6 +36,13 @@ pub const MAX_BLOCK_LEN: usize = 16 * 1024 * 1024;
 /// Most interfaces a pcapng section may declare before we call it hostile.
 pub const MAX_INTERFACES: usize = 1024;
 const READ_CHUNK: usize = 1 << 20;
+/// Earliest [`Packet::ts_ns`]: -2^62 ns, in the year 1823.
+pub const MIN_TS_NS: i64 = -(1 << 62);
+/// Latest [`Packet::ts_ns`]: 2^62 - 1 ns, in the year 2116. Every classic
+/// pcap time lies between the two bounds; pcapng times (64-bit counts in
+/// any resolution, plus any offset) are clamped to them, so that the
+/// difference of any two packet times fits in an `i64`.
+pub const MAX_TS_NS: i64 = (1 << 62) - 1;
 
 /// A LINKTYPE_ value (tcpdump.org/linktypes.html): what the first byte of a record is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -89,7 +96,8 @@ impl LinkType {
 /// One captured record.
 #[derive(Clone, Copy, Debug)]
 pub struct Packet<'a> {
-    /// Capture time in nanoseconds since the Unix epoch.
+    /// Capture time in nanoseconds since the Unix epoch, within
+    /// [`MIN_TS_NS`]..=[`MAX_TS_NS`].
     pub ts_ns: i64,
     /// How to decode `data`.
     pub link_type: LinkType,

@@ -6,7 +6,7 @@
 //! and the obsolete Packet Block (appendix); all other blocks are skipped.
 
 use crate::pcap::{read_u16, read_u32};
-use crate::{CaptureError, LinkType, Meta, MAX_BLOCK_LEN, MAX_INTERFACES};
+use crate::{CaptureError, LinkType, Meta, MAX_BLOCK_LEN, MAX_INTERFACES, MAX_TS_NS, MIN_TS_NS};
 
 pub(crate) const SHB_TYPE: u32 = 0x0A0D_0D0A;
 const IDB_TYPE: u32 = 0x0000_0001;
@@ -40,7 +40,8 @@ impl Interface {
             secs * 1_000_000_000 + frac * 1_000_000_000 / ups as i128
         };
         let ns = ns + self.offset_sec as i128 * 1_000_000_000;
-        ns.clamp(i64::MIN as i128, i64::MAX as i128) as i64
+        // Not the whole i64 range: the pipeline subtracts packet times.
+        ns.clamp(i128::from(MIN_TS_NS), i128::from(MAX_TS_NS)) as i64
     }
 }
 

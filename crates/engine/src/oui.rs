@@ -7,7 +7,6 @@
 //! (`oui.csv`, `mam.csv`, `oui36.csv`, as published by the IEEE and shipped
 //! by Debian's `ieee-data`).
 
-use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use plantshield_decode::MacAddr;
@@ -15,23 +14,25 @@ use plantshield_decode::MacAddr;
 /// The embedded registry.
 pub const EMBEDDED: &str = include_str!("../../../data/oui.tsv");
 
-/// A prefix-to-organisation table.
+/// A prefix-to-organisation table, sorted for binary search.
 pub struct Registry {
-    /// (prefix length in bits, prefix value) -> organisation.
-    map: HashMap<(u8, u64), &'static str>,
+    /// (prefix length in bits << 40 | prefix value, organisation), sorted.
+    entries: Vec<(u64, &'static str)>,
+}
+
+fn key(bits: u8, prefix: u64) -> u64 {
+    (u64::from(bits) << 40) | prefix
 }
 
 impl Registry {
     /// Parses the TSV form; malformed lines are skipped.
     pub fn parse(tsv: &'static str) -> Registry {
-        let mut map = HashMap::new();
-        for line in tsv.lines() {
-            if line.starts_with('#') {
-                continue;
-            }
-            let Some((prefix, name)) = line.split_once('\t') else {
+        let mut entries = Vec::with_capacity(tsv.len() / 28);
+        for line in tsv.split('\n') {
+            let Some(tab) = line.bytes().position(|b| b == b'\t') else {
                 continue;
             };
+            let (prefix, name) = (&line[..tab], &line[tab + 1..]);
             let bits = match prefix.len() {
                 6 => 24,
                 7 => 28,
@@ -39,20 +40,30 @@ impl Registry {
                 _ => continue,
             };
             if let Ok(v) = u64::from_str_radix(prefix, 16) {
-                map.insert((bits, v), name);
+                entries.push((key(bits, v), name));
             }
         }
-        Registry { map }
+        entries.sort_unstable_by_key(|e| e.0);
+        entries.dedup_by_key(|e| e.0);
+        Registry { entries }
     }
 
     /// Number of assignments.
     pub fn len(&self) -> usize {
-        self.map.len()
+        self.entries.len()
     }
 
     /// True when empty.
     pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
+        self.entries.is_empty()
+    }
+
+    fn get(&self, bits: u8, prefix: u64) -> Option<&'static str> {
+        let k = key(bits, prefix);
+        self.entries
+            .binary_search_by_key(&k, |e| e.0)
+            .ok()
+            .map(|i| self.entries[i].1)
     }
 
     /// The organisation a MAC address was assigned to, longest prefix first.
@@ -64,7 +75,7 @@ impl Registry {
         let v = mac.0.iter().fold(0u64, |a, b| (a << 8) | u64::from(*b));
         [36u8, 28, 24]
             .iter()
-            .find_map(|&bits| self.map.get(&(bits, v >> (48 - bits))).copied())
+            .find_map(|&bits| self.get(bits, v >> (48 - bits)))
     }
 }
 
