@@ -8,7 +8,7 @@ use std::borrow::Cow;
 use std::net::IpAddr;
 
 use plantshield_events::{Operation, Status};
-use plantshield_protocols::modbus;
+use plantshield_protocols::{dnp3, modbus};
 
 /// The EVE envelope shared by every event.
 #[derive(Clone, Copy, Debug)]
@@ -49,6 +49,8 @@ impl Envelope {
 pub enum Event<'a> {
     /// A Modbus transaction.
     Modbus(&'a ModbusEvent<'a>),
+    /// A DNP3 transaction.
+    Dnp3(&'a Dnp3Event<'a>),
     /// A flow ended (or an interim record of a long flow).
     Flow(&'a FlowEvent),
     /// Something malformed, suspicious or over a limit.
@@ -62,6 +64,7 @@ impl Event<'_> {
     pub fn ics(&self) -> Option<&IcsSummary> {
         match self {
             Event::Modbus(m) => Some(&m.ics),
+            Event::Dnp3(d) => Some(&d.ics),
             Event::Flow(_) | Event::Anomaly(_) | Event::Stats(_) => None,
         }
     }
@@ -70,6 +73,7 @@ impl Event<'_> {
     pub fn event_type(&self) -> &'static str {
         match self {
             Event::Modbus(_) => "modbus",
+            Event::Dnp3(_) => "dnp3",
             Event::Flow(_) => "flow",
             Event::Anomaly(_) => "anomaly",
             Event::Stats(_) => "stats",
@@ -114,6 +118,37 @@ pub struct ModbusEvent<'a> {
     pub latency_ns: Option<i64>,
     /// Findings of the request, the response and their pairing.
     pub flags: modbus::Flags,
+    /// The `ics` object.
+    pub ics: IcsSummary,
+}
+
+/// A DNP3 transaction: a request with its response (all fragments) and the
+/// master's confirms, an unsolicited response with its confirm, a message
+/// whose counterpart was not seen, or a link-layer service exchange.
+#[derive(Clone, Copy, Debug)]
+pub struct Dnp3Event<'a> {
+    /// The master's request (or a confirm that answered nothing seen).
+    pub request: Option<&'a dnp3::Message>,
+    /// Secure authentication: the outstation's challenge to the request.
+    pub challenge: Option<&'a dnp3::Message>,
+    /// Secure authentication: the master's reply to the challenge.
+    pub challenge_reply: Option<&'a dnp3::Message>,
+    /// The response (solicited or unsolicited), all fragments.
+    pub response: Option<&'a dnp3::Message>,
+    /// The master's confirms of the response's fragments.
+    pub confirms: Option<dnp3::Confirms>,
+    /// Link-service transactions: the primary frame.
+    pub link_request: Option<dnp3::LinkHeader>,
+    /// Link-service transactions: the secondary frame.
+    pub link_response: Option<dnp3::LinkHeader>,
+    /// Only the outstation's side was seen.
+    pub request_missing: bool,
+    /// A request that expects a response got none.
+    pub response_missing: bool,
+    /// First response fragment time minus request time.
+    pub latency_ns: Option<i64>,
+    /// Findings.
+    pub flags: dnp3::Flags,
     /// The `ics` object.
     pub ics: IcsSummary,
 }

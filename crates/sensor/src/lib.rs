@@ -31,6 +31,7 @@ use plantshield_flow::{
 };
 
 use app::{AppCtx, FlowApp, FlowMeta};
+pub use event::Dnp3Event;
 pub use event::{
     AnomalyEvent, AnomalyKind, Envelope, Event, EventSink, FlowEvent, IcsSummary, ModbusEvent,
 };

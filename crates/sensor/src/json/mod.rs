@@ -4,6 +4,7 @@
 //! The envelope, `ics`, `flow`, `anomaly` and `stats` objects are written
 //! here; each protocol's own object is written by its submodule.
 
+mod dnp3;
 mod modbus;
 
 use std::io::{self, Write};
@@ -43,7 +44,7 @@ pub struct EventCounts {
 impl EventCounts {
     fn count(&mut self, ev: &Event<'_>) {
         match ev {
-            Event::Modbus(_) => self.transactions += 1,
+            Event::Modbus(_) | Event::Dnp3(_) => self.transactions += 1,
             Event::Flow(_) => self.flows += 1,
             Event::Anomaly(_) => self.anomalies += 1,
             Event::Stats(_) => self.stats += 1,
@@ -172,6 +173,7 @@ pub fn write_event(
     w.str_field("sensor", sensor);
     match ev {
         Event::Modbus(m) => modbus::write(w, m, max_values),
+        Event::Dnp3(d) => dnp3::write(w, d, max_values),
         Event::Flow(f) => flow(w, f),
         Event::Anomaly(a) => anomaly(w, a),
         Event::Stats(s) => stats(w, s),
