@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """Records a DNP3 conversation between two real opendnp3 stacks (yadnp3).
 
-Usage: python3 tests/stacks/dnp3_stack.py OUT_DIR
+Usage: python3 tests/stacks/dnp3_stack.py [--udp] OUT_DIR
 
-Starts an opendnp3 outstation (TCP server) on 127.0.0.x and a free port
-chosen at run time, captures the loopback traffic with tcpdump, and runs an
+Starts an opendnp3 outstation (TCP server, or with --udp a UDP channel) on
+127.0.0.x and a free port chosen at run time, captures the loopback traffic
+with tcpdump, and runs an
 opendnp3 master through a scripted sequence: the master's own startup tasks
 (disable unsolicited, clear the restart indication, integrity poll, enable
 unsolicited), an integrity poll (class 0/1/2/3 read), CROB direct operates
@@ -54,13 +55,13 @@ def fail(msg: str) -> None:
     sys.exit(1)
 
 
-def free_port(host: str) -> int:
-    with socket.socket() as s:
+def free_port(host: str, kind=socket.SOCK_STREAM) -> int:
+    with socket.socket(socket.AF_INET, kind) as s:
         s.bind((host, 0))
         return s.getsockname()[1]
 
 
-def start_tcpdump(pcap: str, port: int, log: str) -> subprocess.Popen:
+def start_tcpdump(pcap: str, proto: str, port: int, log: str) -> subprocess.Popen:
     tcpdump = shutil.which("tcpdump") or next(
         (p for p in ("/usr/sbin/tcpdump", "/usr/bin/tcpdump") if os.access(p, os.X_OK)), None)
     if tcpdump is None:
@@ -68,7 +69,7 @@ def start_tcpdump(pcap: str, port: int, log: str) -> subprocess.Popen:
     logf = open(log, "w", encoding="utf-8")
     proc = subprocess.Popen(
         [tcpdump, "-i", "lo", "-n", "-U", "--immediate-mode", "-s", "4096", "-B", "32768",
-         "-Z", "root", "-w", pcap, f"tcp port {port}"],
+         "-Z", "root", "-w", pcap, f"{proto} port {port}"],
         stdout=subprocess.DEVNULL, stderr=logf)
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
@@ -219,7 +220,8 @@ class MasterLog:
 # --------------------------------------------------------------------------
 
 
-def run_stacks(host: str, port: int, out: str) -> dict:
+def run_stacks(host: str, port: int, master_port: int | None, out: str) -> dict:
+    """Runs both stacks; `master_port` set means UDP (the master's port)."""
     import opendnp3 as o
 
     raw = open(os.path.join(out, "stack.log"), "w", encoding="utf-8")
@@ -279,26 +281,53 @@ def run_stacks(host: str, port: int, out: str) -> dict:
     manager = o.DNP3Manager(1, log_handler)
     levels = o.LogLevels.everything()
     try:
-        server = manager.AddTCPServer("server", levels, o.ServerAcceptMode.CloseExisting,
-                                      o.IPEndpoint(host, port), None)
-        ocfg = o.OutstationStackConfig(o.DatabaseConfig(10))
-        ocfg.outstation.params.allowUnsolicited = True
-        ocfg.outstation.eventBufferConfig = o.EventBufferConfig.AllTypes(100)
-        ocfg.link.LocalAddr = OUTSTATION_ADDR
-        ocfg.link.RemoteAddr = MASTER_ADDR
-        ocfg.link.KeepAliveTimeout = o.TimeDuration.Minutes(10)
-        commands, outstation_app = Commands(), Outstation()
-        outstation = server.AddOutstation("outstation", commands, outstation_app, ocfg)
-        outstation.Enable()
+        def add_outstation():
+            if master_port is None:
+                server = manager.AddTCPServer("server", levels, o.ServerAcceptMode.CloseExisting,
+                                              o.IPEndpoint(host, port), None)
+            else:
+                server = manager.AddUDPChannel("server", levels, o.ChannelRetry.Default(),
+                                               o.IPEndpoint(host, port),
+                                               o.IPEndpoint("127.0.0.1", master_port), None)
+            ocfg = o.OutstationStackConfig(o.DatabaseConfig(10))
+            ocfg.outstation.params.allowUnsolicited = True
+            ocfg.outstation.eventBufferConfig = o.EventBufferConfig.AllTypes(100)
+            ocfg.link.LocalAddr = OUTSTATION_ADDR
+            ocfg.link.RemoteAddr = MASTER_ADDR
+            ocfg.link.KeepAliveTimeout = o.TimeDuration.Minutes(10)
+            outstation = server.AddOutstation("outstation", commands, outstation_app, ocfg)
+            outstation.Enable()
+            return outstation
 
-        client = manager.AddTCPClient("client", levels, o.ChannelRetry.Default(),
-                                      [o.IPEndpoint(host, port)], "0.0.0.0", None)
-        mcfg = o.MasterStackConfig()
-        mcfg.link.LocalAddr = MASTER_ADDR
-        mcfg.link.RemoteAddr = OUTSTATION_ADDR
-        mcfg.link.KeepAliveTimeout = o.TimeDuration.Minutes(10)
+        def add_master():
+            if master_port is None:
+                client = manager.AddTCPClient("client", levels, o.ChannelRetry.Default(),
+                                              [o.IPEndpoint(host, port)], "0.0.0.0", None)
+            else:
+                client = manager.AddUDPChannel("client", levels, o.ChannelRetry.Default(),
+                                               o.IPEndpoint("127.0.0.1", master_port),
+                                               o.IPEndpoint(host, port), None)
+            mcfg = o.MasterStackConfig()
+            mcfg.link.LocalAddr = MASTER_ADDR
+            mcfg.link.RemoteAddr = OUTSTATION_ADDR
+            mcfg.link.KeepAliveTimeout = o.TimeDuration.Minutes(10)
+            return client, client.AddMaster("master", soe, master_app, mcfg)
+
+        commands, outstation_app = Commands(), Outstation()
         soe, master_app = Soe(), MasterApp()
-        master = client.AddMaster("master", soe, master_app, mcfg)
+        if master_port is None:
+            # TCP: the outstation listens, the master connects.
+            outstation = add_outstation()
+            client, master = add_master()
+        else:
+            # UDP: both sockets are bound before either station sends, so
+            # that no datagram meets a closed port (an ICMP error closes
+            # opendnp3's UDP channel for a while). The outstation's first
+            # unsolicited response still reaches the master before it is
+            # enabled, and the master drops it.
+            client, master = add_master()
+            outstation = add_outstation()
+            time.sleep(0.2)
         master.Enable()
 
         # The master's startup tasks: disable unsolicited, clear restart,
@@ -448,7 +477,11 @@ def run_stacks(host: str, port: int, out: str) -> dict:
 
 
 def main() -> None:
-    if len(sys.argv) != 2:
+    args = sys.argv[1:]
+    udp = bool(args) and args[0] == "--udp"
+    if udp:
+        args = args[1:]
+    if len(args) != 1:
         print(__doc__, file=sys.stderr)
         sys.exit(2)
     try:
@@ -458,17 +491,20 @@ def main() -> None:
     except Exception as exc:  # ImportError, PackageNotFoundError
         fail(f"yadnp3 is not installed (pip install -r tests/requirements.txt): {exc}")
 
-    out = os.path.abspath(sys.argv[1])
+    out = os.path.abspath(args[0])
     os.makedirs(out, exist_ok=True)
     pcap = os.path.join(out, "dnp3.pcap")
     if os.path.exists(pcap):
         os.remove(pcap)
     host = f"127.0.0.{random.randint(2, 250)}"
-    port = free_port(host)
+    kind = socket.SOCK_DGRAM if udp else socket.SOCK_STREAM
+    port = free_port(host, kind)
+    master_port = free_port("127.0.0.1", kind) if udp else None
 
-    tcpdump = start_tcpdump(pcap, port, os.path.join(out, "tcpdump.log"))
+    tcpdump = start_tcpdump(pcap, "udp" if udp else "tcp", port,
+                            os.path.join(out, "tcpdump.log"))
     try:
-        record = run_stacks(host, port, out)
+        record = run_stacks(host, port, master_port, out)
         time.sleep(0.5)  # let the FIN exchange reach the capture
     finally:
         rc = stop(tcpdump)
@@ -484,6 +520,7 @@ def main() -> None:
 
     truth = {
         "yadnp3": yadnp3_version,
+        "transport": "udp" if udp else "tcp",
         "outstation": {"ip": host, "port": port, "address": OUTSTATION_ADDR},
         "master": {"address": MASTER_ADDR},
         **record,
