@@ -13,6 +13,7 @@
 #![forbid(unsafe_code)]
 
 pub mod cursor;
+pub mod dnp3;
 pub mod iec104;
 pub mod modbus;
 pub mod s7comm;

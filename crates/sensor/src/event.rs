@@ -9,7 +9,7 @@ use std::net::IpAddr;
 
 use plantshield_events::{Operation, Status};
 use plantshield_protocols::s7comm::{self, plus};
-use plantshield_protocols::{iec104, modbus};
+use plantshield_protocols::{dnp3, iec104, modbus};
 
 /// The EVE envelope shared by every event.
 #[derive(Clone, Copy, Debug)]
@@ -66,6 +66,8 @@ pub enum Event<'a> {
     Modbus(&'a ModbusEvent<'a>),
     /// An IEC 60870-5-104 transaction, or a connection's link record.
     Iec104(&'a Iec104Event<'a>),
+    /// A DNP3 transaction.
+    Dnp3(&'a Dnp3Event<'a>),
     /// An S7comm transaction (or a COTP connection on an S7 flow).
     S7comm(&'a S7commEvent<'a>),
     /// An S7comm-plus transaction or notification.
@@ -97,6 +99,7 @@ impl Event<'_> {
         match self {
             Event::Modbus(m) => Some(&m.ics),
             Event::Iec104(e) => e.ics(),
+            Event::Dnp3(d) => Some(&d.ics),
             Event::S7comm(s) => Some(&s.ics),
             Event::S7commPlus(s) => Some(&s.ics),
             Event::Flow(_) | Event::Anomaly(_) | Event::Stats(_) | Event::Ext(_) => None,
@@ -108,6 +111,7 @@ impl Event<'_> {
         match self {
             Event::Modbus(_) => "modbus",
             Event::Iec104(_) => "iec104",
+            Event::Dnp3(_) => "dnp3",
             Event::S7comm(_) => "s7comm",
             Event::S7commPlus(_) => "s7comm_plus",
             Event::Flow(_) => "flow",
@@ -395,6 +399,37 @@ pub struct S7commPlusEvent<'a> {
     pub latency_ns: Option<i64>,
     /// Validation findings.
     pub flags: s7comm::Flags,
+    /// The `ics` object.
+    pub ics: IcsSummary,
+}
+
+/// A DNP3 transaction: a request with its response (all fragments) and the
+/// master's confirms, an unsolicited response with its confirm, a message
+/// whose counterpart was not seen, or a link-layer service exchange.
+#[derive(Clone, Copy, Debug)]
+pub struct Dnp3Event<'a> {
+    /// The master's request (or a confirm that answered nothing seen).
+    pub request: Option<&'a dnp3::Message>,
+    /// Secure authentication: the outstation's challenge to the request.
+    pub challenge: Option<&'a dnp3::Message>,
+    /// Secure authentication: the master's reply to the challenge.
+    pub challenge_reply: Option<&'a dnp3::Message>,
+    /// The response (solicited or unsolicited), all fragments.
+    pub response: Option<&'a dnp3::Message>,
+    /// The master's confirms of the response's fragments.
+    pub confirms: Option<dnp3::Confirms>,
+    /// Link-service transactions: the primary frame.
+    pub link_request: Option<dnp3::LinkHeader>,
+    /// Link-service transactions: the secondary frame.
+    pub link_response: Option<dnp3::LinkHeader>,
+    /// Only the outstation's side was seen.
+    pub request_missing: bool,
+    /// A request that expects a response got none.
+    pub response_missing: bool,
+    /// First response fragment time minus request time.
+    pub latency_ns: Option<i64>,
+    /// Findings.
+    pub flags: dnp3::Flags,
     /// The `ics` object.
     pub ics: IcsSummary,
 }

@@ -32,8 +32,8 @@ use plantshield_flow::{
 
 use app::{AppCtx, FlowApp, FlowMeta};
 pub use event::{
-    AnomalyEvent, AnomalyKind, CotpConnect, Envelope, Event, EventSink, ExtEvent, FlowEvent,
-    IcsSummary, Iec104Asdu, Iec104Event, Iec104Flags, Iec104Link, Iec104LinkCounters,
+    AnomalyEvent, AnomalyKind, CotpConnect, Dnp3Event, Envelope, Event, EventSink, ExtEvent,
+    FlowEvent, IcsSummary, Iec104Asdu, Iec104Event, Iec104Flags, Iec104Link, Iec104LinkCounters,
     Iec104Transaction, Iec104UFrames, ModbusEvent, Observation, S7commEvent, S7commPlusEvent,
 };
 pub use stats::{ProtoCounters, Stats};

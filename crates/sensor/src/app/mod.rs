@@ -17,6 +17,7 @@
 //! reverse connection) is still the protocol's server: the session is told
 //! that requests travel towards the TCP client (`reverse`).
 
+mod dnp3;
 mod iec104;
 mod modbus;
 mod s7comm;
@@ -61,7 +62,12 @@ pub(crate) struct Detector {
 }
 
 /// Every protocol PlantShield parses, in probing order.
-pub(crate) static DETECTORS: &[Detector] = &[modbus::DETECTOR, iec104::DETECTOR, s7comm::DETECTOR];
+pub(crate) static DETECTORS: &[Detector] = &[
+    modbus::DETECTOR,
+    dnp3::DETECTOR,
+    iec104::DETECTOR,
+    s7comm::DETECTOR,
+];
 
 /// What the flow's application layer is.
 pub(crate) enum AppState {
