@@ -13,6 +13,7 @@
 #![forbid(unsafe_code)]
 
 pub mod cursor;
+pub mod enip;
 pub mod modbus;
 
 /// How sure a content probe is that bytes start a given protocol's stream.
