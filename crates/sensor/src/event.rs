@@ -8,7 +8,7 @@ use std::borrow::Cow;
 use std::net::IpAddr;
 
 use plantshield_events::{Operation, Status};
-use plantshield_protocols::modbus;
+use plantshield_protocols::{enip, modbus};
 
 /// The EVE envelope shared by every event.
 #[derive(Clone, Copy, Debug)]
@@ -49,6 +49,8 @@ impl Envelope {
 pub enum Event<'a> {
     /// A Modbus transaction.
     Modbus(&'a ModbusEvent<'a>),
+    /// An EtherNet/IP transaction, or the report of one implicit I/O connection.
+    Enip(&'a EnipEvent<'a>),
     /// A flow ended (or an interim record of a long flow).
     Flow(&'a FlowEvent),
     /// Something malformed, suspicious or over a limit.
@@ -62,6 +64,7 @@ impl Event<'_> {
     pub fn ics(&self) -> Option<&IcsSummary> {
         match self {
             Event::Modbus(m) => Some(&m.ics),
+            Event::Enip(e) => e.ics.as_ref(),
             Event::Flow(_) | Event::Anomaly(_) | Event::Stats(_) => None,
         }
     }
@@ -70,6 +73,7 @@ impl Event<'_> {
     pub fn event_type(&self) -> &'static str {
         match self {
             Event::Modbus(_) => "modbus",
+            Event::Enip(_) => "enip",
             Event::Flow(_) => "flow",
             Event::Anomaly(_) => "anomaly",
             Event::Stats(_) => "stats",
@@ -116,6 +120,86 @@ pub struct ModbusEvent<'a> {
     pub flags: modbus::Flags,
     /// The `ics` object.
     pub ics: IcsSummary,
+}
+
+/// An EtherNet/IP transaction (a request with its reply, a request that
+/// got none, a reply whose request was not seen), or, with `io`, the report
+/// of one implicit I/O connection at the end of its flow.
+#[derive(Clone, Copy, Debug)]
+pub struct EnipEvent<'a> {
+    /// The encapsulation command (none for I/O reports).
+    pub command: Option<enip::Command>,
+    /// Session handle (of the reply when both were seen: RegisterSession assigns it).
+    pub session_handle: u32,
+    /// Sender context of the request (echoed by the reply).
+    pub sender_context: [u8; 8],
+    /// The request's header and data, if seen.
+    pub request: Option<(enip::Header, enip::Body<'a>)>,
+    /// The reply's header and data, if seen.
+    pub response: Option<(enip::Header, enip::Body<'a>)>,
+    /// Connected messaging: the connection and the CIP sequence count.
+    pub connection: Option<EnipConnection>,
+    /// The CIP request and reply carried, if any.
+    pub cip: Option<EnipCip<'a>>,
+    /// Implicit I/O report.
+    pub io: Option<EnipIo>,
+    /// Reply time minus request time.
+    pub latency_ns: Option<i64>,
+    /// False for requests that are never answered (NOP, UnRegisterSession).
+    pub expects_response: bool,
+    /// Findings of the messages and their pairing.
+    pub flags: enip::Flags,
+    /// The `ics` object (none for I/O reports).
+    pub ics: Option<IcsSummary>,
+}
+
+/// The connection of a connected (class 3) message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EnipConnection {
+    /// Connection id of the request (O->T).
+    pub connection_id: Option<u32>,
+    /// Connection id of the reply (T->O).
+    pub response_connection_id: Option<u32>,
+    /// CIP sequence count shared by request and reply.
+    pub sequence_count: u16,
+    /// Connection serial number, when the Forward_Open was seen on the flow.
+    pub connection_serial: Option<u16>,
+}
+
+/// The CIP part of a transaction.
+#[derive(Clone, Copy, Debug)]
+pub struct EnipCip<'a> {
+    /// The request (the embedded one, for an Unconnected_Send).
+    pub request: Option<enip::Request<'a>>,
+    /// The Unconnected_Send that carried the request.
+    pub unconnected_send: Option<enip::UnconnectedSend<'a>>,
+    /// The reply.
+    pub response: Option<enip::Response<'a>>,
+    /// What the request addressed (names object-specific services).
+    pub target: enip::Target,
+}
+
+/// Traffic of one implicit I/O connection on a flow.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EnipIo {
+    /// Connection id of the producer.
+    pub connection_id: u32,
+    /// Flow direction of the datagrams (0 to the server, 1 to the client).
+    pub direction: usize,
+    /// Datagrams.
+    pub packets: u64,
+    /// Connected data bytes.
+    pub bytes: u64,
+    /// First datagram.
+    pub first_ts: i64,
+    /// Last datagram.
+    pub last_ts: i64,
+    /// First encapsulation sequence number.
+    pub first_sequence: Option<u32>,
+    /// Last encapsulation sequence number.
+    pub last_sequence: Option<u32>,
+    /// Datagrams whose sequence number did not follow the previous one.
+    pub sequence_gaps: u64,
 }
 
 /// A flow record.

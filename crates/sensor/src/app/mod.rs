@@ -17,6 +17,7 @@
 //! reverse connection) is still the protocol's server: the session is told
 //! that requests travel towards the TCP client (`reverse`).
 
+mod enip;
 mod modbus;
 
 use std::borrow::Cow;
@@ -59,7 +60,7 @@ pub(crate) struct Detector {
 }
 
 /// Every protocol PlantShield parses, in probing order.
-pub(crate) static DETECTORS: &[Detector] = &[modbus::DETECTOR];
+pub(crate) static DETECTORS: &[Detector] = &[modbus::DETECTOR, enip::DETECTOR];
 
 /// What the flow's application layer is.
 pub(crate) enum AppState {

@@ -4,6 +4,7 @@
 //! The envelope, `ics`, `flow`, `anomaly` and `stats` objects are written
 //! here; each protocol's own object is written by its submodule.
 
+mod enip;
 mod modbus;
 
 use std::io::{self, Write};
@@ -44,6 +45,7 @@ impl EventCounts {
     fn count(&mut self, ev: &Event<'_>) {
         match ev {
             Event::Modbus(_) => self.transactions += 1,
+            Event::Enip(_) => self.transactions += 1,
             Event::Flow(_) => self.flows += 1,
             Event::Anomaly(_) => self.anomalies += 1,
             Event::Stats(_) => self.stats += 1,
@@ -172,6 +174,7 @@ pub fn write_event(
     w.str_field("sensor", sensor);
     match ev {
         Event::Modbus(m) => modbus::write(w, m, max_values),
+        Event::Enip(e) => enip::write(w, e, max_values),
         Event::Flow(f) => flow(w, f),
         Event::Anomaly(a) => anomaly(w, a),
         Event::Stats(s) => stats(w, s),
