@@ -279,6 +279,43 @@ fn several_messages_per_segment_and_one_across_three_segments() {
     assert_eq!(r.anomalies("invalid_header"), 0);
 }
 
+/// Pipelined requests that share a sender context (here all zeros) pair
+/// with their replies in order; a retransmitted connected request (same
+/// sequence count) ends its earlier copy.
+#[test]
+fn shared_contexts_pair_in_order_and_retransmissions_supersede() {
+    let mut c = conv();
+    let mut two = Vec::new();
+    for attr in [1u8, 2] {
+        two.extend(rr(
+            0,
+            &req(0x0e, &[0x20, 0x01, 0x24, 0x01, 0x30, attr], &[]),
+        ));
+    }
+    c.client(&two);
+    c.server(&rr(0, &rsp(0x0e, 0, &[], &[1, 0])));
+    c.server(&rr(0, &rsp(0x0e, 0, &[], &[2, 0])));
+    let read = req(0x0e, &[0x20, 0x01, 0x24, 0x01, 0x30, 9], &[]);
+    c.client(&unit(0x44, 5, &read));
+    c.client(&unit(0x44, 5, &read));
+    c.server(&unit(0x45, 5, &rsp(0x0e, 0, &[], &[9, 0])));
+    c.fin();
+    let r = run(&c);
+    let t = transactions(&r);
+    assert_eq!(t.len(), 4, "{t:#?}");
+    for (e, attr) in t[..2].iter().zip([1, 2]) {
+        assert_eq!(e["enip"]["cip"]["attribute"], attr);
+        assert_eq!(
+            e["enip"]["cip"]["response_data"],
+            format!("{attr:02x}00").as_str()
+        );
+    }
+    assert_eq!(t[2]["ics"]["status"], "no_response");
+    assert_eq!(t[2]["enip"]["sequence_count"], 5);
+    assert_eq!(t[3]["ics"]["status"], "ok");
+    assert_eq!(t[3]["enip"]["response_connection_id"], 0x45);
+}
+
 /// A header with non-zero options and one with garbage: reported, and the
 /// session finds the next message in the same segment and in later ones.
 #[test]

@@ -14,11 +14,13 @@
 //!
 //! Pairing (Vol. 2 §2-3.4): a reply answers the oldest pending request of
 //! the same command, sender context and session handle (RegisterSession
-//! replies carry the new handle, so only the context counts for them).
-//! Connected SendUnitData messages pair by CIP sequence count, with the
-//! connection ids of the Forward_Open when it was seen on the flow. A
-//! repeated key ends the earlier request as `no_response`; so do the
-//! pending cap, the transaction timeout and the end of the flow. NOP and
+//! replies carry the new handle, so only the context counts for them), so
+//! pipelined requests sharing one context pair in order. Connected
+//! SendUnitData messages pair by CIP sequence count, with the connection
+//! ids of the Forward_Open when it was seen on the flow; a repeated
+//! sequence count on a connection is a retransmission and ends the earlier
+//! copy as `no_response`. The pending cap, the transaction timeout and the
+//! end of the flow end requests as `no_response` too. NOP and
 //! UnRegisterSession are never answered and are logged at once.
 //!
 //! Connections opened by Forward_Open / Large_Forward_Open and closed by
@@ -302,7 +304,15 @@ impl EnipSession {
             return;
         }
         let key = key_of(&h, pdu);
-        if let Some(i) = self.pending.iter().position(|p| p.key == key) {
+        // A connected request repeating a pending sequence count is a
+        // retransmission (Vol. 1 chapter 3, transport class 3: the count
+        // identifies duplicates): the earlier copy is ended.
+        // Unconnected requests may share a context (often all zeros) and
+        // be pipelined: they queue, and replies pair in order.
+        let repeated = matches!(key, Key::Connected { .. })
+            .then(|| self.pending.iter().position(|p| p.key == key))
+            .flatten();
+        if let Some(i) = repeated {
             if let Some(old) = self.pending.remove(i) {
                 self.emit(out, Some((old.ts, &old.pdu)), None);
                 self.recycle(old.pdu);
