@@ -468,6 +468,44 @@ fn connected_messages_pair_by_connection_and_sequence_count() {
     assert_eq!(t.last().unwrap()["ics"]["status"], "no_response");
 }
 
+/// A Forward_Open for class 1 I/O: the reply's socket address items say
+/// where each direction's datagrams go.
+#[test]
+fn forward_open_for_io_reports_socket_addresses() {
+    let mut fo = forward_open(9, 0x8000_0009);
+    let n = fo.len();
+    fo[n - 8] = 0x01; // transport class 1, cyclic trigger
+    let sockaddr = |ip: [u8; 4]| {
+        let mut v = vec![0, 2, 0x08, 0xae];
+        v.extend_from_slice(&ip);
+        v.extend_from_slice(&[0; 8]);
+        v
+    };
+    let mut d = vec![0, 0, 0, 0, 0, 0, 4, 0];
+    item(&mut d, 0x0000, &[]);
+    item(&mut d, 0x00b2, &forward_open_reply(9, 0x2001, 0x8000_0009));
+    item(&mut d, 0x8000, &sockaddr([10, 0, 0, 10]));
+    item(&mut d, 0x8001, &sockaddr([239, 192, 1, 2]));
+    let mut c = conv();
+    c.client(&rr(1, &fo));
+    c.server(&encap(0x6f, SESSION, 1, 0, &d));
+    c.fin();
+    let r = run(&c);
+    let t = transactions(&r);
+    assert_eq!(t.len(), 1);
+    let x = &t[0]["enip"];
+    assert_eq!(x["cip"]["forward_open"]["transport_class"], 1);
+    assert_eq!(
+        x["sockaddr_o_t"],
+        json!({"address": "10.0.0.10", "port": 2222})
+    );
+    assert_eq!(
+        x["sockaddr_t_o"],
+        json!({"address": "239.192.1.2", "port": 2222})
+    );
+    assert!(x.get("flags").is_none(), "{x}");
+}
+
 /// An Unconnected_Send is reported as the request it carries; a routing
 /// failure answered by the Connection Manager is an exception.
 #[test]

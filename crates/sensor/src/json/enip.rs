@@ -6,8 +6,8 @@ use plantshield_events::JsonWriter;
 use plantshield_protocols::enip::{
     parse_request, parse_response, Body, ClassId, Command, ConnectionFailure, DataType,
     ForwardClose, ForwardCloseReply, ForwardOpen, ForwardOpenReply, GeneralStatus, Identity,
-    ListIdentityItem, Request, Response, ServiceCode, ServiceList, TagReply, TagRequest, Target,
-    Value,
+    ListIdentityItem, Message, Request, Response, ServiceCode, ServiceList, SockAddr, TagReply,
+    TagRequest, Target, Value,
 };
 
 use super::Bounded;
@@ -75,6 +75,30 @@ pub(super) fn write(w: &mut JsonWriter, e: &EnipEvent<'_>, max_values: usize) {
             Body::Raw(d) => b.hex(w, data_key, d),
             Body::Malformed { data, .. } => b.hex(w, data_key, data),
             Body::Send { .. } | Body::Empty | Body::RegisterSession { .. } => {}
+        }
+    }
+    // Socket address items (Forward_Open for UDP I/O): the reply's, else the request's.
+    let sockaddr = |pick: fn(&Message<'_>) -> Option<SockAddr>| {
+        [&e.response, &e.request]
+            .into_iter()
+            .find_map(|side| match side {
+                Some((_, Body::Send { cpf, .. })) => pick(&cpf.message()),
+                _ => None,
+            })
+    };
+    for (key, sa) in [
+        ("sockaddr_o_t", sockaddr(|m| m.sockaddr_o_t)),
+        ("sockaddr_t_o", sockaddr(|m| m.sockaddr_t_o)),
+    ] {
+        if let Some(sa) = sa {
+            w.begin_object_field(key);
+            let a = sa.addr;
+            w.ip_field(
+                "address",
+                std::net::IpAddr::V4(std::net::Ipv4Addr::new(a[0], a[1], a[2], a[3])),
+            );
+            w.u64_field("port", u64::from(sa.port));
+            w.end_object();
         }
     }
     if let Some(c) = &e.connection {
