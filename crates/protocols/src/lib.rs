@@ -14,6 +14,7 @@
 
 pub mod cursor;
 pub mod dnp3;
+pub mod enip;
 pub mod iec104;
 pub mod modbus;
 pub mod s7comm;

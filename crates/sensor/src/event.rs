@@ -9,7 +9,7 @@ use std::net::IpAddr;
 
 use plantshield_events::{Operation, Status};
 use plantshield_protocols::s7comm::{self, plus};
-use plantshield_protocols::{dnp3, iec104, modbus};
+use plantshield_protocols::{dnp3, enip, iec104, modbus};
 
 /// The EVE envelope shared by every event.
 #[derive(Clone, Copy, Debug)]
@@ -68,6 +68,8 @@ pub enum Event<'a> {
     Iec104(&'a Iec104Event<'a>),
     /// A DNP3 transaction.
     Dnp3(&'a Dnp3Event<'a>),
+    /// An EtherNet/IP transaction, or the report of one implicit I/O connection.
+    Enip(&'a EnipEvent<'a>),
     /// An S7comm transaction (or a COTP connection on an S7 flow).
     S7comm(&'a S7commEvent<'a>),
     /// An S7comm-plus transaction or notification.
@@ -100,6 +102,7 @@ impl Event<'_> {
             Event::Modbus(m) => Some(&m.ics),
             Event::Iec104(e) => e.ics(),
             Event::Dnp3(d) => Some(&d.ics),
+            Event::Enip(e) => e.ics.as_ref(),
             Event::S7comm(s) => Some(&s.ics),
             Event::S7commPlus(s) => Some(&s.ics),
             Event::Flow(_) | Event::Anomaly(_) | Event::Stats(_) | Event::Ext(_) => None,
@@ -112,6 +115,7 @@ impl Event<'_> {
             Event::Modbus(_) => "modbus",
             Event::Iec104(_) => "iec104",
             Event::Dnp3(_) => "dnp3",
+            Event::Enip(_) => "enip",
             Event::S7comm(_) => "s7comm",
             Event::S7commPlus(_) => "s7comm_plus",
             Event::Flow(_) => "flow",
@@ -432,6 +436,86 @@ pub struct Dnp3Event<'a> {
     pub flags: dnp3::Flags,
     /// The `ics` object.
     pub ics: IcsSummary,
+}
+
+/// An EtherNet/IP transaction (a request with its reply, a request that
+/// got none, a reply whose request was not seen), or, with `io`, the report
+/// of one implicit I/O connection at the end of its flow.
+#[derive(Clone, Copy, Debug)]
+pub struct EnipEvent<'a> {
+    /// The encapsulation command (none for I/O reports).
+    pub command: Option<enip::Command>,
+    /// Session handle (of the reply when both were seen: RegisterSession assigns it).
+    pub session_handle: u32,
+    /// Sender context of the request (echoed by the reply).
+    pub sender_context: [u8; 8],
+    /// The request's header and data, if seen.
+    pub request: Option<(enip::Header, enip::Body<'a>)>,
+    /// The reply's header and data, if seen.
+    pub response: Option<(enip::Header, enip::Body<'a>)>,
+    /// Connected messaging: the connection and the CIP sequence count.
+    pub connection: Option<EnipConnection>,
+    /// The CIP request and reply carried, if any.
+    pub cip: Option<EnipCip<'a>>,
+    /// Implicit I/O report.
+    pub io: Option<EnipIo>,
+    /// Reply time minus request time.
+    pub latency_ns: Option<i64>,
+    /// False for requests that are never answered (NOP, UnRegisterSession).
+    pub expects_response: bool,
+    /// Findings of the messages and their pairing.
+    pub flags: enip::Flags,
+    /// The `ics` object (none for I/O reports).
+    pub ics: Option<IcsSummary>,
+}
+
+/// The connection of a connected (class 3) message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EnipConnection {
+    /// Connection id of the request (O->T).
+    pub connection_id: Option<u32>,
+    /// Connection id of the reply (T->O).
+    pub response_connection_id: Option<u32>,
+    /// CIP sequence count shared by request and reply.
+    pub sequence_count: u16,
+    /// Connection serial number, when the Forward_Open was seen on the flow.
+    pub connection_serial: Option<u16>,
+}
+
+/// The CIP part of a transaction.
+#[derive(Clone, Copy, Debug)]
+pub struct EnipCip<'a> {
+    /// The request (the embedded one, for an Unconnected_Send).
+    pub request: Option<enip::Request<'a>>,
+    /// The Unconnected_Send that carried the request.
+    pub unconnected_send: Option<enip::UnconnectedSend<'a>>,
+    /// The reply.
+    pub response: Option<enip::Response<'a>>,
+    /// What the request addressed (names object-specific services).
+    pub target: enip::Target,
+}
+
+/// Traffic of one implicit I/O connection on a flow.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EnipIo {
+    /// Connection id of the producer.
+    pub connection_id: u32,
+    /// Flow direction of the datagrams (0 to the server, 1 to the client).
+    pub direction: usize,
+    /// Datagrams.
+    pub packets: u64,
+    /// Connected data bytes.
+    pub bytes: u64,
+    /// First datagram.
+    pub first_ts: i64,
+    /// Last datagram.
+    pub last_ts: i64,
+    /// First encapsulation sequence number.
+    pub first_sequence: Option<u32>,
+    /// Last encapsulation sequence number.
+    pub last_sequence: Option<u32>,
+    /// Datagrams whose sequence number did not follow the previous one.
+    pub sequence_gaps: u64,
 }
 
 /// A flow record.

@@ -32,9 +32,10 @@ use plantshield_flow::{
 
 use app::{AppCtx, FlowApp, FlowMeta};
 pub use event::{
-    AnomalyEvent, AnomalyKind, CotpConnect, Dnp3Event, Envelope, Event, EventSink, ExtEvent,
-    FlowEvent, IcsSummary, Iec104Asdu, Iec104Event, Iec104Flags, Iec104Link, Iec104LinkCounters,
-    Iec104Transaction, Iec104UFrames, ModbusEvent, Observation, S7commEvent, S7commPlusEvent,
+    AnomalyEvent, AnomalyKind, CotpConnect, Dnp3Event, EnipCip, EnipConnection, EnipEvent, EnipIo,
+    Envelope, Event, EventSink, ExtEvent, FlowEvent, IcsSummary, Iec104Asdu, Iec104Event,
+    Iec104Flags, Iec104Link, Iec104LinkCounters, Iec104Transaction, Iec104UFrames, ModbusEvent,
+    Observation, S7commEvent, S7commPlusEvent,
 };
 pub use stats::{ProtoCounters, Stats};
 

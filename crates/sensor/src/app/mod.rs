@@ -18,6 +18,7 @@
 //! that requests travel towards the TCP client (`reverse`).
 
 mod dnp3;
+mod enip;
 mod iec104;
 mod modbus;
 mod s7comm;
@@ -67,6 +68,7 @@ pub(crate) static DETECTORS: &[Detector] = &[
     dnp3::DETECTOR,
     iec104::DETECTOR,
     s7comm::DETECTOR,
+    enip::DETECTOR,
 ];
 
 /// What the flow's application layer is.

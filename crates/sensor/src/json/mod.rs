@@ -5,6 +5,7 @@
 //! here; each protocol's own object is written by its submodule.
 
 mod dnp3;
+mod enip;
 mod iec104;
 mod modbus;
 mod s7comm;
@@ -181,6 +182,7 @@ pub fn write_event(
     match ev {
         Event::Modbus(m) => modbus::write(w, m, max_values),
         Event::Dnp3(d) => dnp3::write(w, d, max_values),
+        Event::Enip(e) => enip::write(w, e, max_values),
         Event::Iec104(e) => iec104::write(w, e, max_values),
         Event::S7comm(e) => s7comm::write(w, e, max_values),
         Event::S7commPlus(e) => s7comm::write_plus(w, e, max_values),
