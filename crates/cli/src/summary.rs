@@ -51,7 +51,7 @@ pub fn print(
             p.by_status[2],
             p.by_status[3]
         );
-        for (code, (name, n)) in &p.by_function {
+        for ((code, name), n) in &p.by_function {
             let _ = writeln!(w, "    {code:>5} {name:<40} {n}");
         }
     }

@@ -13,8 +13,10 @@ pub struct ProtoCounters {
     pub transactions: u64,
     /// By `ics.status`, in [`Status`] order (ok, exception, no_response, malformed).
     pub by_status: [u64; 4],
-    /// By function code: (name, count).
-    pub by_function: BTreeMap<u32, (&'static str, u64)>,
+    /// By function: (code, name) -> count. The name is part of the key
+    /// because some protocols reuse a code with another meaning (CIP
+    /// class-specific services, DNP3 link services).
+    pub by_function: BTreeMap<(u32, &'static str), u64>,
 }
 
 impl ProtoCounters {
@@ -102,7 +104,7 @@ impl Stats {
         };
         p.transactions += 1;
         p.by_status[status as usize] += 1;
-        p.by_function.entry(code).or_insert((name, 0)).1 += 1;
+        *p.by_function.entry((code, name)).or_insert(0) += 1;
     }
 
     /// Transactions over all protocols.

@@ -289,10 +289,16 @@ fn stats(w: &mut JsonWriter, s: &Stats) {
             w.u64_field(st.name(), p.by_status[st as usize]);
         }
         w.end_object();
+        // Keyed "code:name" (a code can carry two meanings, e.g. CIP
+        // class-specific services).
         w.begin_object_field("by_function");
-        let mut buf = itoa::Buffer::new();
-        for (code, (_, n)) in &p.by_function {
-            w.u64_field(buf.format(*code), *n);
+        let mut key = String::new();
+        for ((code, name), n) in &p.by_function {
+            key.clear();
+            key.push_str(itoa::Buffer::new().format(*code));
+            key.push(':');
+            key.push_str(name);
+            w.u64_field(&key, *n);
         }
         w.end_object();
         w.end_object();
