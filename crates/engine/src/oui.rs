@@ -16,18 +16,22 @@ pub const EMBEDDED: &str = include_str!("../../../data/oui.tsv");
 
 /// A prefix-to-organisation table, sorted for binary search.
 pub struct Registry {
-    /// (prefix length in bits << 40 | prefix value, organisation), sorted.
-    entries: Vec<(u64, &'static str)>,
+    /// (prefix, organisation) for 24-, 28- and 36-bit prefixes, each sorted.
+    entries: [Vec<(u64, &'static str)>; 3],
 }
 
-fn key(bits: u8, prefix: u64) -> u64 {
-    (u64::from(bits) << 40) | prefix
+fn table(bits: u8) -> usize {
+    match bits {
+        24 => 0,
+        28 => 1,
+        _ => 2,
+    }
 }
 
 impl Registry {
     /// Parses the TSV form; malformed lines are skipped.
     pub fn parse(tsv: &'static str) -> Registry {
-        let mut entries = Vec::with_capacity(tsv.len() / 28);
+        let mut entries: [Vec<(u64, &'static str)>; 3] = Default::default();
         for line in tsv.split('\n') {
             let Some(tab) = line.bytes().position(|b| b == b'\t') else {
                 continue;
@@ -40,30 +44,34 @@ impl Registry {
                 _ => continue,
             };
             if let Ok(v) = u64::from_str_radix(prefix, 16) {
-                entries.push((key(bits, v), name));
+                entries[table(bits)].push((v, name));
             }
         }
-        entries.sort_unstable_by_key(|e| e.0);
-        entries.dedup_by_key(|e| e.0);
+        // The shipped file is sorted; sort only a hand-edited one.
+        for t in &mut entries {
+            if !t.is_sorted_by_key(|e| e.0) {
+                t.sort_by_key(|e| e.0);
+            }
+            t.dedup_by_key(|e| e.0);
+        }
         Registry { entries }
     }
 
     /// Number of assignments.
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.entries.iter().map(Vec::len).sum()
     }
 
     /// True when empty.
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.len() == 0
     }
 
     fn get(&self, bits: u8, prefix: u64) -> Option<&'static str> {
-        let k = key(bits, prefix);
-        self.entries
-            .binary_search_by_key(&k, |e| e.0)
+        let t = &self.entries[table(bits)];
+        t.binary_search_by_key(&prefix, |e| e.0)
             .ok()
-            .map(|i| self.entries[i].1)
+            .map(|i| t[i].1)
     }
 
     /// The organisation a MAC address was assigned to, longest prefix first.
