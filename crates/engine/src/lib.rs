@@ -90,6 +90,10 @@ impl<S: EventSink> Engine<S> {
             let Some(asset) = self.inventory.asset(change.asset).cloned() else {
                 continue;
             };
+            // Created and merged into another within one event: nothing to say.
+            if asset.macs.is_empty() && asset.ips.is_empty() {
+                continue;
+            }
             let mut env = Envelope::at(change.ts);
             env.flow_id = change.flow_id;
             env.src = asset.primary_ip().map(|ip| (ip, 0));
@@ -103,6 +107,10 @@ impl<S: EventSink> EventSink for Engine<S> {
     fn event(&mut self, env: &Envelope, ev: &Event<'_>) {
         self.inner.event(env, ev);
         self.inventory.event(env, ev);
+        if let Event::Stats(_) = ev {
+            // The end of a run: make the per-asset totals current.
+            self.inventory.sync_totals();
+        }
         self.emit_changes();
     }
 
