@@ -53,15 +53,15 @@ pub fn run(args: AnalyzeArgs) -> ExitCode {
         None => Box::new(io::stdout().lock()),
     };
     let json = JsonSink::new(out, &args.sensor, args.max_values.max(1));
-    let counter = CountSink::default();
+    // The sink chain: JSON or counting, behind the asset inventory unless
+    // --no-assets.
     let mut engine_json = Engine::new(json, InventoryConfig::default());
-    let mut engine_count = Engine::new(counter, InventoryConfig::default());
-    engine_json.emit_assets = !args.no_assets;
-    engine_count.emit_assets = !args.no_assets;
-    let sink: &mut dyn EventSink = if args.count_only {
-        &mut engine_count
-    } else {
-        &mut engine_json
+    let mut engine_count = Engine::new(CountSink::default(), InventoryConfig::default());
+    let sink: &mut dyn EventSink = match (args.count_only, args.no_assets) {
+        (false, false) => &mut engine_json,
+        (false, true) => &mut engine_json.inner,
+        (true, false) => &mut engine_count,
+        (true, true) => &mut engine_count.inner,
     };
     let ok = feed(&args.input, &mut sensor, sink, args.quiet);
     sensor.finish(sink);

@@ -436,9 +436,18 @@ impl Inventory {
         std::mem::take(&mut self.changes)
     }
 
-    /// A network observation (ARP).
+    /// A network observation (ARP, or a frame of another layer-2 protocol).
     pub fn observe(&mut self, obs: &Observation<'_>) {
-        let Observation::Arp { ts, arp, .. } = *obs;
+        let (ts, arp) = match *obs {
+            Observation::Arp { ts, arp, .. } => (ts, arp),
+            Observation::Frame {
+                ts,
+                src,
+                dst,
+                ethertype,
+                ..
+            } => return self.frame(ts, src, dst, ethertype),
+        };
         let ip = IpAddr::V4(arp.sender_ip);
         if arp.sender_mac.is_multicast() || arp.sender_mac == MacAddr::default() {
             return;
@@ -451,6 +460,31 @@ impl Inventory {
         }
         self.arp_ips.entry(arp.sender_mac).or_default().insert(ip);
         self.bind_ip(id, arp.sender_mac, ip, ts, "arp", None);
+    }
+
+    /// A layer-2 frame: its sender is a device, and some protocols say what
+    /// kind (GOOSE and Sampled Values publishers are IEDs or merging units,
+    /// spanning-tree BPDUs come from switches).
+    fn frame(&mut self, ts: i64, src: MacAddr, dst: MacAddr, ethertype: u16) {
+        if src.is_multicast() || src == MacAddr::default() {
+            return;
+        }
+        let Some(id) = self.asset_for_mac(src, ts) else {
+            return;
+        };
+        self.touch(id, ts);
+        let protocol = match ethertype {
+            0x88b8 => "goose",
+            0x88ba => "sv",
+            0x8892 => "profinet",
+            // IEEE 802.1D spanning tree: LLC frames to the bridge group address.
+            n if n <= 1500 && dst.0 == [0x01, 0x80, 0xc2, 0, 0, 0] => "stp",
+            _ => return,
+        };
+        let a = &mut self.assets[id as usize];
+        if bump(&mut a.served, protocol, 1) {
+            self.update_role(id, ts);
+        }
     }
 
     /// An event from the sensor.

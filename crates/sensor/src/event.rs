@@ -148,6 +148,21 @@ pub enum Observation<'a> {
         /// The packet.
         arp: &'a plantshield_decode::Arp,
     },
+    /// A frame that is neither IP nor ARP (GOOSE, Sampled Values,
+    /// PROFINET, LLDP, spanning tree, ...): its sender exists even if it
+    /// never speaks IP.
+    Frame {
+        /// Capture time.
+        ts: i64,
+        /// VLAN key.
+        vlan: u32,
+        /// Source MAC.
+        src: plantshield_decode::MacAddr,
+        /// Destination MAC.
+        dst: plantshield_decode::MacAddr,
+        /// EtherType, or the 802.3 length for LLC frames.
+        ethertype: u16,
+    },
 }
 
 /// The normalised `ics` fields of a transaction.

@@ -245,7 +245,18 @@ impl Sensor {
                     arp: &arp,
                 });
             }
-            Net::Other { .. } => self.stats.other_ethertype += 1,
+            Net::Other { ethertype, .. } => {
+                self.stats.other_ethertype += 1;
+                if let (Some(src), Some(dst)) = (frame.src_mac, frame.dst_mac) {
+                    sink.observe(&Observation::Frame {
+                        ts,
+                        vlan,
+                        src,
+                        dst,
+                        ethertype: ethertype.0,
+                    });
+                }
+            }
             Net::UnsupportedLink(_) => self.stats.unsupported_link += 1,
         }
     }
