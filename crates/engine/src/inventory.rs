@@ -288,14 +288,14 @@ type HashMap<K, V> = std::collections::HashMap<K, V, ahash::RandomState>;
 type HashSet<K> = std::collections::HashSet<K, ahash::RandomState>;
 
 /// Routers crossed, from a TTL / hop limit: the distance to the nearest
-/// common initial value (32, 64, 128, 255) at or above it, when that is at
-/// most 16. `None` when unknown (0) or unlike any initial value (a stack
-/// with an unusual initial TTL, taken as local).
+/// common initial value at or above it (Siemens 30, 32, 60, Linux 64,
+/// 100, Windows 128, 200, network gear 255), when that is at most 16.
+/// `None` when unknown (0) or unlike any initial value.
 fn hops(ttl: u8) -> Option<u8> {
     if ttl == 0 {
         return None;
     }
-    [32u8, 64, 128, 255]
+    [30u8, 32, 60, 64, 100, 128, 200, 255]
         .into_iter()
         .find(|&init| ttl <= init)
         .map(|init| init - ttl)
@@ -330,6 +330,8 @@ pub struct Inventory {
     traffic_ips: HashMap<MacAddr, BTreeSet<IpAddr>>,
     /// IPs each MAC claimed by ARP.
     arp_ips: HashMap<MacAddr, BTreeSet<IpAddr>>,
+    /// IPs whose packets came from each MAC with a decremented TTL.
+    routed: HashMap<MacAddr, BTreeSet<IpAddr>>,
     /// MACs recognised as routers.
     routers: BTreeSet<MacAddr>,
     /// Every MAC that ever claimed each IP (to report a move once).
@@ -357,6 +359,7 @@ impl Inventory {
             by_ip: HashMap::default(),
             traffic_ips: HashMap::default(),
             arp_ips: HashMap::default(),
+            routed: HashMap::default(),
             routers: BTreeSet::new(),
             ip_macs: HashMap::default(),
             edges: Vec::new(),
@@ -689,23 +692,30 @@ impl Inventory {
             return None;
         }
         let mac = mac.filter(|m| !m.is_multicast() && *m != MacAddr::default());
-        let hops = hops(ttl);
         let bound_mac = match mac {
             None => None,
             Some(m) if self.arp_claims(m, ip) => Some(m),
-            Some(m) if hops.is_some_and(|h| h > 0) => {
-                // Crossed a router: the MAC is the router's, not the sender's.
-                self.forwarded_by(m, ip, ts);
-                None
-            }
-            // A router's own traffic leaves it with an initial TTL.
-            Some(m) if self.routers.contains(&m) => (hops == Some(0)).then_some(m),
+            // Behind a router's MAC are many hosts: only ARP says which
+            // addresses are the router's own.
+            Some(m) if self.routers.contains(&m) => None,
             Some(m) => {
+                let cap = 4 * self.cfg.router_threshold;
                 let ips = self.traffic_ips.entry(m).or_default();
-                if ips.len() < 4 * self.cfg.router_threshold {
+                if ips.len() < cap {
                     ips.insert(ip);
                 }
-                if ips.len() > self.cfg.router_threshold {
+                let seen = ips.len() + self.arp_ips.get(&m).map_or(0, BTreeSet::len);
+                let many = ips.len() > self.cfg.router_threshold;
+                let routed = self.routed.entry(m).or_default();
+                if hops(ttl).is_some_and(|h| h > 0) && routed.len() < cap {
+                    routed.insert(ip);
+                }
+                // A MAC is a router when it carries several addresses and
+                // some arrived with a decremented TTL, or more addresses
+                // than a host plausibly has. One address behind a MAC is
+                // that host's, whatever its TTL: stacks' initial TTLs vary
+                // too much (Siemens CPUs send 30) to judge one alone.
+                if (seen >= 2 && !routed.is_empty()) || many {
                     self.make_router(m, ts);
                     None
                 } else {
@@ -941,21 +951,6 @@ impl Inventory {
                     self.edges.push(e);
                 }
             }
-        }
-    }
-
-    fn forwarded_by(&mut self, mac: MacAddr, ip: IpAddr, ts: i64) {
-        let ips = self.traffic_ips.entry(mac).or_default();
-        if ips.len() < 4 * self.cfg.router_threshold {
-            ips.insert(ip);
-        }
-        if let Some(id) = self.asset_for_mac(mac, ts) {
-            let a = &mut self.assets[id as usize];
-            a.forwarded = a
-                .forwarded
-                .max(self.traffic_ips.get(&mac).map_or(0, BTreeSet::len));
-            self.routers.insert(mac);
-            self.update_role(id, ts);
         }
     }
 
