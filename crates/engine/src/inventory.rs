@@ -691,7 +691,9 @@ impl Inventory {
         if !is_unicast(ip) {
             return None;
         }
-        let mac = mac.filter(|m| !m.is_multicast() && *m != MacAddr::default());
+        // Loopback traffic says nothing of the MACs of a capture host.
+        let mac =
+            mac.filter(|m| !m.is_multicast() && *m != MacAddr::default() && !ip.is_loopback());
         let bound_mac = match mac {
             None => None,
             Some(m) if self.arp_claims(m, ip) => Some(m),
