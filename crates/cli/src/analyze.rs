@@ -37,9 +37,21 @@ pub struct AnalyzeArgs {
     /// No summary on standard error.
     #[arg(short, long)]
     quiet: bool,
+    /// Check traffic against a policy (zones, conduits, deny rules, a learned
+    /// baseline) and emit an `alert` for each violation; repeatable.
+    #[arg(long, value_name = "FILE", conflicts_with = "no_assets")]
+    policy: Vec<PathBuf>,
 }
 
 pub fn run(args: AnalyzeArgs) -> ExitCode {
+    let policy = if args.policy.is_empty() {
+        None
+    } else {
+        match crate::policy::load_for_analyze(&args.policy) {
+            Some(p) => Some(p),
+            None => return ExitCode::from(2),
+        }
+    };
     let mut sensor = args.input.sensor();
     let started = Instant::now();
     let out: Box<dyn Write> = match &args.output {
@@ -57,6 +69,10 @@ pub fn run(args: AnalyzeArgs) -> ExitCode {
     // --no-assets.
     let mut engine_json = Engine::new(json, InventoryConfig::default());
     let mut engine_count = Engine::new(CountSink::default(), InventoryConfig::default());
+    if let Some(p) = policy {
+        engine_json.set_policy(p.clone());
+        engine_count.set_policy(p);
+    }
     let sink: &mut dyn EventSink = match (args.count_only, args.no_assets) {
         (false, false) => &mut engine_json,
         (false, true) => &mut engine_json.inner,

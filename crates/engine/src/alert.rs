@@ -8,7 +8,7 @@
 //! [`AggregationConfig::max_span_ns`] (a long flood is reported hourly), or
 //! at the end of the input.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 
 use plantshield_events::JsonWriter;
@@ -157,13 +157,19 @@ impl ExtEvent for Alert {
     }
 }
 
-type Key = (&'static str, Option<IpAddr>, Option<IpAddr>);
+/// Rule, source, destination, and a subject that tells apart alerts of one
+/// rule on one pair (the asset of a `new_asset` alert; 0 otherwise).
+type Key = (&'static str, Option<IpAddr>, Option<IpAddr>, u64);
 
 /// Open alerts, keyed by rule and pair.
 pub struct Aggregator {
     cfg: AggregationConfig,
     open: HashMap<Key, Alert, ahash::RandomState>,
     closed: Vec<Alert>,
+    /// Accepted (rule, source, destination): `None` stands for any.
+    accepted: HashSet<(&'static str, Option<IpAddr>, Option<IpAddr>), ahash::RandomState>,
+    /// Occurrences dropped because they were accepted.
+    pub suppressed: u64,
 }
 
 impl Aggregator {
@@ -173,7 +179,22 @@ impl Aggregator {
             cfg,
             open: HashMap::default(),
             closed: Vec::new(),
+            accepted: HashSet::default(),
+            suppressed: 0,
         }
+    }
+
+    /// Drops every future occurrence of `rule` from `src` to `dst` (`None`
+    /// matching any address): a baseline's accepted alerts.
+    pub fn accept(&mut self, rule: &'static str, src: Option<IpAddr>, dst: Option<IpAddr>) {
+        self.accepted.insert((rule, src, dst));
+    }
+
+    fn is_accepted(&self, rule: &'static str, src: Option<IpAddr>, dst: Option<IpAddr>) -> bool {
+        !self.accepted.is_empty()
+            && [(src, dst), (None, dst), (src, None), (None, None)]
+                .iter()
+                .any(|&(s, d)| self.accepted.contains(&(rule, s, d)))
     }
 
     /// Records one occurrence; `message` is built only for a new alert.
@@ -187,7 +208,26 @@ impl Aggregator {
         at: EventRef,
         message: impl FnOnce() -> String,
     ) {
-        let key = (rule.id, src, dst);
+        self.hit_subject(rule, src, dst, 0, protocol, at, message);
+    }
+
+    /// [`Aggregator::hit`] for alerts told apart by `subject` as well.
+    #[allow(clippy::too_many_arguments)]
+    pub fn hit_subject(
+        &mut self,
+        rule: &'static Rule,
+        src: Option<IpAddr>,
+        dst: Option<IpAddr>,
+        subject: u64,
+        protocol: Option<&'static str>,
+        at: EventRef,
+        message: impl FnOnce() -> String,
+    ) {
+        if self.is_accepted(rule.id, src, dst) {
+            self.suppressed += 1;
+            return;
+        }
+        let key = (rule.id, src, dst, subject);
         if let Some(a) = self.open.get_mut(&key) {
             if at.ts.saturating_sub(a.first_ts) < self.cfg.max_span_ns {
                 a.count += 1;

@@ -13,7 +13,10 @@ pub mod identity;
 pub mod inventory;
 pub mod oui;
 pub mod output;
+pub mod policy;
+pub mod ranges;
 pub mod role;
+pub mod target;
 
 use plantshield_events::JsonWriter;
 use plantshield_sensor::{Envelope, Event, EventSink, ExtEvent, Observation};
@@ -23,6 +26,7 @@ pub use detect::{DetectConfig, Detections};
 pub use inventory::{
     Asset, AssetChange, AssetId, ChangeKind, Edge, EdgeProto, Inventory, InventoryConfig,
 };
+pub use policy::{Learner, Policy, PolicyCheck};
 pub use role::Role;
 
 /// An `asset` event: one change of the inventory, with the asset as it is now.
@@ -77,6 +81,8 @@ pub struct Engine<S> {
     pub detections: Detections,
     /// Open and closed alerts.
     pub alerts: Aggregator,
+    /// The policy checked, if one was given.
+    pub policy: Option<PolicyCheck>,
     /// Capture time of the last alert expiry pass.
     last_expire: i64,
 }
@@ -90,13 +96,27 @@ impl<S: EventSink> Engine<S> {
             emit_assets: true,
             detections: Detections::new(DetectConfig::default()),
             alerts: Aggregator::new(AggregationConfig::default()),
+            policy: None,
             last_expire: i64::MIN,
         }
+    }
+
+    /// Checks traffic against `policy` from now on (its accepted alerts are
+    /// silenced).
+    pub fn set_policy(&mut self, policy: Policy) {
+        let check = PolicyCheck::new(policy);
+        check.install_accepts(&mut self.alerts);
+        self.policy = Some(check);
     }
 
     fn emit_changes(&mut self) {
         let changes = self.inventory.take_changes();
         for c in &changes {
+            if let (ChangeKind::New, Some(p)) = (&c.kind, &mut self.policy) {
+                if let Some(asset) = self.inventory.asset(c.asset) {
+                    p.new_asset(asset, c.ts, c.flow_id, &mut self.alerts);
+                }
+            }
             // ARP is where poisoning happens; an address moving with
             // traffic alone (a DHCP reassignment) is only an asset event.
             if c.kind == ChangeKind::IpMoved && c.source == "arp" {
@@ -178,6 +198,9 @@ impl<S: EventSink> EventSink for Engine<S> {
         self.inner.event(env, ev);
         self.inventory.event(env, ev);
         self.detections.event(env, ev, &mut self.alerts);
+        if let Some(p) = &mut self.policy {
+            p.event(env, ev, &mut self.alerts);
+        }
         self.emit_changes();
         if env.ts_ns.saturating_sub(self.last_expire) >= 1_000_000_000 {
             self.last_expire = env.ts_ns;
