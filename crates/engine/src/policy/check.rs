@@ -12,7 +12,9 @@ use std::net::IpAddr;
 use plantshield_decode::MacAddr;
 use plantshield_sensor::{Envelope, Event, IcsSummary};
 
-use super::{flow_protocol, AddressMap, DefaultAction, Endpoint, Match, Policy};
+use super::{
+    aliases, flow_protocol, outside_policy, AddressMap, DefaultAction, Endpoint, Match, Policy,
+};
 use crate::alert::{Aggregator, EventRef};
 use crate::detect::rule;
 use crate::inventory::Asset;
@@ -107,6 +109,7 @@ impl PolicyCheck {
             event_id: None,
         };
         let (protocol, ics, midstream) = match ev {
+            Event::Flow(_) if outside_policy(env.proto) => return,
             Event::Flow(f) => (
                 flow_protocol(env.app_proto, env.proto, dport),
                 None,
@@ -247,12 +250,17 @@ impl PolicyCheck {
         let Some(b) = &self.policy.baseline else {
             return;
         };
-        let key = (s.src, s.dst, s.protocol.to_string());
-        let pair = b.pairs.get(&key).or_else(|| {
-            // A flow picked up midway may have its ends guessed the wrong way.
-            midstream
-                .then(|| b.pairs.get(&(s.dst, s.src, s.protocol.to_string())))
-                .flatten()
+        // A flow picked up midway may have its ends guessed the wrong way.
+        let ends: &[(IpAddr, IpAddr)] = if midstream {
+            &[(s.src, s.dst), (s.dst, s.src)]
+        } else {
+            &[(s.src, s.dst)]
+        };
+        let pair = ends.iter().find_map(|&(c, sv)| {
+            let proto = s.protocol;
+            std::iter::once(proto.to_string())
+                .chain(aliases(proto).map(str::to_string))
+                .find_map(|p| b.pairs.get(&(c, sv, p)))
         });
         let hit = |agg: &mut Aggregator, id: &str, msg: String| {
             agg.hit(rule(id), Some(s.src), Some(s.dst), proto, at, || msg);
