@@ -69,7 +69,11 @@ fn a_windows_discover() {
         Some((0, "LT-US-DSWANSON.corp.example".to_string()))
     );
     assert_eq!(m.options().count(), 6);
-    assert!(m.flags().is_empty(), "{:?}", m.flags().names().collect::<Vec<_>>());
+    assert!(
+        m.flags().is_empty(),
+        "{:?}",
+        m.flags().names().collect::<Vec<_>>()
+    );
 }
 
 #[test]
@@ -83,13 +87,22 @@ fn a_server_ack() {
     opt(&mut a, 3, &[192, 168, 1, 1]);
     opt(&mut a, 6, &[192, 168, 1, 1, 8, 8, 8, 8]);
     // RFC 4702 §2 with the E bit: the name in DNS wire format.
-    opt(&mut a, 81, &[0x04, 255, 255, 3, b'p', b'l', b'c', 4, b'c', b'o', b'r', b'p', 0]);
+    opt(
+        &mut a,
+        81,
+        &[
+            0x04, 255, 255, 3, b'p', b'l', b'c', 4, b'c', b'o', b'r', b'p', 0,
+        ],
+    );
     a.push(255);
     let m = Message::parse(&a).unwrap();
     assert_eq!(m.op.name(), "reply");
     assert_eq!(m.message_type(), Some(MessageType::ACK));
     assert_eq!(m.yiaddr, Ipv4Addr::new(192, 168, 1, 50));
-    assert_eq!(m.address_option(option::SERVER_ID), Some(Ipv4Addr::new(192, 168, 1, 1)));
+    assert_eq!(
+        m.address_option(option::SERVER_ID),
+        Some(Ipv4Addr::new(192, 168, 1, 1))
+    );
     assert_eq!(m.u32_option(option::LEASE_TIME), Some(86400));
     assert_eq!(m.client_fqdn(), Some((4, "plc.corp".to_string())));
     assert!(m.flags().is_empty());
@@ -139,7 +152,11 @@ fn broken_options_are_flagged() {
     opt(&mut d, 53, &[5]);
     d.push(255);
     assert_eq!(
-        Message::parse(&d).unwrap().flags().names().collect::<Vec<_>>(),
+        Message::parse(&d)
+            .unwrap()
+            .flags()
+            .names()
+            .collect::<Vec<_>>(),
         ["op_mismatch"]
     );
     // Plain BOOTP: no cookie, no options, nothing wrong.

@@ -313,9 +313,7 @@ impl<'a> Record<'a> {
                 Ok(a) => RData::Aaaa(Ipv6Addr::from(a)),
                 Err(_) => bad,
             },
-            RrType::CNAME | RrType::PTR | RrType::NS => {
-                name_at(0).map_or(bad, |n| RData::Name(n))
-            }
+            RrType::CNAME | RrType::PTR | RrType::NS => name_at(0).map_or(bad, RData::Name),
             RrType::MX => {
                 let mut c = Cursor::new(d);
                 match (c.u16(), name_at(2)) {
@@ -438,7 +436,12 @@ impl<'a> Message<'a> {
         if header.z() {
             m.flags.0 |= Flags::Z_BIT;
         }
-        let wanted = [header.qdcount, header.ancount, header.nscount, header.arcount];
+        let wanted = [
+            header.qdcount,
+            header.ancount,
+            header.nscount,
+            header.arcount,
+        ];
         let mut pos = HEADER_LEN;
         'walk: for (s, &want) in wanted.iter().enumerate() {
             m.starts[s] = pos;
@@ -588,7 +591,10 @@ pub fn probe(bytes: &[u8], strict: bool) -> Probe {
         return Probe::Match;
     }
     // A TCP stream: the length, then the header.
-    let Some(len) = bytes.get(..2).map(|l| usize::from(u16::from_be_bytes([l[0], l[1]]))) else {
+    let Some(len) = bytes
+        .get(..2)
+        .map(|l| usize::from(u16::from_be_bytes([l[0], l[1]])))
+    else {
         return Probe::NeedMore;
     };
     if len < HEADER_LEN {

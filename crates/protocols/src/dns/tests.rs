@@ -57,7 +57,11 @@ fn a_query_parses_clean() {
     assert!(!m.header.is_response());
     assert!(m.header.recursion_desired());
     assert_eq!(m.header.opcode(), Opcode::QUERY);
-    assert!(m.flags.is_empty(), "{:?}", m.flags.names().collect::<Vec<_>>());
+    assert!(
+        m.flags.is_empty(),
+        "{:?}",
+        m.flags.names().collect::<Vec<_>>()
+    );
     let qs: Vec<_> = m.questions().collect();
     assert_eq!(qs.len(), 1);
     assert_eq!(text(&qs[0].name), "www.example.com");
@@ -76,12 +80,22 @@ fn a_compressed_response_reads_every_answer() {
     question(&mut r, &wire_name("www.example.com"), 1);
     // "web" + pointer to "example.com" (offset 12 + 4 = 16).
     let web_at = r.len() + 12;
-    record(&mut r, &[0xc0, 0x0c], 5, 300, &[3, b'w', b'e', b'b', 0xc0, 16]);
+    record(
+        &mut r,
+        &[0xc0, 0x0c],
+        5,
+        300,
+        &[3, b'w', b'e', b'b', 0xc0, 16],
+    );
     record(&mut r, &[0xc0, web_at as u8], 1, 60, &[192, 0, 2, 7]);
     let v6: Ipv6Addr = "2001:db8::7".parse().unwrap();
     record(&mut r, &[0xc0, web_at as u8], 28, 60, &v6.octets());
     let m = Message::parse(&r).unwrap();
-    assert!(m.flags.is_empty(), "{:?}", m.flags.names().collect::<Vec<_>>());
+    assert!(
+        m.flags.is_empty(),
+        "{:?}",
+        m.flags.names().collect::<Vec<_>>()
+    );
     assert!(m.header.is_response());
     assert_eq!(m.header.rcode(), Rcode::NOERROR);
     assert!(m.header.recursion_available());
@@ -143,8 +157,14 @@ fn pointer_loops_and_long_names_stop() {
     // 127 labels: 255 octets, the limit.
     assert!(read_name(&long[2..], 0).is_ok());
     // Label types 01 and 10.
-    assert_eq!(read_name(&[0x41, 0], 0).unwrap_err(), NameError::BadLabelType);
-    assert_eq!(read_name(&[0x80, 0], 0).unwrap_err(), NameError::BadLabelType);
+    assert_eq!(
+        read_name(&[0x41, 0], 0).unwrap_err(),
+        NameError::BadLabelType
+    );
+    assert_eq!(
+        read_name(&[0x80, 0], 0).unwrap_err(),
+        NameError::BadLabelType
+    );
     // Cut inside a label, inside a pointer, and a pointer past the end.
     assert_eq!(read_name(&[3, b'a'], 0).unwrap_err(), NameError::Truncated);
     assert_eq!(read_name(&[0xc0], 0).unwrap_err(), NameError::Truncated);
@@ -181,7 +201,13 @@ fn counts_past_the_end_and_trailing_bytes_are_flagged() {
 fn record_data_by_type() {
     let mut r = header(9, 0x8400, [1, 3, 0, 0]);
     question(&mut r, &wire_name("5.0.0.10.in-addr.arpa"), 12);
-    record(&mut r, &[0xc0, 12], 12, 3600, &wire_name("hmi1.plant.example"));
+    record(
+        &mut r,
+        &[0xc0, 12],
+        12,
+        3600,
+        &wire_name("hmi1.plant.example"),
+    );
     // An A record of 5 octets, an MX.
     record(&mut r, &[0xc0, 12], 1, 1, &[1, 2, 3, 4, 5]);
     let mut mx = vec![0, 10];
@@ -212,7 +238,10 @@ fn record_data_by_type() {
     m.check_rdata();
     assert!(m.flags.has(Flags::TRAILING_BYTES));
     assert!(m.flags.has(Flags::RDATA_MISMATCH));
-    assert!(matches!(m.answers().next().unwrap().data(), RData::Malformed(_)));
+    assert!(matches!(
+        m.answers().next().unwrap().data(),
+        RData::Malformed(_)
+    ));
 }
 
 #[test]
@@ -248,8 +277,14 @@ fn probe_judges_udp_and_tcp_starts() {
     assert_eq!(probe(&tcp, false), Probe::Match);
     assert_eq!(probe(&tcp[..5], false), Probe::NeedMore);
     // Opcode 3 is unassigned; a query without a question.
-    assert_eq!(probe(&header(1, 0x1800, [1, 0, 0, 0]), false), Probe::NoMatch);
-    assert_eq!(probe(&header(1, 0x0000, [0, 0, 0, 0]), false), Probe::NoMatch);
+    assert_eq!(
+        probe(&header(1, 0x1800, [1, 0, 0, 0]), false),
+        Probe::NoMatch
+    );
+    assert_eq!(
+        probe(&header(1, 0x0000, [0, 0, 0, 0]), false),
+        Probe::NoMatch
+    );
     assert_eq!(probe(&[0, 4, 1, 2, 3, 4], false), Probe::NoMatch);
     assert_eq!(probe(b"GET / HTTP/1.1\r\n\r\n", false), Probe::NoMatch);
 }

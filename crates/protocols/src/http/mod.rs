@@ -131,9 +131,8 @@ fn version(b: &[u8]) -> Option<Version> {
 
 fn is_token(b: &[u8]) -> bool {
     !b.is_empty()
-        && b.iter().all(|c| {
-            c.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(c)
-        })
+        && b.iter()
+            .all(|c| c.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(c))
 }
 
 /// The header fields of a head.
@@ -260,9 +259,7 @@ fn parse_length(v: &[u8]) -> Option<u64> {
         if p.is_empty() || p.len() > 19 || !p.iter().all(u8::is_ascii_digit) {
             return None;
         }
-        let n = p
-            .iter()
-            .fold(0u64, |acc, d| acc * 10 + u64::from(d - b'0'));
+        let n = p.iter().fold(0u64, |acc, d| acc * 10 + u64::from(d - b'0'));
         if out.is_some_and(|o| o != n) {
             return None;
         }
@@ -370,9 +367,7 @@ impl<'a> ResponseHead<'a> {
         if l.get(8) != Some(&b' ') || !code.iter().all(u8::is_ascii_digit) {
             return None;
         }
-        let status = code
-            .iter()
-            .fold(0u16, |a, d| a * 10 + u16::from(d - b'0'));
+        let status = code.iter().fold(0u16, |a, d| a * 10 + u16::from(d - b'0'));
         let reason = match l.get(12..) {
             Some([b' ', r @ ..]) => r,
             Some([]) | None => &[],
@@ -438,7 +433,11 @@ pub fn request_body(r: &RequestHead<'_>) -> Body {
 pub fn response_body(r: &ResponseHead<'_>, method: Option<&[u8]>) -> Body {
     let method = method.unwrap_or_default();
     if method == b"HEAD" || (100..200).contains(&r.status) || r.status == 204 || r.status == 304 {
-        return if r.status == 101 { Body::Tunnel } else { Body::None };
+        return if r.status == 101 {
+            Body::Tunnel
+        } else {
+            Body::None
+        };
     }
     if method == b"CONNECT" && (200..300).contains(&r.status) {
         return Body::Tunnel;
@@ -595,7 +594,11 @@ pub fn probe(b: &[u8], strict: bool) -> Probe {
     if b.starts_with(STATUS) {
         return match b.get(..12) {
             None => Probe::NeedMore,
-            Some(s) if s[7].is_ascii_digit() && s[8] == b' ' && s[9..12].iter().all(u8::is_ascii_digit) => {
+            Some(s)
+                if s[7].is_ascii_digit()
+                    && s[8] == b' '
+                    && s[9..12].iter().all(u8::is_ascii_digit) =>
+            {
                 Probe::Match
             }
             Some(_) => Probe::NoMatch,
@@ -633,7 +636,10 @@ pub fn probe(b: &[u8], strict: bool) -> Probe {
     };
     let l = &b[..eol];
     let l = l.strip_suffix(b"\r").unwrap_or(l);
-    match l.strip_suffix(b" HTTP/1.1").or(l.strip_suffix(b" HTTP/1.0")) {
+    match l
+        .strip_suffix(b" HTTP/1.1")
+        .or(l.strip_suffix(b" HTTP/1.0"))
+    {
         Some(rest) if rest.len() > token_len + 1 && !rest[token_len + 1..].contains(&b' ') => {
             Probe::Match
         }

@@ -37,12 +37,14 @@ fn a_response_head() {
     assert!(r.flags.is_empty());
     let r = ResponseHead::parse(b"HTTP/1.0 304 Not Modified\r\n\r\n").unwrap();
     assert_eq!(response_body(&r, Some(b"GET")), Body::None);
-    let r = ResponseHead::parse(b"HTTP/1.1 200\r\nTransfer-Encoding: gzip, chunked\r\n\r\n").unwrap();
+    let r =
+        ResponseHead::parse(b"HTTP/1.1 200\r\nTransfer-Encoding: gzip, chunked\r\n\r\n").unwrap();
     assert_eq!(r.reason, b"");
     assert_eq!(response_body(&r, None), Body::Chunked);
     let r = ResponseHead::parse(b"HTTP/1.0 200 OK\r\n\r\n").unwrap();
     assert_eq!(response_body(&r, Some(b"GET")), Body::UntilClose);
-    let r = ResponseHead::parse(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n").unwrap();
+    let r = ResponseHead::parse(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n")
+        .unwrap();
     assert!(!r.is_interim());
     assert_eq!(response_body(&r, Some(b"GET")), Body::Tunnel);
     let r = ResponseHead::parse(b"HTTP/1.1 100 Continue\r\n\r\n").unwrap();

@@ -410,8 +410,12 @@ impl Flags {
 /// Every record of the three record sections, in order.
 pub fn records<'a>(m: &Message<'a>) -> impl Iterator<Item = (Section, Record<'a>)> + 'a {
     let an = m.records(Section::Answer).map(|r| (Section::Answer, r));
-    let ns = m.records(Section::Authority).map(|r| (Section::Authority, r));
-    let ar = m.records(Section::Additional).map(|r| (Section::Additional, r));
+    let ns = m
+        .records(Section::Authority)
+        .map(|r| (Section::Authority, r));
+    let ar = m
+        .records(Section::Additional)
+        .map(|r| (Section::Additional, r));
     an.chain(ns).chain(ar)
 }
 

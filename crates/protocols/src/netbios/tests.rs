@@ -90,10 +90,16 @@ fn a_registration_names_its_owner() {
     assert_eq!(a[0].node_type.name(), "b_node");
     assert_eq!(name_role(&nb, false), NameRole::Host);
     // A workgroup registers as a group name with suffix 0x00.
-    let wg = NbName::decode(&crate::dns::read_name(&nb_wire("WORKGROUP", 0), 0).unwrap().0).unwrap();
+    let wg = NbName::decode(
+        &crate::dns::read_name(&nb_wire("WORKGROUP", 0), 0)
+            .unwrap()
+            .0,
+    )
+    .unwrap();
     assert_eq!(name_role(&wg, true), NameRole::Domain);
     assert_eq!(name_role(&wg, false), NameRole::Host);
-    let msgr = NbName::decode(&crate::dns::read_name(&nb_wire("OPERATOR", 3), 0).unwrap().0).unwrap();
+    let msgr =
+        NbName::decode(&crate::dns::read_name(&nb_wire("OPERATOR", 3), 0).unwrap().0).unwrap();
     assert_eq!(name_role(&msgr, false), NameRole::Other);
     assert_eq!(suffix_name(0x1c), "domain_controllers");
 }
@@ -127,7 +133,11 @@ fn a_node_status_response_lists_the_name_table() {
     p.extend_from_slice(&(rdata.len() as u16).to_be_bytes());
     p.extend_from_slice(&rdata);
     let m = Message::parse(&p).unwrap();
-    assert!(m.flags.is_empty(), "{:?}", m.flags.names().collect::<Vec<_>>());
+    assert!(
+        m.flags.is_empty(),
+        "{:?}",
+        m.flags.names().collect::<Vec<_>>()
+    );
     assert!(check(&m).is_empty());
     let r = m.answers().next().unwrap();
     assert_eq!(r.rtype, rr_type::NBSTAT);
@@ -162,8 +172,14 @@ fn findings() {
     let m = Message::parse(&p).unwrap();
     assert_eq!(check(&m).names().collect::<Vec<_>>(), ["bad_encoding"]);
     // Opcode 3 is not NetBIOS; the probe refuses it and more than one question.
-    assert_eq!(probe(&header(1, 0x1800, [1, 0, 0, 0]), false), Probe::NoMatch);
-    assert_eq!(probe(&header(1, 0x0000, [2, 0, 0, 0]), false), Probe::NoMatch);
+    assert_eq!(
+        probe(&header(1, 0x1800, [1, 0, 0, 0]), false),
+        Probe::NoMatch
+    );
+    assert_eq!(
+        probe(&header(1, 0x0000, [2, 0, 0, 0]), false),
+        Probe::NoMatch
+    );
     assert_eq!(probe(&[0; 11], false), Probe::NoMatch);
     assert_eq!(rr_type::name(RrType(0x21)), "NBSTAT");
 }

@@ -218,7 +218,11 @@ impl HttpSession {
             "head_too_long",
             Cow::Owned(format!(
                 "an HTTP {} head is longer than {MAX_HEAD_LEN} octets; skipped to the next message",
-                if dir == self.request_dir { "request" } else { "response" }
+                if dir == self.request_dir {
+                    "request"
+                } else {
+                    "response"
+                }
             )),
         );
     }
@@ -266,7 +270,11 @@ impl HttpSession {
             what,
             Cow::Owned(format!(
                 "not an HTTP {} line: {:?}; skipped to the next message",
-                if dir == self.request_dir { "request" } else { "status" },
+                if dir == self.request_dir {
+                    "request"
+                } else {
+                    "status"
+                },
                 String::from_utf8_lossy(shown)
             )),
         );

@@ -69,7 +69,10 @@ pub(crate) fn write(w: &mut JsonWriter, ev: &DhcpEvent<'_>, max_values: usize) {
     addr(w, "next_server_ip", m.siaddr);
     addr(w, "relay_ip", m.giaddr);
     // sname and file, unless they hold options.
-    let overload = m.option(option::OVERLOAD).and_then(|o| o.first().copied()).unwrap_or(0);
+    let overload = m
+        .option(option::OVERLOAD)
+        .and_then(|o| o.first().copied())
+        .unwrap_or(0);
     if overload & 2 == 0 {
         header_text(w, "server_name", m.sname);
     }
