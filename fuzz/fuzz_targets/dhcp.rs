@@ -75,7 +75,13 @@ fn sensor(data: &[u8], tcp_port: Option<u16>, udp: (u16, u16)) {
         let (mut cseq, mut sseq) = (1000u32, 5000u32);
         frames.push(craft::tcp_frame(&e, cseq, 0, TcpFlags::SYN, b""));
         cseq += 1;
-        frames.push(craft::tcp_frame(&r, sseq, cseq, TcpFlags::SYN | TcpFlags::ACK, b""));
+        frames.push(craft::tcp_frame(
+            &r,
+            sseq,
+            cseq,
+            TcpFlags::SYN | TcpFlags::ACK,
+            b"",
+        ));
         sseq += 1;
         for (i, c) in chunks.iter().enumerate() {
             let flags = TcpFlags::ACK | TcpFlags::PSH;

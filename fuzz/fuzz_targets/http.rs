@@ -40,11 +40,20 @@ fn parsers(data: &[u8]) {
             within(data, k);
             within(data, v);
         }
-        std::hint::black_box((request_body(&r), r.host(), r.user_agent(), r.flags.names().count()));
+        std::hint::black_box((
+            request_body(&r),
+            r.host(),
+            r.user_agent(),
+            r.flags.names().count(),
+        ));
     }
     if let Some(r) = ResponseHead::parse(data) {
         within(data, r.reason);
-        std::hint::black_box((response_body(&r, Some(b"GET")), response_body(&r, None), r.server()));
+        std::hint::black_box((
+            response_body(&r, Some(b"GET")),
+            response_body(&r, None),
+            r.server(),
+        ));
     }
     // The chunked walker, whole and in pieces, agrees with itself.
     let whole = Chunked::default().feed(data);
@@ -97,7 +106,13 @@ fn sensor(data: &[u8], tcp_port: Option<u16>, udp: (u16, u16)) {
         let (mut cseq, mut sseq) = (1000u32, 5000u32);
         frames.push(craft::tcp_frame(&e, cseq, 0, TcpFlags::SYN, b""));
         cseq += 1;
-        frames.push(craft::tcp_frame(&r, sseq, cseq, TcpFlags::SYN | TcpFlags::ACK, b""));
+        frames.push(craft::tcp_frame(
+            &r,
+            sseq,
+            cseq,
+            TcpFlags::SYN | TcpFlags::ACK,
+            b"",
+        ));
         sseq += 1;
         for (i, c) in chunks.iter().enumerate() {
             let flags = TcpFlags::ACK | TcpFlags::PSH;
