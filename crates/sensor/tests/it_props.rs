@@ -259,3 +259,59 @@ fn dns_tcp_framing_survives_every_cut() {
         );
     }
 }
+
+/// The pending table holds `max_pending` queries (4 here): a fifth ends
+/// the oldest with an anomaly. A query longer than what is kept is paired
+/// and reported from its start (`query_cut`), not as truncated.
+#[test]
+fn dns_pending_bounds() {
+    let query = |id: u16, extra: usize| {
+        let mut v = id.to_be_bytes().to_vec();
+        v.extend_from_slice(&[
+            0x01,
+            0x00,
+            0,
+            1,
+            0,
+            0,
+            0,
+            0,
+            0,
+            if extra > 0 { 1 } else { 0 },
+        ]);
+        v.extend_from_slice(b"\x03plc\x07example\x00\x00\x01\x00\x01");
+        if extra > 0 {
+            // An additional record with `extra` octets of data.
+            v.extend_from_slice(&[0, 0, 16, 0, 1, 0, 0, 0, 0]);
+            v.extend_from_slice(&(extra as u16).to_be_bytes());
+            v.extend(std::iter::repeat_n(b'x', extra));
+        }
+        v
+    };
+    let mut chunks: Vec<(bool, Vec<u8>)> = (1..=5).map(|id| (true, query(id, 0))).collect();
+    chunks.push((true, query(9, 2000)));
+    let mut resp = query(9, 0);
+    resp[2] |= 0x80;
+    chunks.push((false, resp));
+    let out = run(&chunks, &[], &[(40100, 53)]);
+    let anomalies = events(&out, "anomaly");
+    let codes: Vec<&str> = anomalies
+        .iter()
+        .map(|a| a["anomaly"]["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(codes, ["pending_table_full", "pending_table_full"], "{out}");
+    let ev = events(&out, "dns");
+    let ids: Vec<u64> = ev
+        .iter()
+        .map(|e| e["dns"]["id"].as_u64().unwrap())
+        .collect();
+    assert_eq!(ids, [1, 2, 9, 3, 4, 5], "{out}");
+    let big = &ev[2]["dns"];
+    assert_eq!(big["flags"], serde_json::json!(["query_cut"]));
+    assert!(big["query"].get("flags").is_none(), "{big}");
+    assert_eq!(big["rrname"], "plc.example");
+    assert!(ev
+        .iter()
+        .filter(|e| e["dns"]["id"] != 9)
+        .all(|e| e["dns"]["response_missing"] == true));
+}

@@ -67,13 +67,13 @@ struct Pending {
     dir: usize,
     /// Octets of the query on the wire.
     len: usize,
-    kept: u16,
-    bytes: [u8; MAX_KEPT],
+    /// Its first [`MAX_KEPT`] octets (queries are small: most are kept whole).
+    bytes: Box<[u8]>,
 }
 
 impl Pending {
     fn bytes(&self) -> &[u8] {
-        &self.bytes[..usize::from(self.kept)]
+        &self.bytes
     }
 }
 
@@ -264,17 +264,13 @@ impl NameSession {
                 self.emit(out, Some(&old), None);
             }
         }
-        let kept = bytes.len().min(MAX_KEPT);
-        let mut p = Pending {
+        self.pending.push_back(Pending {
             ts,
             id: m.header.id,
             dir,
             len: bytes.len(),
-            kept: kept as u16,
-            bytes: [0; MAX_KEPT],
-        };
-        p.bytes[..kept].copy_from_slice(&bytes[..kept]);
-        self.pending.push_back(p);
+            bytes: bytes[..bytes.len().min(MAX_KEPT)].into(),
+        });
     }
 
     fn response(&mut self, dir: usize, m: &Message<'_>, ts: i64, out: &mut Out<'_>) {
@@ -302,7 +298,7 @@ impl NameSession {
             if self.kind == Kind::Dns {
                 m.check_rdata();
             }
-            if p.len > p.kept.into() {
+            if p.len > p.bytes.len() {
                 // What was cut is not missing from the wire.
                 m.flags.0 &= !(Flags::TRUNCATED | Flags::TRAILING_BYTES);
                 flags.0 |= Flags::QUERY_CUT;
