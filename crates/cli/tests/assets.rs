@@ -325,6 +325,13 @@ fn describe(a: &Value) -> String {
         "serial_number",
         "dnp3_address",
         "iec104_common_address",
+        "hostname",
+        "netbios_name",
+        "netbios_domain",
+        "dns_name",
+        "os",
+        "http_server",
+        "dhcp_ip",
     ] {
         if let Some(v) = a["identity"][key]["value"].as_str() {
             parts.push(format!("{key}={v}"));

@@ -417,10 +417,17 @@ fn describe(s: &Subject<'_>) -> String {
     }
 }
 
+/// Whether `protocol` is in a rule's list, by name or by a registered port
+/// (`tcp/80` lists HTTP, `modbus` lists a port-502 flow nothing parsed).
+fn listed(list: &[String], protocol: &str) -> bool {
+    list.iter()
+        .any(|p| p == protocol || aliases(protocol).any(|a| a == p))
+}
+
 /// Whether a conduit's constraints allow `s`; the reason when not.
 fn allowed(m: &Match, s: &Subject<'_>, targets: &[Target]) -> Result<(), String> {
     if let Some(p) = &m.protocols {
-        if !p.iter().any(|p| p == s.protocol) {
+        if !listed(p, s.protocol) {
             return Err(format!("allows {} only", p.join(", ")));
         }
     }
@@ -463,7 +470,7 @@ fn allowed(m: &Match, s: &Subject<'_>, targets: &[Target]) -> Result<(), String>
 /// Whether a deny rule's constraints all hold for `s`.
 fn forbidden(m: &Match, s: &Subject<'_>, targets: &[Target]) -> bool {
     if let Some(p) = &m.protocols {
-        if !p.iter().any(|p| p == s.protocol) {
+        if !listed(p, s.protocol) {
             return false;
         }
     }

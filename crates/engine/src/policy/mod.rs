@@ -352,6 +352,10 @@ const SERVICE_PORTS: &[(&str, &[&str])] = &[
     ("s7comm", &["tcp/102"]),
     ("s7comm_plus", &["tcp/102"]),
     ("enip", &["tcp/44818", "udp/44818", "udp/2222"]),
+    ("dns", &["udp/53", "tcp/53"]),
+    ("netbios", &["udp/137"]),
+    ("dhcp", &["udp/67", "udp/68"]),
+    ("http", &["tcp/80", "tcp/8080"]),
 ];
 
 /// Other names of the same service: the registered ports of a protocol,
