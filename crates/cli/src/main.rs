@@ -4,6 +4,7 @@
 
 mod analyze;
 mod assets;
+mod audit;
 mod input;
 mod oui;
 mod summary;
@@ -30,6 +31,8 @@ enum Command {
     Map(assets::MapArgs),
     /// The MAC vendor registry.
     Oui(oui::OuiArgs),
+    /// The hash-chained audit log written by `analyze --audit`: verify, list.
+    Audit(audit::AuditArgs),
     /// Print the JSON Schema that every event validates against.
     Schema,
 }
@@ -41,6 +44,7 @@ fn main() -> ExitCode {
         Command::Assets(args) => assets::run_assets(args),
         Command::Map(args) => assets::run_map(args),
         Command::Oui(args) => oui::run(args),
+        Command::Audit(args) => audit::run(args),
         Command::Schema => {
             print!("{}", plantshield_events::EVENT_SCHEMA);
             ExitCode::SUCCESS
