@@ -155,6 +155,18 @@ pub trait EventSink {
     fn observe(&mut self, _obs: &Observation<'_>) {}
 }
 
+/// A sink borrowed mutably is a sink, so that wrappers (the engine, the
+/// audit trail) can sit in front of a `&mut dyn EventSink`.
+impl<S: EventSink + ?Sized> EventSink for &mut S {
+    fn event(&mut self, env: &Envelope, ev: &Event<'_>) {
+        (**self).event(env, ev);
+    }
+
+    fn observe(&mut self, obs: &Observation<'_>) {
+        (**self).observe(obs);
+    }
+}
+
 /// Network facts below the event level.
 #[derive(Clone, Copy, Debug)]
 pub enum Observation<'a> {
