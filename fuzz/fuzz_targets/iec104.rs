@@ -128,7 +128,6 @@ fn session(data: &[u8]) {
         };
         feed(&mut sensor, ts, frame);
     }
-    drop(feed);
     sensor.finish(&mut sink);
     sink.finish().expect("io::sink never fails");
     assert_eq!(sensor.active_flows(), 0);

@@ -153,7 +153,6 @@ pub fn run_sensor(records: &[Record<'_>], tcp_port: Option<u16>, udp: Option<(u1
         };
         feed(&mut sensor, ts, &frame);
     }
-    drop(feed);
     sensor.finish(&mut sink);
     sink.finish().expect("io::sink never fails");
     assert_eq!(sensor.active_flows(), 0, "flows left after finish");
