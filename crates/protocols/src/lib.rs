@@ -12,11 +12,14 @@
 
 #![forbid(unsafe_code)]
 
+pub mod bacnet;
 pub mod cursor;
 pub mod dnp3;
 pub mod enip;
 pub mod iec104;
 pub mod modbus;
+pub mod opcua;
+pub mod profinet;
 pub mod s7comm;
 
 /// How sure a content probe is that bytes start a given protocol's stream.
