@@ -14,6 +14,7 @@
 #![forbid(unsafe_code)]
 
 mod app;
+mod dcp;
 mod event;
 pub mod json;
 mod stats;
@@ -32,10 +33,11 @@ use plantshield_flow::{
 
 use app::{AppCtx, FlowApp, FlowMeta};
 pub use event::{
-    AnomalyEvent, AnomalyKind, CotpConnect, Dnp3Event, EnipCip, EnipConnection, EnipEvent, EnipIo,
-    Envelope, Event, EventSink, ExtEvent, FlowEvent, IcsSummary, Iec104Asdu, Iec104Event,
-    Iec104Flags, Iec104Link, Iec104LinkCounters, Iec104Transaction, Iec104UFrames, ModbusEvent,
-    Observation, S7commEvent, S7commPlusEvent,
+    AnomalyEvent, AnomalyKind, BacnetEvent, CotpConnect, Dnp3Event, EnipCip, EnipConnection,
+    EnipEvent, EnipIo, Envelope, Event, EventSink, ExtEvent, FlowEvent, IcsSummary, Iec104Asdu,
+    Iec104Event, Iec104Flags, Iec104Link, Iec104LinkCounters, Iec104Transaction, Iec104UFrames,
+    ModbusEvent, Observation, OpcuaChannel, OpcuaEvent, OpcuaKind, ProfinetDcpEvent, S7commEvent,
+    S7commPlusEvent,
 };
 pub use stats::{ProtoCounters, Stats};
 
@@ -245,7 +247,7 @@ impl Sensor {
                     arp: &arp,
                 });
             }
-            Net::Other { ethertype, .. } => {
+            Net::Other { ethertype, payload } => {
                 self.stats.other_ethertype += 1;
                 if let (Some(src), Some(dst)) = (frame.src_mac, frame.dst_mac) {
                     sink.observe(&Observation::Frame {
@@ -255,6 +257,9 @@ impl Sensor {
                         dst,
                         ethertype: ethertype.0,
                     });
+                    if ethertype.0 == plantshield_protocols::profinet::ETHERTYPE {
+                        self.profinet_frame(ts, vlan, src, dst, payload, sink);
+                    }
                 }
             }
             Net::UnsupportedLink(_) => self.stats.unsupported_link += 1,

@@ -17,10 +17,12 @@
 //! reverse connection) is still the protocol's server: the session is told
 //! that requests travel towards the TCP client (`reverse`).
 
+mod bacnet;
 mod dnp3;
 mod enip;
 mod iec104;
 mod modbus;
+mod opcua;
 mod s7comm;
 
 use std::borrow::Cow;
@@ -69,6 +71,8 @@ pub(crate) static DETECTORS: &[Detector] = &[
     iec104::DETECTOR,
     s7comm::DETECTOR,
     enip::DETECTOR,
+    bacnet::DETECTOR,
+    opcua::DETECTOR,
 ];
 
 /// What the flow's application layer is.

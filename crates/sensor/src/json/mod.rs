@@ -4,10 +4,13 @@
 //! The envelope, `ics`, `flow`, `anomaly` and `stats` objects are written
 //! here; each protocol's own object is written by its submodule.
 
+mod bacnet;
 mod dnp3;
 mod enip;
 mod iec104;
 mod modbus;
+mod opcua;
+mod profinet_dcp;
 mod s7comm;
 
 use std::io::{self, Write};
@@ -186,6 +189,9 @@ pub fn write_event(
         Event::Iec104(e) => iec104::write(w, e, max_values),
         Event::S7comm(e) => s7comm::write(w, e, max_values),
         Event::S7commPlus(e) => s7comm::write_plus(w, e, max_values),
+        Event::Bacnet(e) => bacnet::write(w, e, max_values),
+        Event::Opcua(e) => opcua::write(w, e, max_values),
+        Event::ProfinetDcp(e) => profinet_dcp::write(w, e, max_values),
         Event::Flow(f) => flow(w, f),
         Event::Anomaly(a) => anomaly(w, a),
         Event::Stats(s) => stats(w, s),
