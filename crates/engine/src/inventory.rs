@@ -318,6 +318,10 @@ struct Cached {
     server: AssetId,
     protocol: EdgeProto,
     edge: Option<u32>,
+    /// The envelope source the entry was made for: protocols whose peers
+    /// both request (BACnet) orient each event from its requester, so one
+    /// flow's events can come either way.
+    src: (IpAddr, u16),
 }
 
 /// The inventory.
@@ -493,6 +497,10 @@ impl Inventory {
     /// An event from the sensor.
     pub fn event(&mut self, env: &Envelope, ev: &Event<'_>) {
         let (Some(src), Some(dst)) = (env.src, env.dst) else {
+            // Layer-2 protocol events (PROFINET DCP) name their MACs only.
+            if env.src.is_none() && ev.ics().is_some() {
+                self.layer2_facts(env, ev);
+            }
             return;
         };
         if let Event::Anomaly(_) | Event::Stats(_) | Event::Ext(_) = ev {
@@ -510,7 +518,7 @@ impl Inventory {
         // Fast path: a transaction of a flow already resolved.
         if let (Some(ics), Some(id)) = (ics, env.flow_id) {
             if let Some(c) = self.flow_cache.get(&id).copied() {
-                if c.protocol == protocol {
+                if c.protocol == protocol && c.src == src {
                     if let Some(e) = c.edge {
                         self.transaction_on(
                             e,
@@ -529,6 +537,11 @@ impl Inventory {
         let c = self.endpoint(src.0, env.src_mac, env.src_ttl, ts, env.flow_id);
         let s = self.endpoint(dst.0, env.dst_mac, env.dst_ttl, ts, env.flow_id);
         let (Some(c), Some(s)) = (c, s) else {
+            // A broadcast or multicast destination: no edge, but what the
+            // sender says about itself (a BACnet I-Am) still counts.
+            if ics.is_some() {
+                self.facts_of(ev, c, s, ts, env.flow_id);
+            }
             return;
         };
         let edge = self.edge(c, s, protocol, ts);
@@ -543,6 +556,7 @@ impl Inventory {
                     server: s,
                     protocol,
                     edge,
+                    src,
                 },
             );
         }
@@ -561,12 +575,40 @@ impl Inventory {
 
     /// Applies the identity facts of a transaction event.
     fn facts(&mut self, ev: &Event<'_>, c: AssetId, s: AssetId, ts: i64, flow: Option<u64>) {
+        self.facts_of(ev, Some(c), Some(s), ts, flow);
+    }
+
+    /// Applies the facts of an event about whichever of its ends is an asset.
+    fn facts_of(
+        &mut self,
+        ev: &Event<'_>,
+        c: Option<AssetId>,
+        s: Option<AssetId>,
+        ts: i64,
+        flow: Option<u64>,
+    ) {
         let mut facts = Vec::new();
         identity::facts(ev, &mut |f| facts.push(f));
         for f in facts {
-            let id = if f.about_client { c } else { s };
-            self.learn(id, f.attribute, f.value, f.source, f.confidence, ts, flow);
+            if let Some(id) = if f.about_client { c } else { s } {
+                self.learn(id, f.attribute, f.value, f.source, f.confidence, ts, flow);
+            }
         }
+    }
+
+    /// The facts of a layer-2 event: its "client" is the sending MAC, its
+    /// "server" the destination MAC (unless a group address).
+    fn layer2_facts(&mut self, env: &Envelope, ev: &Event<'_>) {
+        let ts = env.ts_ns;
+        let mut end = |mac: Option<MacAddr>| {
+            let m = mac.filter(|m| !m.is_multicast() && *m != MacAddr::default())?;
+            let id = self.asset_for_mac(m, ts)?;
+            self.touch(id, ts);
+            Some(id)
+        };
+        let c = end(env.src_mac);
+        let s = end(env.dst_mac);
+        self.facts_of(ev, c, s, ts, None);
     }
 
     /// The edge of (client, server, protocol), created if there is room.
@@ -848,8 +890,10 @@ impl Inventory {
                 // Drop the address from where it was.
                 self.assets[old as usize].ips.retain(|x| *x != ip);
                 if old_remote {
-                    // A remote IP-only asset turns out to be this local one: merge.
+                    // A remote IP-only asset turns out to be this local one:
+                    // merge, and judge the role on the joined evidence.
                     self.merge(old, id);
+                    self.update_role(id, ts);
                 } else if new_pair && !first_mac {
                     let old_mac = self.assets[old as usize]
                         .macs
@@ -917,6 +961,9 @@ impl Inventory {
             a.ops_sent[i] += src.ops_sent[i];
             a.ops_received[i] += src.ops_received[i];
         }
+        a.servers_polled += src.servers_polled;
+        a.it_flows += src.it_flows;
+        a.serves_historian_port |= src.serves_historian_port;
         a.first_seen = a.first_seen.min(src.first_seen);
         a.last_seen = a.last_seen.max(src.last_seen);
         // Re-key the edges of the merged asset, combining duplicates.

@@ -654,16 +654,24 @@ pub struct OpcuaChannel<'a> {
     pub request_id: Option<u32>,
 }
 
-/// One PROFINET DCP message (IEC 61158-6-10, DCP): its frame, header and
-/// blocks.
+/// A PROFINET DCP event (IEC 61158-6-10, DCP): a Set or Get request with
+/// its response (paired by xid and MAC addresses), or one message of its
+/// own (Identify requests and responses, Hello, a Set or Get response whose
+/// request was not seen).
 #[derive(Clone, Copy, Debug)]
 pub struct ProfinetDcpEvent<'a> {
-    /// Sender MAC.
+    /// Sender of `message`.
     pub src_mac: plantshield_decode::MacAddr,
-    /// Destination MAC.
+    /// Destination of `message`.
     pub dst_mac: plantshield_decode::MacAddr,
-    /// The parsed message.
-    pub dcp: profinet::DcpMessage<'a>,
+    /// The request, or the message seen on its own.
+    pub message: profinet::DcpMessage<'a>,
+    /// The response to a Set or Get request.
+    pub response: Option<profinet::DcpMessage<'a>>,
+    /// A Set or Get request got no response.
+    pub response_missing: bool,
+    /// Response time minus request time.
+    pub latency_ns: Option<i64>,
     /// The `ics` object.
     pub ics: IcsSummary,
 }

@@ -145,6 +145,7 @@ pub struct Sensor {
     defrag_events: Vec<DefragEvent>,
     stream_events: Vec<StreamEvent>,
     decode_anomalies: u64,
+    dcp: dcp::DcpState,
 }
 
 impl Sensor {
@@ -160,6 +161,7 @@ impl Sensor {
             defrag_events: Vec::new(),
             stream_events: Vec::new(),
             decode_anomalies: 0,
+            dcp: dcp::DcpState::default(),
             cfg,
         }
     }
@@ -577,6 +579,7 @@ impl Sensor {
         self.flows.drain(&mut |f, r| ended.push((f, r)));
         self.ended.reverse();
         self.drain_ended(sink);
+        self.dcp_finish(sink);
         let ts = if self.now == i64::MIN { 0 } else { self.now };
         sink.event(&Envelope::at(ts), &Event::Stats(&self.stats));
     }
