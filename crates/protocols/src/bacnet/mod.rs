@@ -74,7 +74,8 @@ impl Flags {
     /// A confirmed request to a broadcast address (clause 5.4: confirmed
     /// requests are sent to one device).
     pub const CONFIRMED_BROADCAST: u32 = 1 << 13;
-    /// The segments of a message came with different BVLC functions.
+    /// The segments of a message, or the SegmentACKs of the transaction,
+    /// came with another BVLC function than its first segment.
     pub const BVLC_FUNCTION_CHANGED: u32 = 1 << 14;
 
     const NAMES: [(u32, &'static str); 15] = [

@@ -499,6 +499,9 @@ impl BacnetSession {
                     Some(i) => {
                         let p = &mut self.pending[i];
                         p.last_ts = out.ts;
+                        if m.bvlc.function.0 != p.bvlc_function {
+                            p.flags.0 |= Flags::BVLC_FUNCTION_CHANGED;
+                        }
                         if a.negative() {
                             p.segment_naks += 1;
                         } else {
