@@ -590,6 +590,12 @@ impl Inventory {
         let mut facts = Vec::new();
         identity::facts(ev, &mut |f| facts.push(f));
         for f in facts {
+            // Both ends are one asset (loopback, or hosts behind one MAC):
+            // what the client says would overwrite what the server says
+            // about the same attributes; the server's identity is kept.
+            if f.about_client && c.is_some() && c == s {
+                continue;
+            }
             if let Some(id) = if f.about_client { c } else { s } {
                 self.learn(id, f.attribute, f.value, f.source, f.confidence, ts, flow);
             }
