@@ -182,6 +182,39 @@ fn segmented_request_is_one_transaction() {
     assert!(e.get("flags").is_none(), "{e}");
 }
 
+/// A segmented ComplexACK whose service data exceeds the joining cap
+/// (8 KiB): still one transaction, every segment and SegmentACK counted,
+/// the rest of the data dropped and flagged `segments_incomplete`.
+#[test]
+fn segmented_reply_past_the_joining_cap_is_flagged() {
+    let (c, s) = (ep(1, 2), ep(2, 1));
+    let mut d = vec![(c, unicast(0x04, &read_property(4, 5, 28)), 0)];
+    // 7 segments of 1400 octets: 9800 > 8192.
+    for i in 0..7u8 {
+        let more = if i < 6 { 0x04 } else { 0 };
+        let mut a = vec![0x38 | more, 4, i, 7, 12];
+        a.extend(std::iter::repeat_n(0x41, 1400));
+        d.push((s, unicast(0, &a), 0));
+        // SegmentACK from the client (SRV clear).
+        d.push((c, unicast(0, &[0x40, 4, i, 7]), 0));
+    }
+    let (r, _) = run(&d, &[]);
+    let b = bacnet(&r);
+    assert_eq!(b.len(), 1, "{b:#?}");
+    let e = &b[0]["bacnet"];
+    assert_eq!(b[0]["ics"]["function"], "read_property");
+    assert_eq!(e["response_segments"], 7);
+    assert_eq!(e["segment_acks"], 7);
+    let flags: Vec<&str> = e["flags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f.as_str().unwrap())
+        .collect();
+    assert!(flags.contains(&"segments_incomplete"), "{e}");
+    assert!(!flags.contains(&"segmentation_unfinished"), "{e}");
+}
+
 /// A client's Abort ends its request; a server's Abort does too; an Abort
 /// from the wrong side (SRV set, travelling the request's way) does not.
 #[test]

@@ -50,7 +50,7 @@ const LAYER: &str = "bacnet";
 
 /// Octets of service data joined over the segments of one message; the
 /// rest is counted and flagged (`segments_incomplete`).
-pub(crate) const MAX_JOINED: usize = 16 * 1024;
+pub(crate) const MAX_JOINED: usize = 8 * 1024;
 
 /// Spare datagram buffers kept for reuse.
 const MAX_SPARE: usize = 8;
