@@ -528,7 +528,7 @@ impl Inventory {
                             ev.event_type(),
                             ics.operation,
                         );
-                        self.facts(ev, c.client, c.server, ts, env.flow_id);
+                        self.facts(ev, Some(c.client), Some(c.server), ts, env.flow_id);
                         return;
                     }
                 }
@@ -537,10 +537,10 @@ impl Inventory {
         let c = self.endpoint(src.0, env.src_mac, env.src_ttl, ts, env.flow_id);
         let s = self.endpoint(dst.0, env.dst_mac, env.dst_ttl, ts, env.flow_id);
         let (Some(c), Some(s)) = (c, s) else {
-            // A broadcast or multicast destination: no edge, but what the
-            // sender says about itself (a BACnet I-Am) still counts.
-            if ics.is_some() {
-                self.facts_of(ev, c, s, ts, env.flow_id);
+            // A broadcast (a DHCP client without an address) is no asset, but
+            // facts that name their device by MAC or IP still apply.
+            if !matches!(ev, Event::Flow(_)) {
+                self.facts(ev, c, s, ts, env.flow_id);
             }
             return;
         };
@@ -561,25 +561,21 @@ impl Inventory {
             );
         }
         match ev {
-            Event::Flow(f) => self.flow(c, s, protocol, edge, ts, f),
+            Event::Flow(f) => self.flow(c, s, protocol, dst.1, edge, ts, f),
             _ => {
                 if let (Some(ics), Some(e)) = (ics, edge) {
                     self.transaction_on(e, c, s, ts, ev.event_type(), ics.operation);
                 }
-                if ics.is_some() {
-                    self.facts(ev, c, s, ts, env.flow_id);
-                }
+                self.facts(ev, Some(c), Some(s), ts, env.flow_id);
             }
         }
     }
 
-    /// Applies the identity facts of a transaction event.
-    fn facts(&mut self, ev: &Event<'_>, c: AssetId, s: AssetId, ts: i64, flow: Option<u64>) {
-        self.facts_of(ev, Some(c), Some(s), ts, flow);
-    }
-
-    /// Applies the facts of an event about whichever of its ends is an asset.
-    fn facts_of(
+    /// Applies the identity facts of an event: to its client or server, or
+    /// to the asset a fact names by MAC or IP address (only one the
+    /// inventory already holds: a name service answer does not make a
+    /// device).
+    fn facts(
         &mut self,
         ev: &Event<'_>,
         c: Option<AssetId>,
@@ -593,10 +589,16 @@ impl Inventory {
             // Both ends are one asset (loopback, or hosts behind one MAC):
             // what the client says would overwrite what the server says
             // about the same attributes; the server's identity is kept.
-            if f.about_client && c.is_some() && c == s {
+            if f.about.is_none() && f.about_client && c.is_some() && c == s {
                 continue;
             }
-            if let Some(id) = if f.about_client { c } else { s } {
+            let id = match f.about {
+                Some(identity::About::Mac(m)) => self.by_mac.get(&m).copied(),
+                Some(identity::About::Ip(ip)) => self.by_ip.get(&ip).copied(),
+                None if f.about_client => c,
+                None => s,
+            };
+            if let Some(id) = id {
                 self.learn(id, f.attribute, f.value, f.source, f.confidence, ts, flow);
             }
         }
@@ -614,7 +616,7 @@ impl Inventory {
         };
         let c = end(env.src_mac);
         let s = end(env.dst_mac);
-        self.facts_of(ev, c, s, ts, None);
+        self.facts(ev, c, s, ts, None);
     }
 
     /// The edge of (client, server, protocol), created if there is room.
@@ -646,23 +648,32 @@ impl Inventory {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn flow(
         &mut self,
         c: AssetId,
         s: AssetId,
         protocol: EdgeProto,
+        port: u16,
         edge: Option<u32>,
         ts: i64,
         f: &FlowEvent,
     ) {
-        if let EdgeProto::Port(6, port) = protocol {
+        // An IT protocol (HTTP, DNS, ...) or none that was detected.
+        let it = match protocol {
+            EdgeProto::Port(..) => true,
+            EdgeProto::App(p) => !role::is_ics(p),
+        };
+        let tcp = matches!(protocol, EdgeProto::Port(6, _))
+            || matches!(protocol, EdgeProto::App(p) if p == "http");
+        if tcp && it {
             let a = &mut self.assets[s as usize];
             if role::is_historian_port(port) && !a.serves_historian_port {
                 a.serves_historian_port = true;
                 self.update_role(s, ts);
             }
         }
-        if let EdgeProto::Port(..) = protocol {
+        if it {
             for id in [c, s] {
                 let a = &mut self.assets[id as usize];
                 a.it_flows += 1;
@@ -739,7 +750,9 @@ impl Inventory {
         if !is_unicast(ip) {
             return None;
         }
-        let mac = mac.filter(|m| !m.is_multicast() && *m != MacAddr::default());
+        // Loopback traffic says nothing of the MACs of a capture host.
+        let mac =
+            mac.filter(|m| !m.is_multicast() && *m != MacAddr::default() && !ip.is_loopback());
         let bound_mac = match mac {
             None => None,
             Some(m) if self.arp_claims(m, ip) => Some(m),
@@ -1062,7 +1075,11 @@ impl Inventory {
             Some(old) if old.value == value => {
                 old.last_seen = old.last_seen.max(ts);
                 old.seen += 1;
-                old.confidence = old.confidence.max(confidence);
+                // Stronger evidence of the same value: it is now the source.
+                if confidence > old.confidence {
+                    old.confidence = confidence;
+                    old.source = source;
+                }
             }
             Some(old) if confidence < old.confidence => {
                 // A weaker source disagrees: keep the stronger evidence.

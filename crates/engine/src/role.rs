@@ -67,8 +67,8 @@ const FIELD: &[&str] = &["modbus", "s7comm", "s7comm_plus", "enip", "fins", "bac
 const TELECONTROL: &[&str] = &["dnp3", "iec104"];
 /// Substation protocols an IED serves (GOOSE and Sampled Values publishers).
 const SUBSTATION: &[&str] = &["mms", "goose", "sv"];
-/// Every industrial protocol.
-fn is_ics(p: &str) -> bool {
+/// Every industrial protocol (the others are IT protocols: DNS, HTTP, ...).
+pub fn is_ics(p: &str) -> bool {
     FIELD.contains(&p) || TELECONTROL.contains(&p) || SUBSTATION.contains(&p) || p == "opcua"
 }
 

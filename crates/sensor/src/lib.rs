@@ -39,6 +39,7 @@ pub use event::{
     ModbusEvent, Observation, OpcuaChannel, OpcuaEvent, OpcuaKind, ProfinetDcpEvent, S7commEvent,
     S7commPlusEvent,
 };
+pub use event::{DhcpEvent, HttpEvent, NameServiceEvent};
 pub use stats::{ProtoCounters, Stats};
 
 /// Limits and options of the pipeline.

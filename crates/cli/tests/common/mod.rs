@@ -57,12 +57,13 @@ pub fn pinned(package: &str) -> String {
         .to_string()
 }
 
-/// The exit status of a stack script whose capture is incomplete (tcpdump
-/// dropped packets; `tests/stacks/capture.py`): EX_TEMPFAIL, run it again.
+/// The exit status of a stack script whose run says nothing (tcpdump dropped
+/// packets, or a stack lost a reply that is on the wire;
+/// `tests/stacks/capture.py`): EX_TEMPFAIL, run it again.
 pub const STACK_TEMPFAIL: i32 = 75;
 
-/// How many times `run_stack_script` runs a script whose capture is
-/// incomplete before it gives up.
+/// How many times `run_stack_script` runs a script that exits 75 before it
+/// gives up.
 pub const STACK_ATTEMPTS: u32 = 3;
 
 const STACK_NEEDS: &str = "the real-stack tests need python3, the pinned packages \
@@ -70,8 +71,8 @@ const STACK_NEEDS: &str = "the real-stack tests need python3, the pinned package
      on lo, network namespaces)";
 
 /// Runs `python3 tests/stacks/SCRIPT OUT EXTRA_ARGS...` and returns its
-/// output once it succeeds. A run whose capture was incomplete (exit status
-/// 75) is repeated, `OUT` emptied first, up to `STACK_ATTEMPTS` runs in
+/// output once it succeeds. A run that exits 75 (capture incomplete, or a
+/// known race in a stack) is repeated, `OUT` emptied first, up to `STACK_ATTEMPTS` runs in
 /// all; the number of retries goes to standard error. Any other failure,
 /// or python3 missing, panics with the script's output: these tests never
 /// skip.
@@ -94,7 +95,7 @@ pub fn run_stack_script(script: &str, out: &Path, extra_args: &[&str]) -> Output
         if output.status.code() == Some(STACK_TEMPFAIL) {
             let why = stderr.lines().last().unwrap_or("").trim().to_string();
             eprintln!(
-                "{script}: capture incomplete on attempt {attempt} of {STACK_ATTEMPTS}{}: {why}",
+                "{script}: transient failure on attempt {attempt} of {STACK_ATTEMPTS}{}: {why}",
                 if attempt < STACK_ATTEMPTS {
                     ", running it again"
                 } else {
@@ -119,8 +120,9 @@ pub fn run_stack_script(script: &str, out: &Path, extra_args: &[&str]) -> Output
     }
     let log = std::fs::read_to_string(out.join("tcpdump.log")).unwrap_or_default();
     panic!(
-        "{what}: the capture was incomplete (tcpdump dropped packets) in all {STACK_ATTEMPTS} \
-         runs; the machine is too loaded to record the stacks:\n  {}\nthe last tcpdump.log:\n{log}",
+        "{what}: a transient failure (dropped packets or a stack's lost reply) in all \
+         {STACK_ATTEMPTS} runs; the machine is too loaded to record the stacks:\n  {}\n\
+         the last tcpdump.log:\n{log}",
         incomplete.join("\n  ")
     );
 }

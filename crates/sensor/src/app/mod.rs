@@ -18,10 +18,14 @@
 //! that requests travel towards the TCP client (`reverse`).
 
 mod bacnet;
+mod dhcp;
 mod dnp3;
+mod dns;
 mod enip;
+mod http;
 mod iec104;
 mod modbus;
+mod netbios;
 mod opcua;
 mod s7comm;
 
@@ -73,6 +77,11 @@ pub(crate) static DETECTORS: &[Detector] = &[
     enip::DETECTOR,
     bacnet::DETECTOR,
     opcua::DETECTOR,
+    // IT protocols that name hosts; only HTTP is found by content off its ports.
+    dns::DETECTOR,
+    netbios::DETECTOR,
+    dhcp::DETECTOR,
+    http::DETECTOR,
 ];
 
 /// What the flow's application layer is.

@@ -5,8 +5,11 @@
 //! here; each protocol's own object is written by its submodule.
 
 mod bacnet;
+mod dhcp;
 mod dnp3;
+mod dns;
 mod enip;
+mod http;
 mod iec104;
 mod modbus;
 mod opcua;
@@ -192,6 +195,10 @@ pub fn write_event(
         Event::Bacnet(e) => bacnet::write(w, e, max_values),
         Event::Opcua(e) => opcua::write(w, e, max_values),
         Event::ProfinetDcp(e) => profinet_dcp::write(w, e, max_values),
+        Event::Dns(e) => dns::write(w, e, max_values),
+        Event::Netbios(e) => dns::write_netbios(w, e, max_values),
+        Event::Dhcp(e) => dhcp::write(w, e, max_values),
+        Event::Http(e) => http::write(w, e),
         Event::Flow(f) => flow(w, f),
         Event::Anomaly(a) => anomaly(w, a),
         Event::Stats(s) => stats(w, s),
