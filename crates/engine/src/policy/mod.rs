@@ -36,6 +36,10 @@ pub const KNOWN_PROTOCOLS: &[&str] = &[
     "enip",
     "bacnet",
     "opcua",
+    "dns",
+    "netbios",
+    "dhcp",
+    "http",
 ];
 
 /// An IPv4 or IPv6 network.
