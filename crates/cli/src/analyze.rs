@@ -10,6 +10,7 @@ use clap::Args;
 use plantshield_engine::{Engine, InventoryConfig};
 use plantshield_sensor::json::{CountSink, EventCounts, JsonSink};
 use plantshield_sensor::EventSink;
+use plantshield_store::audit::AuditSink;
 
 use crate::input::{feed, InputArgs};
 use crate::summary;
@@ -41,6 +42,9 @@ pub struct AnalyzeArgs {
     /// baseline) and emit an `alert` for each violation; repeatable.
     #[arg(long, value_name = "FILE", conflicts_with = "no_assets")]
     policy: Vec<PathBuf>,
+    /// Append every write, command, program, firmware and mode-change transaction to the hash-chained audit log in the SQLite file DB (created if missing; `plantshield audit verify DB` checks it).
+    #[arg(long, value_name = "DB")]
+    audit: Option<PathBuf>,
 }
 
 pub fn run(args: AnalyzeArgs) -> ExitCode {
@@ -54,6 +58,14 @@ pub fn run(args: AnalyzeArgs) -> ExitCode {
     };
     let mut sensor = args.input.sensor();
     let started = Instant::now();
+    // --audit: open the log before anything is written.
+    let audit_log = match &args.audit {
+        Some(p) => match crate::audit::open_log(p) {
+            Some(log) => Some(log),
+            None => return ExitCode::from(2),
+        },
+        None => None,
+    };
     let out: Box<dyn Write> = match &args.output {
         Some(p) => match File::create(p) {
             Ok(f) => Box::new(f),
@@ -79,8 +91,24 @@ pub fn run(args: AnalyzeArgs) -> ExitCode {
         (true, false) => &mut engine_count,
         (true, true) => &mut engine_count.inner,
     };
+    // The audit trail sits first, so that it sees the sensor's transactions
+    // whatever the output options.
+    let mut audit = None;
+    let sink: &mut dyn EventSink = match audit_log {
+        Some(log) => audit.insert(AuditSink::new(
+            sink,
+            log,
+            &args.sensor,
+            args.max_values.max(1),
+        )),
+        None => sink,
+    };
     let ok = feed(&args.input, &mut sensor, sink, args.quiet);
     sensor.finish(sink);
+    let audit_ok = match (audit, &args.audit) {
+        (Some(mut a), Some(p)) => crate::audit::report(p, &a.finish(), args.quiet),
+        _ => true,
+    };
     let counts: EventCounts = if args.count_only {
         engine_count.inner.counts
     } else {
@@ -98,6 +126,9 @@ pub fn run(args: AnalyzeArgs) -> ExitCode {
             started.elapsed(),
             args.count_only,
         );
+    }
+    if !audit_ok {
+        return ExitCode::from(2);
     }
     if ok {
         ExitCode::SUCCESS

@@ -4,6 +4,7 @@
 
 mod analyze;
 mod assets;
+mod audit;
 mod input;
 mod oui;
 mod policy;
@@ -35,6 +36,8 @@ enum Command {
     Learn(policy::LearnArgs),
     /// Policy files: zones, conduits, deny rules and baselines.
     Policy(policy::PolicyArgs),
+    /// The hash-chained audit log written by `analyze --audit`: verify, list.
+    Audit(audit::AuditArgs),
     /// Print the JSON Schema that every event validates against.
     Schema,
 }
@@ -48,6 +51,7 @@ fn main() -> ExitCode {
         Command::Oui(args) => oui::run(args),
         Command::Learn(args) => policy::run_learn(args),
         Command::Policy(args) => policy::run_policy(args),
+        Command::Audit(args) => audit::run(args),
         Command::Schema => {
             print!("{}", plantshield_events::EVENT_SCHEMA);
             ExitCode::SUCCESS

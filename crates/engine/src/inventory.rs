@@ -520,7 +520,7 @@ impl Inventory {
                             ev.event_type(),
                             ics.operation,
                         );
-                        self.facts(ev, c.client, c.server, ts, env.flow_id);
+                        self.facts(ev, Some(c.client), Some(c.server), ts, env.flow_id);
                         return;
                     }
                 }
@@ -529,6 +529,11 @@ impl Inventory {
         let c = self.endpoint(src.0, env.src_mac, env.src_ttl, ts, env.flow_id);
         let s = self.endpoint(dst.0, env.dst_mac, env.dst_ttl, ts, env.flow_id);
         let (Some(c), Some(s)) = (c, s) else {
+            // A broadcast (a DHCP client without an address) is no asset, but
+            // facts that name their device by MAC or IP still apply.
+            if !matches!(ev, Event::Flow(_)) {
+                self.facts(ev, c, s, ts, env.flow_id);
+            }
             return;
         };
         let edge = self.edge(c, s, protocol, ts);
@@ -547,25 +552,40 @@ impl Inventory {
             );
         }
         match ev {
-            Event::Flow(f) => self.flow(c, s, protocol, edge, ts, f),
+            Event::Flow(f) => self.flow(c, s, protocol, dst.1, edge, ts, f),
             _ => {
                 if let (Some(ics), Some(e)) = (ics, edge) {
                     self.transaction_on(e, c, s, ts, ev.event_type(), ics.operation);
                 }
-                if ics.is_some() {
-                    self.facts(ev, c, s, ts, env.flow_id);
-                }
+                self.facts(ev, Some(c), Some(s), ts, env.flow_id);
             }
         }
     }
 
-    /// Applies the identity facts of a transaction event.
-    fn facts(&mut self, ev: &Event<'_>, c: AssetId, s: AssetId, ts: i64, flow: Option<u64>) {
+    /// Applies the identity facts of an event: to its client or server, or
+    /// to the asset a fact names by MAC or IP address (only one the
+    /// inventory already holds: a name service answer does not make a
+    /// device).
+    fn facts(
+        &mut self,
+        ev: &Event<'_>,
+        c: Option<AssetId>,
+        s: Option<AssetId>,
+        ts: i64,
+        flow: Option<u64>,
+    ) {
         let mut facts = Vec::new();
         identity::facts(ev, &mut |f| facts.push(f));
         for f in facts {
-            let id = if f.about_client { c } else { s };
-            self.learn(id, f.attribute, f.value, f.source, f.confidence, ts, flow);
+            let id = match f.about {
+                Some(identity::About::Mac(m)) => self.by_mac.get(&m).copied(),
+                Some(identity::About::Ip(ip)) => self.by_ip.get(&ip).copied(),
+                None if f.about_client => c,
+                None => s,
+            };
+            if let Some(id) = id {
+                self.learn(id, f.attribute, f.value, f.source, f.confidence, ts, flow);
+            }
         }
     }
 
@@ -598,23 +618,32 @@ impl Inventory {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn flow(
         &mut self,
         c: AssetId,
         s: AssetId,
         protocol: EdgeProto,
+        port: u16,
         edge: Option<u32>,
         ts: i64,
         f: &FlowEvent,
     ) {
-        if let EdgeProto::Port(6, port) = protocol {
+        // An IT protocol (HTTP, DNS, ...) or none that was detected.
+        let it = match protocol {
+            EdgeProto::Port(..) => true,
+            EdgeProto::App(p) => !role::is_ics(p),
+        };
+        let tcp = matches!(protocol, EdgeProto::Port(6, _))
+            || matches!(protocol, EdgeProto::App(p) if p == "http");
+        if tcp && it {
             let a = &mut self.assets[s as usize];
             if role::is_historian_port(port) && !a.serves_historian_port {
                 a.serves_historian_port = true;
                 self.update_role(s, ts);
             }
         }
-        if let EdgeProto::Port(..) = protocol {
+        if it {
             for id in [c, s] {
                 let a = &mut self.assets[id as usize];
                 a.it_flows += 1;
@@ -1011,7 +1040,11 @@ impl Inventory {
             Some(old) if old.value == value => {
                 old.last_seen = old.last_seen.max(ts);
                 old.seen += 1;
-                old.confidence = old.confidence.max(confidence);
+                // Stronger evidence of the same value: it is now the source.
+                if confidence > old.confidence {
+                    old.confidence = confidence;
+                    old.source = source;
+                }
             }
             Some(old) if confidence < old.confidence => {
                 // A weaker source disagrees: keep the stronger evidence.

@@ -67,19 +67,21 @@ const FIELD: &[&str] = &["modbus", "s7comm", "s7comm_plus", "enip", "fins", "bac
 const TELECONTROL: &[&str] = &["dnp3", "iec104"];
 /// Substation protocols an IED serves (GOOSE and Sampled Values publishers).
 const SUBSTATION: &[&str] = &["mms", "goose", "sv"];
-/// Every industrial protocol.
-fn is_ics(p: &str) -> bool {
+/// Every industrial protocol (the others are IT protocols: DNS, HTTP, ...).
+pub fn is_ics(p: &str) -> bool {
     FIELD.contains(&p) || TELECONTROL.contains(&p) || SUBSTATION.contains(&p) || p == "opcua"
 }
 
 /// Operations engineering tools send and operator stations do not:
-/// programs, firmware, modes, configuration, and reading device identities.
-const ENGINEERING: [Operation; 6] = [
+/// programs, firmware, modes, and reading device identities. Not
+/// configuration: SCADA masters set their stations' clocks (IEC 104
+/// C_CS_NA_1, DNP3 record current time), which the protocols file under
+/// configuration, as routinely as they poll.
+const ENGINEERING: [Operation; 5] = [
     Operation::ProgramDownload,
     Operation::ProgramUpload,
     Operation::Firmware,
     Operation::ModeChange,
-    Operation::Configuration,
     Operation::Discovery,
 ];
 

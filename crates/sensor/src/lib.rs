@@ -37,6 +37,7 @@ pub use event::{
     Iec104Flags, Iec104Link, Iec104LinkCounters, Iec104Transaction, Iec104UFrames, ModbusEvent,
     Observation, S7commEvent, S7commPlusEvent,
 };
+pub use event::{DhcpEvent, HttpEvent, NameServiceEvent};
 pub use stats::{ProtoCounters, Stats};
 
 /// Limits and options of the pipeline.

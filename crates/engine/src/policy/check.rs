@@ -12,7 +12,9 @@ use std::net::IpAddr;
 use plantshield_decode::MacAddr;
 use plantshield_sensor::{Envelope, Event, IcsSummary};
 
-use super::{flow_protocol, AddressMap, DefaultAction, Endpoint, Match, Policy};
+use super::{
+    aliases, flow_protocol, outside_policy, AddressMap, DefaultAction, Endpoint, Match, Policy,
+};
 use crate::alert::{Aggregator, EventRef};
 use crate::detect::rule;
 use crate::inventory::Asset;
@@ -107,6 +109,7 @@ impl PolicyCheck {
             event_id: None,
         };
         let (protocol, ics, midstream) = match ev {
+            Event::Flow(_) if outside_policy(env.proto) => return,
             Event::Flow(f) => (
                 flow_protocol(env.app_proto, env.proto, dport),
                 None,
@@ -247,12 +250,17 @@ impl PolicyCheck {
         let Some(b) = &self.policy.baseline else {
             return;
         };
-        let key = (s.src, s.dst, s.protocol.to_string());
-        let pair = b.pairs.get(&key).or_else(|| {
-            // A flow picked up midway may have its ends guessed the wrong way.
-            midstream
-                .then(|| b.pairs.get(&(s.dst, s.src, s.protocol.to_string())))
-                .flatten()
+        // A flow picked up midway may have its ends guessed the wrong way.
+        let ends: &[(IpAddr, IpAddr)] = if midstream {
+            &[(s.src, s.dst), (s.dst, s.src)]
+        } else {
+            &[(s.src, s.dst)]
+        };
+        let pair = ends.iter().find_map(|&(c, sv)| {
+            let proto = s.protocol;
+            std::iter::once(proto.to_string())
+                .chain(aliases(proto).map(str::to_string))
+                .find_map(|p| b.pairs.get(&(c, sv, p)))
         });
         let hit = |agg: &mut Aggregator, id: &str, msg: String| {
             agg.hit(rule(id), Some(s.src), Some(s.dst), proto, at, || msg);
@@ -409,10 +417,17 @@ fn describe(s: &Subject<'_>) -> String {
     }
 }
 
+/// Whether `protocol` is in a rule's list, by name or by a registered port
+/// (`tcp/80` lists HTTP, `modbus` lists a port-502 flow nothing parsed).
+fn listed(list: &[String], protocol: &str) -> bool {
+    list.iter()
+        .any(|p| p == protocol || aliases(protocol).any(|a| a == p))
+}
+
 /// Whether a conduit's constraints allow `s`; the reason when not.
 fn allowed(m: &Match, s: &Subject<'_>, targets: &[Target]) -> Result<(), String> {
     if let Some(p) = &m.protocols {
-        if !p.iter().any(|p| p == s.protocol) {
+        if !listed(p, s.protocol) {
             return Err(format!("allows {} only", p.join(", ")));
         }
     }
@@ -455,7 +470,7 @@ fn allowed(m: &Match, s: &Subject<'_>, targets: &[Target]) -> Result<(), String>
 /// Whether a deny rule's constraints all hold for `s`.
 fn forbidden(m: &Match, s: &Subject<'_>, targets: &[Target]) -> bool {
     if let Some(p) = &m.protocols {
-        if !p.iter().any(|p| p == s.protocol) {
+        if !listed(p, s.protocol) {
             return false;
         }
     }

@@ -267,6 +267,9 @@ impl EventSink for Learner {
             self.last_ts = Some(self.last_ts.map_or(ts, |l| l.max(ts)));
         }
         if let Event::Flow(_) = ev {
+            if super::outside_policy(env.proto) {
+                return;
+            }
             let proto = flow_protocol(env.app_proto, env.proto, dport).into_owned();
             if let Some(s) = self.stats((src, dst, proto), ts) {
                 s.flows += 1;

@@ -335,5 +335,42 @@ pub fn flow_protocol(app: Option<&'static str>, proto: Option<u8>, port: u16) ->
     }
 }
 
+/// IGMP reports are a host's link-local signalling of its multicast groups
+/// (TTL 1, answered by no one), not communication between assets: policies
+/// neither learn nor check them.
+pub fn outside_policy(proto: Option<u8>) -> bool {
+    proto == Some(2)
+}
+
+/// Registered ports of the protocols the sensor names: a flow that ended
+/// before its protocol was recognised (a connection without payload) is
+/// named by its port, and matches a pair of the protocol registered there.
+const SERVICE_PORTS: &[(&str, &[&str])] = &[
+    ("modbus", &["tcp/502", "udp/502"]),
+    ("dnp3", &["tcp/20000", "udp/20000"]),
+    ("iec104", &["tcp/2404"]),
+    ("s7comm", &["tcp/102"]),
+    ("s7comm_plus", &["tcp/102"]),
+    ("enip", &["tcp/44818", "udp/44818", "udp/2222"]),
+    ("dns", &["udp/53", "tcp/53"]),
+    ("netbios", &["udp/137"]),
+    ("dhcp", &["udp/67", "udp/68"]),
+    ("http", &["tcp/80", "tcp/8080"]),
+];
+
+/// Other names of the same service: the registered ports of a protocol,
+/// or the protocols registered on a port.
+pub fn aliases(protocol: &str) -> impl Iterator<Item = &'static str> + '_ {
+    SERVICE_PORTS.iter().flat_map(move |(name, ports)| {
+        let by_name = (*name == protocol)
+            .then_some(*ports)
+            .into_iter()
+            .flatten()
+            .copied();
+        let by_port = ports.contains(&protocol).then_some(*name).into_iter();
+        by_name.chain(by_port)
+    })
+}
+
 /// A protocol name, borrowed when static.
 pub type Cow = std::borrow::Cow<'static, str>;

@@ -4,8 +4,11 @@
 //! The envelope, `ics`, `flow`, `anomaly` and `stats` objects are written
 //! here; each protocol's own object is written by its submodule.
 
+mod dhcp;
 mod dnp3;
+mod dns;
 mod enip;
+mod http;
 mod iec104;
 mod modbus;
 mod s7comm;
@@ -186,6 +189,10 @@ pub fn write_event(
         Event::Iec104(e) => iec104::write(w, e, max_values),
         Event::S7comm(e) => s7comm::write(w, e, max_values),
         Event::S7commPlus(e) => s7comm::write_plus(w, e, max_values),
+        Event::Dns(e) => dns::write(w, e, max_values),
+        Event::Netbios(e) => dns::write_netbios(w, e, max_values),
+        Event::Dhcp(e) => dhcp::write(w, e, max_values),
+        Event::Http(e) => http::write(w, e),
         Event::Flow(f) => flow(w, f),
         Event::Anomaly(a) => anomaly(w, a),
         Event::Stats(s) => stats(w, s),
