@@ -12,7 +12,7 @@ secs=${1:-600}
 shift || true
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(capture_reader decode reassembly modbus sensor
-    dnp3 s7comm iec104 enip dns netbios dhcp http)
+    dnp3 s7comm iec104 enip dns netbios dhcp http bacnet opcua profinet_dcp)
 for t in "${targets[@]}"; do
     [ -d "corpus/$t" ] || { python3 seed.py; break; }
 done
@@ -21,9 +21,9 @@ mkdir -p logs
 max_len() {
     case $1 in
         modbus) echo 1024 ;;
-        iec104 | dns | netbios | dhcp) echo 4096 ;;
+        iec104 | dns | netbios | dhcp | profinet_dcp) echo 4096 ;;
         dnp3) echo 8192 ;;
-        decode | reassembly | enip) echo 16384 ;;
+        decode | reassembly | enip | bacnet | opcua) echo 16384 ;;
         s7comm | http) echo 20480 ;;
         *) echo 65536 ;;
     esac

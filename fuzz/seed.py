@@ -713,13 +713,61 @@ def seeds_http(corpus, records, crafted=False):
             corpus.add(conversation_input(1, msgs))
 
 
+def seeds_bacnet(corpus, records):
+    """BACnet/IP datagrams (UDP 47808) of every conversation, and each of
+    the first datagrams alone."""
+    for msgs in conversations(records, (), (47808,))[:40]:
+        corpus.add(conversation_input(0, msgs, 32))
+        for m in msgs[:6]:
+            corpus.add(conversation_input(0, [m]))
+
+
+def seeds_opcua(corpus, records):
+    """OPC UA Binary connections (TCP 4840)."""
+    for msgs in conversations(records, (4840,))[:40]:
+        corpus.add(conversation_input(0, msgs))
+
+
+def seeds_profinet_dcp(corpus, records):
+    """PROFINET DCP frames (EtherType 0x8892 with a DCP frame id): the
+    payload from the frame id on, the first sender as the controller."""
+    frames = []
+    for link, ts, f in records:
+        if link != 1 or len(f) < 16:
+            continue
+        n = network(link, f)
+        if n is None or n[0] != 0x8892:
+            continue
+        payload = f[n[1] :]
+        if len(payload) < 2 or not 0xFEFC <= struct.unpack(">H", payload[:2])[0] <= 0xFEFF:
+            continue
+        frames.append((ts, f[6:12], f[0] & 1, n[1] > 14, payload))
+    if not frames:
+        return
+    controller = frames[0][1]
+    for start in range(0, min(len(frames), 256), 32):
+        out = bytearray(b"\0")
+        last = frames[start][0]
+        for ts, src, multicast, tagged, payload in frames[start : start + 32]:
+            step = min(15, max(0, (ts - last) // 250_000_000))
+            last = ts
+            ctl = (step << 4) | (4 if tagged else 0) | (2 if multicast else 0)
+            ctl |= 0 if src == controller else 1
+            out += bytes([ctl]) + struct.pack("<H", len(payload)) + payload
+        corpus.add(out)
+    for ts, src, multicast, tagged, payload in frames[:16]:
+        corpus.add(b"\0" + bytes([(2 if multicast else 0) | (0 if src == controller else 1)])
+                   + struct.pack("<H", len(payload)) + payload)
+
+
 def main():
     default = os.environ.get("PLANTSHIELD_PCAPS") or str(FUZZ.parent.parent / "shared" / "pcaps")
     root = Path(sys.argv[1] if len(sys.argv) > 1 else default)
     if not root.is_dir():
         sys.exit(f"seed.py: no capture folder at {root}")
     targets = ("capture_reader", "decode", "reassembly", "modbus", "sensor", "dnp3", "s7comm",
-               "iec104", "enip", "dns", "netbios", "dhcp", "http")
+               "iec104", "enip", "dns", "netbios", "dhcp", "http", "bacnet", "opcua",
+               "profinet_dcp")
     corpora = {t: Corpus(t) for t in targets}
     files = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix in (".pcap", ".pcapng", ".cap"))
     for p in files:
@@ -741,6 +789,9 @@ def main():
         seeds_netbios(corpora["netbios"], some)
         seeds_dhcp(corpora["dhcp"], some)
         seeds_http(corpora["http"], some)
+        seeds_bacnet(corpora["bacnet"], some)
+        seeds_opcua(corpora["opcua"], some)
+        seeds_profinet_dcp(corpora["profinet_dcp"], some)
     ipv4_fragment_seeds(corpora["decode"])
     seeds_dns(corpora["dns"], [], crafted=True)
     seeds_http(corpora["http"], [], crafted=True)
