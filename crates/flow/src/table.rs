@@ -174,6 +174,8 @@ pub struct Flow<S> {
     /// Application-layer state owned by the layer above.
     pub app: S,
     client_is_lo: bool,
+    /// The flow's slot in the table.
+    slot: u32,
     class: usize,
     prev: u32,
     next: u32,
@@ -182,6 +184,12 @@ pub struct Flow<S> {
 }
 
 impl<S> Flow<S> {
+    /// The flow's slot in its table: dense (below the number of flows held
+    /// at once) and reused once the flow has ended.
+    pub fn slot(&self) -> u32 {
+        self.slot
+    }
+
     /// The direction of a packet sent from `src`:`src_port`.
     pub fn direction(&self, src: IpAddr, src_port: u16) -> usize {
         let from_lo = (src, src_port) == self.key.lo;
@@ -348,6 +356,13 @@ impl<S> FlowTable<S> {
         let (sender_is_client, midstream) = self.guess_initiator(pk, flags);
         let client_is_lo = src_is_lo == sender_is_client;
         let (client, server) = if sender_is_client { (a, b) } else { (b, a) };
+        let idx = match self.free.pop() {
+            Some(i) => i,
+            None => {
+                self.slots.push(None);
+                (self.slots.len() - 1) as u32
+            }
+        };
         let flow = Flow {
             id: flow_id(&key, ts),
             key,
@@ -362,21 +377,13 @@ impl<S> FlowTable<S> {
             tcp: (pk.proto == PROTO_TCP).then(|| TcpConn::new(self.cfg.max_stream_buffer)),
             app: make_app(),
             client_is_lo,
+            slot: idx,
             class: CLASS_SHORT,
             prev: NIL,
             next: NIL,
             linked_ts: ts,
         };
-        let idx = match self.free.pop() {
-            Some(i) => {
-                self.slots[i as usize] = Some(flow);
-                i
-            }
-            None => {
-                self.slots.push(Some(flow));
-                (self.slots.len() - 1) as u32
-            }
-        };
+        self.slots[idx as usize] = Some(flow);
         self.map.insert(key, idx);
         self.link_tail(idx, CLASS_SHORT);
         Lookup {

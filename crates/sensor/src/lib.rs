@@ -107,6 +107,7 @@ fn flow_record(f: &Flow<FlowApp>, reason: &'static str) -> FlowEvent {
 fn flow_meta(f: &Flow<FlowApp>) -> FlowMeta {
     FlowMeta {
         id: f.id,
+        slot: f.slot(),
         client: f.client,
         server: f.server,
         proto: f.key.proto,
