@@ -37,7 +37,7 @@ pub use event::{
     Iec104Flags, Iec104Link, Iec104LinkCounters, Iec104Transaction, Iec104UFrames, ModbusEvent,
     Observation, S7commEvent, S7commPlusEvent,
 };
-pub use stats::{ProtoCounters, Stats};
+pub use stats::{FunctionCounts, ProtoCounters, Stats};
 
 /// Limits and options of the pipeline.
 #[derive(Clone, Debug)]
