@@ -140,6 +140,53 @@ def write_pcapng(records, big_endian=False, tsresol=9):
     return out
 
 
+def extreme_timestamp_captures():
+    """pcapng captures whose packet times span the whole range pcapng can
+    express (the inputs of crates/sensor/tests/fuzz_regressions.rs): a Modbus
+    request at the latest time and its response at the earliest, and a UDP
+    flow that starts at the earliest time after time reached the latest."""
+    e = "<"
+
+    def block(t, body):
+        body += b"\0" * (-len(body) % 4)
+        n = len(body) + 12
+        return struct.pack(e + "II", t, n) + body + struct.pack(e + "I", n)
+
+    def idb(offset):
+        opt = struct.pack(e + "HHB", 9, 1, 0) + b"\0\0\0"  # if_tsresol: seconds
+        if offset is not None:
+            opt += struct.pack(e + "HHq", 14, 8, offset)  # if_tsoffset
+        return block(1, struct.pack(e + "HHI", 1, 0, 0) + opt + struct.pack(e + "HH", 0, 0))
+
+    def epb(iface, t, frame):
+        return block(6, struct.pack(e + "IIIII", iface, t >> 32, t & 0xFFFFFFFF,
+                                    len(frame), len(frame)) + frame)
+
+    def ip(src, dst, proto, seg):
+        hdr = struct.pack(">BBHHHBBH4s4s", 0x45, 0, 20 + len(seg), 0, 0x4000, 64, proto, 0,
+                          bytes(src), bytes(dst))
+        return b"\x02\0\0\0\0\x02\x02\0\0\0\0\x01\x08\x00" + hdr + seg
+
+    def tcp(src, dst, sp, dp, seq, ack, payload):
+        return ip(src, dst, 6, struct.pack(">HHIIBBHHH", sp, dp, seq, ack, 0x50, 0x18,
+                                           64240, 0, 0) + payload)
+
+    def udp(src, dst, sp, dp, payload):
+        return ip(src, dst, 17, struct.pack(">HHHH", sp, dp, 8 + len(payload), 0) + payload)
+
+    c, s = [10, 0, 0, 1], [10, 0, 0, 2]
+    head = block(0x0A0D0D0A, struct.pack(e + "IHHq", 0x1A2B3C4D, 1, 0, -1))
+    head += idb(None) + idb(-(1 << 62))
+    req = bytes.fromhex("000100000006010300000001")
+    resp = bytes.fromhex("00010000000501030200ff")
+    latency = head + epb(0, 1 << 63, tcp(c, s, 40000, 502, 1000, 5000, req))
+    latency += epb(1, 0, tcp(s, c, 502, 40000, 5000, 1000 + len(req), resp))
+    age = head + epb(0, 1 << 63, udp(c, s, 1, 2, b"x"))
+    age += epb(1, 0, udp(c, s, 40000, 53, b"q"))
+    age += epb(0, 1 << 63, udp(s, c, 53, 40000, b"r"))
+    return [latency, age]
+
+
 # --------------------------------------------------------------------------
 # Minimal decoding, enough to find IP packets and TCP segments
 
@@ -384,6 +431,9 @@ def main():
         seeds_modbus(corpora["modbus"], flows)
         seeds_sensor(corpora["sensor"], raw, records, flows)
     ipv4_fragment_seeds(corpora["decode"])
+    for cap in extreme_timestamp_captures():
+        corpora["capture_reader"].add(cap)
+        corpora["sensor"].add(b"\x01" + cap)
     for name, c in corpora.items():
         total = len(list(c.dir.iterdir()))
         print(f"{name}: {c.count} new seeds ({total} in {c.dir.relative_to(FUZZ.parent)})")

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Records a DNP3 conversation between two real opendnp3 stacks (yadnp3).
 
-Usage: python3 tests/stacks/dnp3_stack.py [--udp] OUT_DIR
+Usage: python3 tests/stacks/dnp3_stack.py [--udp] OUT_DIR   (--udp may also follow OUT_DIR)
 
 Starts an opendnp3 outstation (TCP server, or with --udp a UDP channel) on
 127.0.0.x and a free port chosen at run time, captures the loopback traffic
@@ -27,7 +27,8 @@ Writes into OUT_DIR:
   stack.log, tcpdump.log   diagnostics
 
 Exits non-zero (with a message on stderr) when anything is missing or goes
-wrong, so that the caller never mistakes a broken environment for a pass.
+wrong, so that the caller never mistakes a broken environment for a pass;
+75 (EX_TEMPFAIL) when tcpdump dropped packets: run it again (capture.py).
 """
 
 from __future__ import annotations
@@ -36,13 +37,12 @@ import json
 import os
 import random
 import re
-import shutil
-import signal
 import socket
-import subprocess
 import sys
 import threading
 import time
+
+from capture import Capture, run_main
 
 MASTER_ADDR = 1
 OUTSTATION_ADDR = 10
@@ -59,43 +59,6 @@ def free_port(host: str, kind=socket.SOCK_STREAM) -> int:
     with socket.socket(socket.AF_INET, kind) as s:
         s.bind((host, 0))
         return s.getsockname()[1]
-
-
-def start_tcpdump(pcap: str, proto: str, port: int, log: str) -> subprocess.Popen:
-    tcpdump = shutil.which("tcpdump") or next(
-        (p for p in ("/usr/sbin/tcpdump", "/usr/bin/tcpdump") if os.access(p, os.X_OK)), None)
-    if tcpdump is None:
-        fail("tcpdump is not installed (run .ci/install)")
-    logf = open(log, "w", encoding="utf-8")
-    proc = subprocess.Popen(
-        [tcpdump, "-i", "lo", "-n", "-U", "--immediate-mode", "-s", "4096", "-B", "32768",
-         "-Z", "root", "-w", pcap, f"{proto} port {port}"],
-        stdout=subprocess.DEVNULL, stderr=logf)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            fail(f"tcpdump exited ({proc.returncode}): "
-                 + open(log, encoding="utf-8", errors="replace").read())
-        if "listening on" in open(log, encoding="utf-8", errors="replace").read() \
-                and os.path.exists(pcap):
-            time.sleep(0.3)
-            return proc
-        time.sleep(0.05)
-    proc.kill()
-    fail("tcpdump did not start capturing within 10 s: "
-         + open(log, encoding="utf-8", errors="replace").read())
-    raise AssertionError  # unreachable
-
-
-def stop(proc: subprocess.Popen, sig=signal.SIGINT, timeout: float = 10) -> int:
-    if proc.poll() is None:
-        proc.send_signal(sig)
-        try:
-            proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-    return proc.returncode
 
 
 # --------------------------------------------------------------------------
@@ -478,9 +441,8 @@ def run_stacks(host: str, port: int, master_port: int | None, out: str) -> dict:
 
 def main() -> None:
     args = sys.argv[1:]
-    udp = bool(args) and args[0] == "--udp"
-    if udp:
-        args = args[1:]
+    udp = "--udp" in args  # before or after OUT_DIR
+    args = [a for a in args if a != "--udp"]
     if len(args) != 1:
         print(__doc__, file=sys.stderr)
         sys.exit(2)
@@ -494,29 +456,16 @@ def main() -> None:
     out = os.path.abspath(args[0])
     os.makedirs(out, exist_ok=True)
     pcap = os.path.join(out, "dnp3.pcap")
-    if os.path.exists(pcap):
-        os.remove(pcap)
     host = f"127.0.0.{random.randint(2, 250)}"
     kind = socket.SOCK_DGRAM if udp else socket.SOCK_STREAM
     port = free_port(host, kind)
     master_port = free_port("127.0.0.1", kind) if udp else None
 
-    tcpdump = start_tcpdump(pcap, "udp" if udp else "tcp", port,
-                            os.path.join(out, "tcpdump.log"))
-    try:
+    # A capture with dropped packets raises CaptureIncomplete (exit 75).
+    with Capture(pcap, f"{'udp' if udp else 'tcp'} port {port}",
+                 log=os.path.join(out, "tcpdump.log")):
         record = run_stacks(host, port, master_port, out)
         time.sleep(0.5)  # let the FIN exchange reach the capture
-    finally:
-        rc = stop(tcpdump)
-        if rc != 0:
-            print(f"dnp3_stack.py: tcpdump exited with {rc}", file=sys.stderr)
-
-    tlog = open(os.path.join(out, "tcpdump.log"), encoding="utf-8", errors="replace").read()
-    m = re.search(r"(\d+) packets? dropped by kernel", tlog)
-    if m is None:
-        fail(f"tcpdump did not report its statistics:\n{tlog}")
-    if int(m.group(1)) != 0:
-        fail(f"tcpdump dropped packets, the capture is incomplete:\n{tlog}")
 
     truth = {
         "yadnp3": yadnp3_version,
@@ -532,4 +481,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main, "dnp3_stack.py")

@@ -16,7 +16,8 @@ Writes into OUT_DIR:
   server.log, tcpdump.log   diagnostics
 
 Exits non-zero (with a message on stderr) when anything is missing or goes
-wrong, so that the caller never mistakes a broken environment for a pass.
+wrong, so that the caller never mistakes a broken environment for a pass;
+75 (EX_TEMPFAIL) when tcpdump dropped packets: run it again (capture.py).
 """
 
 from __future__ import annotations
@@ -24,13 +25,13 @@ from __future__ import annotations
 import json
 import os
 import random
-import re
-import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
+
+from capture import Capture, run_main, stop_process
 
 UNIT = 1
 
@@ -347,43 +348,6 @@ def wait_listening(host: str, port: int, proc: subprocess.Popen, log: str) -> No
     fail(f"the pymodbus server did not listen on {host}:{port} within 15 s")
 
 
-def start_tcpdump(pcap: str, port: int, log: str) -> subprocess.Popen:
-    tcpdump = shutil.which("tcpdump") or next(
-        (p for p in ("/usr/sbin/tcpdump", "/usr/bin/tcpdump") if os.access(p, os.X_OK)), None)
-    if tcpdump is None:
-        fail("tcpdump is not installed (run .ci/install)")
-    logf = open(log, "w", encoding="utf-8")
-    proc = subprocess.Popen(
-        [tcpdump, "-i", "lo", "-n", "-U", "--immediate-mode", "-s", "4096", "-B", "32768", "-Z", "root",
-         "-w", pcap, f"tcp port {port}"],
-        stdout=subprocess.DEVNULL, stderr=logf)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            fail(f"tcpdump exited ({proc.returncode}): "
-                 + open(log, encoding="utf-8", errors="replace").read())
-        if "listening on" in open(log, encoding="utf-8", errors="replace").read() \
-                and os.path.exists(pcap):
-            time.sleep(0.3)
-            return proc
-        time.sleep(0.05)
-    proc.kill()
-    fail("tcpdump did not start capturing within 10 s: "
-         + open(log, encoding="utf-8", errors="replace").read())
-    raise AssertionError  # unreachable
-
-
-def stop(proc: subprocess.Popen, sig=signal.SIGINT, timeout: float = 10) -> int:
-    if proc.poll() is None:
-        proc.send_signal(sig)
-        try:
-            proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-    return proc.returncode
-
-
 def main() -> None:
     if len(sys.argv) == 4 and sys.argv[1] == "--serve":
         serve(sys.argv[2], int(sys.argv[3]))
@@ -399,8 +363,6 @@ def main() -> None:
     out = os.path.abspath(sys.argv[1])
     os.makedirs(out, exist_ok=True)
     pcap = os.path.join(out, "modbus.pcap")
-    if os.path.exists(pcap):
-        os.remove(pcap)
     host = f"127.0.0.{random.randint(2, 250)}"
     port = free_port(host)
     server_log = os.path.join(out, "server.log")
@@ -408,27 +370,16 @@ def main() -> None:
     server = subprocess.Popen(
         [sys.executable, os.path.abspath(__file__), "--serve", host, str(port)],
         stdout=open(server_log, "w", encoding="utf-8"), stderr=subprocess.STDOUT)
-    tcpdump = None
     try:
         wait_listening(host, port, server, server_log)
         time.sleep(0.2)  # the probe connection is closed before capturing
-        tcpdump = start_tcpdump(pcap, port, os.path.join(out, "tcpdump.log"))
-        ops = client_script(host, port, os.path.join(out, "client.log"))
-        time.sleep(0.5)  # let the FIN exchange reach the capture
+        # A capture with dropped packets would make PlantShield look wrong:
+        # Capture raises CaptureIncomplete (exit status 75, run again).
+        with Capture(pcap, f"tcp port {port}", log=os.path.join(out, "tcpdump.log")):
+            ops = client_script(host, port, os.path.join(out, "client.log"))
+            time.sleep(0.5)  # let the FIN exchange reach the capture
     finally:
-        if tcpdump is not None:
-            rc = stop(tcpdump)
-            if rc != 0:
-                print(f"modbus_stack.py: tcpdump exited with {rc}", file=sys.stderr)
-        stop(server, signal.SIGTERM)
-
-    # A capture with dropped packets would make PlantShield look wrong.
-    tlog = open(os.path.join(out, "tcpdump.log"), encoding="utf-8", errors="replace").read()
-    m = re.search(r"(\d+) packets? dropped by kernel", tlog)
-    if m is None:
-        fail(f"tcpdump did not report its statistics:\n{tlog}")
-    if int(m.group(1)) != 0:
-        fail(f"tcpdump dropped packets, the capture is incomplete:\n{tlog}")
+        stop_process(server, signal.SIGTERM)
 
     truth = {
         "pymodbus": pymodbus.__version__,
@@ -444,4 +395,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main, "modbus_stack.py")

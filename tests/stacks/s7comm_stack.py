@@ -21,19 +21,20 @@ Writes into OUT_DIR:
   server.log, client.log, tcpdump.log   diagnostics
 
 Exits non-zero (with a message on stderr) when anything is missing or goes
-wrong, so that the caller never mistakes a broken environment for a pass.
+wrong, so that the caller never mistakes a broken environment for a pass;
+75 (EX_TEMPFAIL) when tcpdump dropped packets: run it again (capture.py).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import re
-import shutil
 import signal
 import subprocess
 import sys
 import time
+
+from capture import Capture, find_program, run_main, stop_process
 
 PORT = 102
 HOST = "127.0.0.1"
@@ -290,24 +291,10 @@ def wait_for(path: str, what: str, proc: subprocess.Popen, log: str, timeout: fl
         if proc.poll() is not None:
             fail(f"{what} exited ({proc.returncode}):\n"
                  + open(log, encoding="utf-8", errors="replace").read()[-2000:])
-        if os.path.exists(path) and what in ("server",) and "serving" in open(path).read():
-            return
-        if what == "tcpdump" and "listening on" in open(log, encoding="utf-8", errors="replace").read():
-            time.sleep(0.3)
+        if os.path.exists(path) and "serving" in open(path).read():
             return
         time.sleep(0.05)
     fail(f"{what} did not start within {timeout} s")
-
-
-def stop(proc: subprocess.Popen, sig=signal.SIGINT, timeout: float = 10) -> int:
-    if proc.poll() is None:
-        proc.send_signal(sig)
-        try:
-            proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-    return proc.returncode
 
 
 def main() -> None:
@@ -331,12 +318,9 @@ def main() -> None:
              "pip install -r tests/requirements.txt")
     from importlib.metadata import version
 
-    tcpdump = shutil.which("tcpdump") or next(
-        (p for p in ("/usr/sbin/tcpdump", "/usr/bin/tcpdump") if os.access(p, os.X_OK)), None)
-    if tcpdump is None:
+    if find_program("tcpdump") is None:
         fail("tcpdump is not installed (run .ci/install)")
-    ip = shutil.which("ip") or next(
-        (p for p in ("/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip") if os.access(p, os.X_OK)), None)
+    ip = find_program("ip")
     if ip is None:
         fail("ip (iproute2) is not installed (run .ci/install)")
 
@@ -348,7 +332,7 @@ def main() -> None:
             os.remove(os.path.join(out, f))
     ns = f"plantshield-s7-{os.getpid()}"
     sh(ip, "netns", "add", ns)
-    server = tcpdump_proc = None
+    server = None
     try:
         sh(ip, "netns", "exec", ns, ip, "link", "set", "lo", "up")
         server_log = os.path.join(out, "server.log")
@@ -357,33 +341,20 @@ def main() -> None:
             [ip, "netns", "exec", ns, sys.executable, os.path.abspath(__file__), "--serve", server_log],
             stdout=open(os.path.join(out, "server.out"), "w"), stderr=subprocess.STDOUT)
         wait_for(server_log, "server", server, os.path.join(out, "server.out"))
-        tlog = os.path.join(out, "tcpdump.log")
-        tcpdump_proc = subprocess.Popen(
-            [ip, "netns", "exec", ns, tcpdump, "-i", "lo", "-n", "-U", "--immediate-mode",
-             "-s", "65535", "-B", "32768", "-Z", "root", "-w", pcap, f"tcp port {PORT}"],
-            stdout=subprocess.DEVNULL, stderr=open(tlog, "w"))
-        wait_for(pcap, "tcpdump", tcpdump_proc, tlog)
-        client = subprocess.run(
-            [ip, "netns", "exec", ns, sys.executable, os.path.abspath(__file__), "--client", out],
-            capture_output=True, text=True, timeout=60)
-        if client.returncode != 0:
-            fail(f"the snap7 client failed ({client.returncode}):\n{client.stdout}{client.stderr}")
-        time.sleep(0.5)  # let the FIN exchange reach the capture
+        # The namespace's loopback; a capture with dropped packets raises
+        # CaptureIncomplete (exit 75).
+        with Capture(pcap, f"tcp port {PORT}", netns=ns, log=os.path.join(out, "tcpdump.log")):
+            client = subprocess.run(
+                [ip, "netns", "exec", ns, sys.executable, os.path.abspath(__file__), "--client", out],
+                capture_output=True, text=True, timeout=60)
+            if client.returncode != 0:
+                fail(f"the snap7 client failed ({client.returncode}):\n{client.stdout}{client.stderr}")
+            time.sleep(0.5)  # let the FIN exchange reach the capture
     finally:
-        if tcpdump_proc is not None:
-            rc = stop(tcpdump_proc)
-            if rc != 0:
-                print(f"s7comm_stack.py: tcpdump exited with {rc}", file=sys.stderr)
         if server is not None:
-            stop(server, signal.SIGTERM)
+            stop_process(server, signal.SIGTERM)
         sh(ip, "netns", "delete", ns, check=False)
 
-    tlog_text = open(os.path.join(out, "tcpdump.log"), encoding="utf-8", errors="replace").read()
-    m = re.search(r"(\d+) packets? dropped by kernel", tlog_text)
-    if m is None:
-        fail(f"tcpdump did not report its statistics:\n{tlog_text}")
-    if int(m.group(1)) != 0:
-        fail(f"tcpdump dropped packets, the capture is incomplete:\n{tlog_text}")
     ops = json.load(open(os.path.join(out, "ops.json"), encoding="utf-8"))
     truth = {
         "python_snap7": version("python-snap7"),
@@ -399,4 +370,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main, "s7comm_stack.py")

@@ -3,6 +3,8 @@
 //!
 //! - `gen-modbus` writes a deterministic classic-pcap capture of realistic
 //!   Modbus/TCP traffic of at least a given size.
+//! - `gen-dnp3`, `gen-s7comm`, `gen-iec104` and `gen-enip` do the same for
+//!   DNP3, S7comm, IEC 60870-5-104 and EtherNet/IP with CIP.
 //! - `walk` reads a capture and only counts records: the baseline that
 //!   analysis cannot beat.
 
@@ -10,6 +12,7 @@
 
 mod gen;
 mod rng;
+mod tcpgen;
 mod walk;
 
 use std::fs::File;
@@ -18,7 +21,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 
 /// Benchmark tooling for PlantShield.
 #[derive(Parser)]
@@ -48,11 +51,101 @@ enum Command {
         #[arg(short, long, value_name = "FILE")]
         output: PathBuf,
     },
+    /// Generate a pcap of DNP3 masters polling outstations (TCP 20000).
+    GenDnp3(ProtoArgs),
+    /// Generate a pcap of HMIs reading and writing S7 PLCs (S7comm, TCP 102).
+    GenS7comm(ProtoArgs),
+    /// Generate a pcap of IEC 60870-5-104 control centres and RTUs (TCP 2404).
+    GenIec104(ProtoArgs),
+    /// Generate a pcap of EtherNet/IP clients talking CIP to Logix controllers (TCP 44818).
+    GenEnip(ProtoArgs),
     /// Read a capture and count its records and bytes (the record-walking baseline).
     Walk {
         /// Capture file (pcap or pcapng).
         file: PathBuf,
     },
+}
+
+/// Options of the per-protocol generators.
+#[derive(Args)]
+struct ProtoArgs {
+    /// Minimum file size: bytes, or with a K, M or G suffix (powers of 1024).
+    #[arg(long, default_value = "200M", value_parser = parse_size)]
+    size: u64,
+    /// Client connections open at once (one client host each).
+    #[arg(long, default_value_t = 2000)]
+    connections: usize,
+    /// Servers the clients are spread over [default: dnp3 1000 outstations,
+    /// s7comm 200 PLCs, iec104 1000 RTUs, enip 100 controllers].
+    #[arg(long)]
+    servers: Option<usize>,
+    /// Seed; the same seed and options give the same file.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Output file.
+    #[arg(short, long, value_name = "FILE")]
+    output: PathBuf,
+}
+
+/// Runs one per-protocol generator and prints what it wrote.
+fn gen_proto<P: tcpgen::Protocol>(name: &str, mut p: P, servers: usize, a: ProtoArgs) -> ExitCode {
+    let cfg = tcpgen::GenConfig {
+        size: a.size,
+        connections: a.connections,
+        servers: a.servers.unwrap_or(servers),
+        seed: a.seed,
+        start_ns: tcpgen::DEFAULT_START_NS,
+    };
+    let started = Instant::now();
+    let file = match File::create(&a.output) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!(
+                "plantshield-bench: cannot create {}: {e}",
+                a.output.display()
+            );
+            return ExitCode::from(2);
+        }
+    };
+    let st = match tcpgen::generate(&mut p, &cfg, BufWriter::with_capacity(8 << 20, file)) {
+        Ok(st) => st,
+        Err(e) => {
+            eprintln!("plantshield-bench: writing {}: {e}", a.output.display());
+            return ExitCode::from(2);
+        }
+    };
+    let secs = started.elapsed().as_secs_f64().max(1e-9);
+    eprintln!(
+        "{name}: {} bytes, {} packets, {} transactions ({} exceptions), {} connections opened, {} closed, {} pure ACKs, {:.1} s of capture time; {:.2} s, {:.0} MB/s",
+        st.bytes,
+        st.packets,
+        st.transactions,
+        st.exceptions,
+        st.opened,
+        st.closed,
+        st.pure_acks,
+        (st.last_ts - st.first_ts) as f64 / 1e9,
+        secs,
+        st.bytes as f64 / 1e6 / secs
+    );
+    let mix: Vec<String> = st
+        .functions
+        .iter()
+        .map(|(f, n)| {
+            let pct = *n as f64 * 100.0 / st.transactions.max(1) as f64;
+            format!("{f} {n} ({pct:.1}%)")
+        })
+        .collect();
+    eprintln!("{name}: transactions: {}", mix.join(", "));
+    if !st.messages.is_empty() {
+        let m: Vec<String> = st
+            .messages
+            .iter()
+            .map(|(k, n)| format!("{k} {n}"))
+            .collect();
+        eprintln!("{name}: other messages: {}", m.join(", "));
+    }
+    ExitCode::SUCCESS
 }
 
 /// Parses `123`, `64K`, `200M`, `1G` (binary multiples; a trailing `B` or `iB` is accepted).
@@ -133,6 +226,30 @@ fn main() -> ExitCode {
             eprintln!("gen-modbus: function mix: {}", mix.join(", "));
             ExitCode::SUCCESS
         }
+        Command::GenDnp3(a) => gen_proto(
+            "gen-dnp3",
+            tcpgen::dnp3::Dnp3::default(),
+            tcpgen::dnp3::DEFAULT_SERVERS,
+            a,
+        ),
+        Command::GenS7comm(a) => gen_proto(
+            "gen-s7comm",
+            tcpgen::s7comm::S7comm::default(),
+            tcpgen::s7comm::DEFAULT_SERVERS,
+            a,
+        ),
+        Command::GenIec104(a) => gen_proto(
+            "gen-iec104",
+            tcpgen::iec104::Iec104::default(),
+            tcpgen::iec104::DEFAULT_SERVERS,
+            a,
+        ),
+        Command::GenEnip(a) => gen_proto(
+            "gen-enip",
+            tcpgen::enip::Enip::default(),
+            tcpgen::enip::DEFAULT_SERVERS,
+            a,
+        ),
         Command::Walk { file } => match walk::walk(&file) {
             Ok(s) => {
                 let secs = s.elapsed.as_secs_f64().max(1e-9);

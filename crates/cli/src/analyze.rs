@@ -10,6 +10,7 @@ use clap::Args;
 use plantshield_engine::{Engine, InventoryConfig};
 use plantshield_sensor::json::{CountSink, EventCounts, JsonSink};
 use plantshield_sensor::EventSink;
+use plantshield_store::audit::AuditSink;
 
 use crate::input::{feed, InputArgs};
 use crate::summary;
@@ -37,11 +38,34 @@ pub struct AnalyzeArgs {
     /// No summary on standard error.
     #[arg(short, long)]
     quiet: bool,
+    /// Check traffic against a policy (zones, conduits, deny rules, a learned
+    /// baseline) and emit an `alert` for each violation; repeatable.
+    #[arg(long, value_name = "FILE", conflicts_with = "no_assets")]
+    policy: Vec<PathBuf>,
+    /// Append every write, command, program, firmware and mode-change transaction to the hash-chained audit log in the SQLite file DB (created if missing; `plantshield audit verify DB` checks it).
+    #[arg(long, value_name = "DB")]
+    audit: Option<PathBuf>,
 }
 
 pub fn run(args: AnalyzeArgs) -> ExitCode {
+    let policy = if args.policy.is_empty() {
+        None
+    } else {
+        match crate::policy::load_for_analyze(&args.policy) {
+            Some(p) => Some(p),
+            None => return ExitCode::from(2),
+        }
+    };
     let mut sensor = args.input.sensor();
     let started = Instant::now();
+    // --audit: open the log before anything is written.
+    let audit_log = match &args.audit {
+        Some(p) => match crate::audit::open_log(p) {
+            Some(log) => Some(log),
+            None => return ExitCode::from(2),
+        },
+        None => None,
+    };
     let out: Box<dyn Write> = match &args.output {
         Some(p) => match File::create(p) {
             Ok(f) => Box::new(f),
@@ -53,18 +77,38 @@ pub fn run(args: AnalyzeArgs) -> ExitCode {
         None => Box::new(io::stdout().lock()),
     };
     let json = JsonSink::new(out, &args.sensor, args.max_values.max(1));
-    let counter = CountSink::default();
+    // The sink chain: JSON or counting, behind the asset inventory unless
+    // --no-assets.
     let mut engine_json = Engine::new(json, InventoryConfig::default());
-    let mut engine_count = Engine::new(counter, InventoryConfig::default());
-    engine_json.emit_assets = !args.no_assets;
-    engine_count.emit_assets = !args.no_assets;
-    let sink: &mut dyn EventSink = if args.count_only {
-        &mut engine_count
-    } else {
-        &mut engine_json
+    let mut engine_count = Engine::new(CountSink::default(), InventoryConfig::default());
+    if let Some(p) = policy {
+        engine_json.set_policy(p.clone());
+        engine_count.set_policy(p);
+    }
+    let sink: &mut dyn EventSink = match (args.count_only, args.no_assets) {
+        (false, false) => &mut engine_json,
+        (false, true) => &mut engine_json.inner,
+        (true, false) => &mut engine_count,
+        (true, true) => &mut engine_count.inner,
+    };
+    // The audit trail sits first, so that it sees the sensor's transactions
+    // whatever the output options.
+    let mut audit = None;
+    let sink: &mut dyn EventSink = match audit_log {
+        Some(log) => audit.insert(AuditSink::new(
+            sink,
+            log,
+            &args.sensor,
+            args.max_values.max(1),
+        )),
+        None => sink,
     };
     let ok = feed(&args.input, &mut sensor, sink, args.quiet);
     sensor.finish(sink);
+    let audit_ok = match (audit, &args.audit) {
+        (Some(mut a), Some(p)) => crate::audit::report(p, &a.finish(), args.quiet),
+        _ => true,
+    };
     let counts: EventCounts = if args.count_only {
         engine_count.inner.counts
     } else {
@@ -82,6 +126,9 @@ pub fn run(args: AnalyzeArgs) -> ExitCode {
             started.elapsed(),
             args.count_only,
         );
+    }
+    if !audit_ok {
+        return ExitCode::from(2);
     }
     if ok {
         ExitCode::SUCCESS

@@ -4,8 +4,10 @@
 
 mod analyze;
 mod assets;
+mod audit;
 mod input;
 mod oui;
+mod policy;
 mod summary;
 
 use std::process::ExitCode;
@@ -30,6 +32,12 @@ enum Command {
     Map(assets::MapArgs),
     /// The MAC vendor registry.
     Oui(oui::OuiArgs),
+    /// Learn a baseline (assets, communication pairs, functions, address ranges) from capture files.
+    Learn(policy::LearnArgs),
+    /// Policy files: zones, conduits, deny rules and baselines.
+    Policy(policy::PolicyArgs),
+    /// The hash-chained audit log written by `analyze --audit`: verify, list.
+    Audit(audit::AuditArgs),
     /// Print the JSON Schema that every event validates against.
     Schema,
 }
@@ -41,6 +49,9 @@ fn main() -> ExitCode {
         Command::Assets(args) => assets::run_assets(args),
         Command::Map(args) => assets::run_map(args),
         Command::Oui(args) => oui::run(args),
+        Command::Learn(args) => policy::run_learn(args),
+        Command::Policy(args) => policy::run_policy(args),
+        Command::Audit(args) => audit::run(args),
         Command::Schema => {
             print!("{}", plantshield_events::EVENT_SCHEMA);
             ExitCode::SUCCESS

@@ -17,55 +17,15 @@ mod common;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use common::*;
 use serde_json::{json, Value};
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// The yadnp3 version pinned in `tests/requirements.txt`.
-fn pinned_yadnp3() -> String {
-    let p = repo().join("tests/requirements.txt");
-    let text = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
-    text.lines()
-        .find_map(|l| l.trim().strip_prefix("yadnp3=="))
-        .unwrap_or_else(|| panic!("no yadnp3== pin in {}", p.display()))
-        .trim()
-        .to_string()
-}
-
 /// Runs the stack script into `dir`; returns the capture and the truth.
 fn record(dir: &Path, udp: bool) -> (PathBuf, Value) {
-    let script = repo().join("tests/stacks/dnp3_stack.py");
-    let out = Command::new("python3")
-        .arg(&script)
-        .args(udp.then_some("--udp"))
-        .arg(dir)
-        .output()
-        .unwrap_or_else(|e| {
-            panic!(
-                "cannot run python3 ({e}): the DNP3 stack test needs python3, \
-                 yadnp3 and tcpdump (run .ci/install)"
-            )
-        });
-    assert!(
-        out.status.success(),
-        "{} failed ({}); it needs python3, the pinned yadnp3 and tcpdump \
-         capturing on lo (run .ci/install, as root):\n{}{}",
-        script.display(),
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr),
-    );
-    let truth_path = dir.join("truth.json");
-    let truth: Value = serde_json::from_slice(
-        &std::fs::read(&truth_path).unwrap_or_else(|e| panic!("{}: {e}", truth_path.display())),
-    )
-    .expect("truth.json is JSON");
-    (dir.join("dnp3.pcap"), truth)
+    let args: &[&str] = if udp { &["--udp"] } else { &[] };
+    run_stack_script("dnp3_stack.py", dir, args);
+    (dir.join("dnp3.pcap"), read_json(&dir.join("truth.json")))
 }
 
 /// Every event validates against the published schema (the corpus has no
@@ -369,7 +329,7 @@ fn check(udp: bool) {
     let (pcap, truth) = record(dir.path(), udp);
     assert_eq!(truth["transport"], if udp { "udp" } else { "tcp" });
 
-    let pin = pinned_yadnp3();
+    let pin = pinned("yadnp3");
     assert_eq!(
         truth["yadnp3"].as_str(),
         Some(pin.as_str()),

@@ -14,54 +14,14 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use common::*;
 use serde_json::{json, Value};
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// The cpppo version pinned in `tests/requirements.txt`.
-fn pinned_cpppo() -> String {
-    let p = repo().join("tests/requirements.txt");
-    let text = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
-    text.lines()
-        .find_map(|l| l.trim().strip_prefix("cpppo=="))
-        .unwrap_or_else(|| panic!("no cpppo== pin in {}", p.display()))
-        .trim()
-        .to_string()
-}
-
 /// Runs the stack script into `dir`; returns the capture and the truth.
 fn record(dir: &Path) -> (PathBuf, Value) {
-    let script = repo().join("tests/stacks/enip_stack.py");
-    let out = Command::new("python3")
-        .arg(&script)
-        .arg(dir)
-        .output()
-        .unwrap_or_else(|e| {
-            panic!(
-                "cannot run python3 ({e}): the EtherNet/IP stack test needs python3, \
-                 cpppo and tcpdump (run .ci/install)"
-            )
-        });
-    assert!(
-        out.status.success(),
-        "{} failed ({}); it needs python3, the pinned cpppo and tcpdump capturing on lo \
-         (run .ci/install, as root):\n{}{}",
-        script.display(),
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr),
-    );
-    let truth_path = dir.join("truth.json");
-    let truth: Value = serde_json::from_slice(
-        &std::fs::read(&truth_path).unwrap_or_else(|e| panic!("{}: {e}", truth_path.display())),
-    )
-    .expect("truth.json is JSON");
-    (dir.join("enip.pcap"), truth)
+    run_stack_script("enip_stack.py", dir, &[]);
+    (dir.join("enip.pcap"), read_json(&dir.join("truth.json")))
 }
 
 /// The service names of the codes the client sends (to tags, and to the
@@ -143,7 +103,7 @@ fn cpppo_client_and_simulator() {
         .tempdir()
         .unwrap();
     let (pcap, truth) = record(dir.path());
-    let pin = pinned_cpppo();
+    let pin = pinned("cpppo");
     assert_eq!(
         truth["cpppo"].as_str(),
         Some(pin.as_str()),

@@ -16,54 +16,14 @@ mod common;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use common::*;
 use serde_json::Value;
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// The c104 version pinned in `tests/requirements.txt`.
-fn pinned_c104() -> String {
-    let p = repo().join("tests/requirements.txt");
-    let text = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
-    text.lines()
-        .find_map(|l| l.trim().strip_prefix("c104=="))
-        .unwrap_or_else(|| panic!("no c104== pin in {}", p.display()))
-        .trim()
-        .to_string()
-}
-
 /// Runs the stack script into `dir`; returns the capture and the truth.
 fn record(dir: &Path) -> (PathBuf, Value) {
-    let script = repo().join("tests/stacks/iec104_stack.py");
-    let out = Command::new("python3")
-        .arg(&script)
-        .arg(dir)
-        .output()
-        .unwrap_or_else(|e| {
-            panic!(
-                "cannot run python3 ({e}): the IEC 104 stack test needs python3, \
-                 c104 and tcpdump (run .ci/install)"
-            )
-        });
-    assert!(
-        out.status.success(),
-        "{} failed ({}); it needs python3, the pinned c104 and tcpdump capturing \
-         on lo (run .ci/install, as root):\n{}{}",
-        script.display(),
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr),
-    );
-    let truth_path = dir.join("truth.json");
-    let truth: Value = serde_json::from_slice(
-        &std::fs::read(&truth_path).unwrap_or_else(|e| panic!("{}: {e}", truth_path.display())),
-    )
-    .expect("truth.json is JSON");
-    (dir.join("iec104.pcap"), truth)
+    run_stack_script("iec104_stack.py", dir, &[]);
+    (dir.join("iec104.pcap"), read_json(&dir.join("truth.json")))
 }
 
 /// Compares one frame of an event with the frame the client saw.
@@ -230,7 +190,7 @@ fn c104_client_and_server() {
         .unwrap();
     let (pcap, truth) = record(dir.path());
 
-    let pin = pinned_c104();
+    let pin = pinned("c104");
     assert_eq!(
         truth["c104"].as_str(),
         Some(pin.as_str()),

@@ -13,54 +13,14 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use common::*;
 use serde_json::Value;
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// The pymodbus version pinned in `tests/requirements.txt`.
-fn pinned_pymodbus() -> String {
-    let p = repo().join("tests/requirements.txt");
-    let text = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
-    text.lines()
-        .find_map(|l| l.trim().strip_prefix("pymodbus=="))
-        .unwrap_or_else(|| panic!("no pymodbus== pin in {}", p.display()))
-        .trim()
-        .to_string()
-}
-
 /// Runs the stack script into `dir`; returns the capture and the truth.
 fn record(dir: &Path) -> (PathBuf, Value) {
-    let script = repo().join("tests/stacks/modbus_stack.py");
-    let out = Command::new("python3")
-        .arg(&script)
-        .arg(dir)
-        .output()
-        .unwrap_or_else(|e| {
-            panic!(
-                "cannot run python3 ({e}): the Modbus stack test needs python3, \
-                 pymodbus and tcpdump (run .ci/install)"
-            )
-        });
-    assert!(
-        out.status.success(),
-        "{} failed ({}); it needs python3, the pinned pymodbus and tcpdump \
-         capturing on lo (run .ci/install, as root):\n{}{}",
-        script.display(),
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr),
-    );
-    let truth_path = dir.join("truth.json");
-    let truth: Value = serde_json::from_slice(
-        &std::fs::read(&truth_path).unwrap_or_else(|e| panic!("{}: {e}", truth_path.display())),
-    )
-    .expect("truth.json is JSON");
-    (dir.join("modbus.pcap"), truth)
+    run_stack_script("modbus_stack.py", dir, &[]);
+    (dir.join("modbus.pcap"), read_json(&dir.join("truth.json")))
 }
 
 /// Device identification object ids and the names PlantShield gives them.
@@ -249,7 +209,7 @@ fn pymodbus_client_and_server_every_function() {
         .unwrap();
     let (pcap, truth) = record(dir.path());
 
-    let pin = pinned_pymodbus();
+    let pin = pinned("pymodbus");
     assert_eq!(
         truth["pymodbus"].as_str(),
         Some(pin.as_str()),

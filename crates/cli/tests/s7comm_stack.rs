@@ -15,54 +15,14 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use common::*;
 use serde_json::Value;
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// The python-snap7 version pinned in `tests/requirements.txt`.
-fn pinned() -> String {
-    let p = repo().join("tests/requirements.txt");
-    let text = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
-    text.lines()
-        .find_map(|l| l.trim().strip_prefix("python-snap7=="))
-        .unwrap_or_else(|| panic!("no python-snap7== pin in {}", p.display()))
-        .trim()
-        .to_string()
-}
-
 /// Runs the stack script into `dir`; returns the capture and the truth.
 fn record(dir: &Path) -> (PathBuf, Value) {
-    let script = repo().join("tests/stacks/s7comm_stack.py");
-    let out = Command::new("python3")
-        .arg(&script)
-        .arg(dir)
-        .output()
-        .unwrap_or_else(|e| {
-            panic!(
-                "cannot run python3 ({e}): the S7comm stack test needs python3, \
-                 python-snap7, tcpdump and iproute2 (run .ci/install)"
-            )
-        });
-    assert!(
-        out.status.success(),
-        "{} failed ({}); it needs python3, the pinned python-snap7, tcpdump and \
-         `ip netns` as root (run .ci/install):\n{}{}",
-        script.display(),
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr),
-    );
-    let truth_path = dir.join("truth.json");
-    let truth: Value = serde_json::from_slice(
-        &std::fs::read(&truth_path).unwrap_or_else(|e| panic!("{}: {e}", truth_path.display())),
-    )
-    .expect("truth.json is JSON");
-    (dir.join("s7comm.pcap"), truth)
+    run_stack_script("s7comm_stack.py", dir, &[]);
+    (dir.join("s7comm.pcap"), read_json(&dir.join("truth.json")))
 }
 
 /// Octets `from..to` of a hex string, as an integer.
@@ -270,7 +230,7 @@ fn snap7_client_and_server() {
         .tempdir()
         .unwrap();
     let (pcap, truth) = record(dir.path());
-    let pin = pinned();
+    let pin = pinned("python-snap7");
     assert_eq!(
         truth["python_snap7"].as_str(),
         Some(pin.as_str()),

@@ -288,14 +288,14 @@ type HashMap<K, V> = std::collections::HashMap<K, V, ahash::RandomState>;
 type HashSet<K> = std::collections::HashSet<K, ahash::RandomState>;
 
 /// Routers crossed, from a TTL / hop limit: the distance to the nearest
-/// common initial value (32, 64, 128, 255) at or above it, when that is at
-/// most 16. `None` when unknown (0) or unlike any initial value (a stack
-/// with an unusual initial TTL, taken as local).
+/// common initial value at or above it (Siemens 30, 32, 60, Linux 64,
+/// 100, Windows 128, 200, network gear 255), when that is at most 16.
+/// `None` when unknown (0) or unlike any initial value.
 fn hops(ttl: u8) -> Option<u8> {
     if ttl == 0 {
         return None;
     }
-    [32u8, 64, 128, 255]
+    [30u8, 32, 60, 64, 100, 128, 200, 255]
         .into_iter()
         .find(|&init| ttl <= init)
         .map(|init| init - ttl)
@@ -311,6 +311,15 @@ fn is_unicast(ip: IpAddr) -> bool {
     }
 }
 
+/// What the flow cache remembers of a flow.
+#[derive(Clone, Copy)]
+struct Cached {
+    client: AssetId,
+    server: AssetId,
+    protocol: EdgeProto,
+    edge: Option<u32>,
+}
+
 /// The inventory.
 pub struct Inventory {
     cfg: InventoryConfig,
@@ -321,15 +330,19 @@ pub struct Inventory {
     traffic_ips: HashMap<MacAddr, BTreeSet<IpAddr>>,
     /// IPs each MAC claimed by ARP.
     arp_ips: HashMap<MacAddr, BTreeSet<IpAddr>>,
+    /// IPs whose packets came from each MAC with a decremented TTL.
+    routed: HashMap<MacAddr, BTreeSet<IpAddr>>,
     /// MACs recognised as routers.
     routers: BTreeSet<MacAddr>,
     /// Every MAC that ever claimed each IP (to report a move once).
     ip_macs: HashMap<IpAddr, Vec<MacAddr>>,
-    edges: HashMap<(AssetId, AssetId, EdgeProto), Edge>,
+    edges: Vec<Edge>,
+    edge_index: HashMap<(AssetId, AssetId, EdgeProto), u32>,
     changes: Vec<AssetChange>,
-    /// Flow id -> (client, server): transactions of a known flow skip the
-    /// endpoint resolution. Cleared when assets merge or split.
-    flow_cache: HashMap<u64, (AssetId, AssetId)>,
+    /// Flow id -> (client, server, protocol, edge): transactions of a
+    /// known flow skip endpoint resolution and the edge lookup. Cleared when
+    /// assets merge or split.
+    flow_cache: HashMap<u64, Cached>,
     /// (client, server) pairs that spoke an industrial protocol.
     ics_pairs: HashSet<(AssetId, AssetId)>,
     /// Devices not tracked because `max_assets` was reached.
@@ -346,9 +359,11 @@ impl Inventory {
             by_ip: HashMap::default(),
             traffic_ips: HashMap::default(),
             arp_ips: HashMap::default(),
+            routed: HashMap::default(),
             routers: BTreeSet::new(),
             ip_macs: HashMap::default(),
-            edges: HashMap::default(),
+            edges: Vec::new(),
+            edge_index: HashMap::default(),
             changes: Vec::new(),
             flow_cache: HashMap::default(),
             ics_pairs: HashSet::default(),
@@ -375,9 +390,48 @@ impl Inventory {
 
     /// Communication edges, sorted by client, server, protocol.
     pub fn edges(&self) -> Vec<&Edge> {
-        let mut v: Vec<&Edge> = self.edges.values().collect();
+        let mut v: Vec<&Edge> = self.edges.iter().filter(|e| e.client != e.server).collect();
         v.sort_by(|a, b| (a.client, a.server, &a.protocol).cmp(&(b.client, b.server, &b.protocol)));
         v
+    }
+
+    /// Recomputes every asset's traffic totals (transactions by protocol,
+    /// operations, last seen) from the edges. Transactions update only
+    /// their edge, so call this before reading those totals.
+    pub fn sync_totals(&mut self) {
+        for a in &mut self.assets {
+            for (_, n) in a.served.iter_mut().chain(a.used.iter_mut()) {
+                *n = 0;
+            }
+            a.ops_sent = [0; 13];
+            a.ops_received = [0; 13];
+        }
+        for e in &self.edges {
+            if e.client == e.server || e.transactions == 0 {
+                continue;
+            }
+            let EdgeProto::App(p) = e.protocol else {
+                continue;
+            };
+            for (id, client) in [(e.client, true), (e.server, false)] {
+                let Some(a) = self.assets.get_mut(id as usize) else {
+                    continue;
+                };
+                a.last_seen = a.last_seen.max(e.last_seen);
+                let (list, ops) = if client {
+                    (&mut a.used, &mut a.ops_sent)
+                } else {
+                    (&mut a.served, &mut a.ops_received)
+                };
+                match list.iter_mut().find(|(k, _)| *k == p) {
+                    Some((_, n)) => *n += e.transactions,
+                    None => list.push((p, e.transactions)),
+                }
+                for (o, n) in e.operations.iter().enumerate() {
+                    ops[o] += n;
+                }
+            }
+        }
     }
 
     /// Takes the changes recorded since the last call.
@@ -385,9 +439,18 @@ impl Inventory {
         std::mem::take(&mut self.changes)
     }
 
-    /// A network observation (ARP).
+    /// A network observation (ARP, or a frame of another layer-2 protocol).
     pub fn observe(&mut self, obs: &Observation<'_>) {
-        let Observation::Arp { ts, arp, .. } = *obs;
+        let (ts, arp) = match *obs {
+            Observation::Arp { ts, arp, .. } => (ts, arp),
+            Observation::Frame {
+                ts,
+                src,
+                dst,
+                ethertype,
+                ..
+            } => return self.frame(ts, src, dst, ethertype),
+        };
         let ip = IpAddr::V4(arp.sender_ip);
         if arp.sender_mac.is_multicast() || arp.sender_mac == MacAddr::default() {
             return;
@@ -402,6 +465,31 @@ impl Inventory {
         self.bind_ip(id, arp.sender_mac, ip, ts, "arp", None);
     }
 
+    /// A layer-2 frame: its sender is a device, and some protocols say what
+    /// kind (GOOSE and Sampled Values publishers are IEDs or merging units,
+    /// spanning-tree BPDUs come from switches).
+    fn frame(&mut self, ts: i64, src: MacAddr, dst: MacAddr, ethertype: u16) {
+        if src.is_multicast() || src == MacAddr::default() {
+            return;
+        }
+        let Some(id) = self.asset_for_mac(src, ts) else {
+            return;
+        };
+        self.touch(id, ts);
+        let protocol = match ethertype {
+            0x88b8 => "goose",
+            0x88ba => "sv",
+            0x8892 => "profinet",
+            // IEEE 802.1D spanning tree: LLC frames to the bridge group address.
+            n if n <= 1500 && dst.0 == [0x01, 0x80, 0xc2, 0, 0, 0] => "stp",
+            _ => return,
+        };
+        let a = &mut self.assets[id as usize];
+        if bump(&mut a.served, protocol, 1) {
+            self.update_role(id, ts);
+        }
+    }
+
     /// An event from the sensor.
     pub fn event(&mut self, env: &Envelope, ev: &Event<'_>) {
         let (Some(src), Some(dst)) = (env.src, env.dst) else {
@@ -411,97 +499,151 @@ impl Inventory {
             return;
         }
         let ts = env.ts_ns;
-        let cached = env.flow_id.and_then(|f| self.flow_cache.get(&f).copied());
-        let (c, s) = match cached {
-            Some((c, s)) => {
-                self.touch(c, ts);
-                self.touch(s, ts);
-                (Some(c), Some(s))
-            }
-            None => {
-                let c = self.endpoint(src.0, env.src_mac, env.src_ttl, ts, env.flow_id);
-                let s = self.endpoint(dst.0, env.dst_mac, env.dst_ttl, ts, env.flow_id);
-                if let (Some(flow), Some(c), Some(s)) = (env.flow_id, c, s) {
-                    if self.flow_cache.len() >= 100_000 {
-                        self.flow_cache.clear();
-                    }
-                    self.flow_cache.insert(flow, (c, s));
-                }
-                (c, s)
-            }
-        };
         let protocol = match env.app_proto {
             Some(a) => EdgeProto::App(a),
             None => EdgeProto::Port(env.proto.unwrap_or(0), dst.1),
         };
-        match ev {
-            Event::Flow(f) => {
-                if let (Some(c), Some(s)) = (c, s) {
-                    self.flow(c, s, protocol, ts, f);
-                }
-                if let Some(id) = env.flow_id {
-                    self.flow_cache.remove(&id);
-                }
-            }
-            _ => {
-                let Some(ics) = ev.ics() else {
-                    return;
-                };
-                if let (Some(c), Some(s)) = (c, s) {
-                    self.transaction(c, s, protocol, ts, ev.event_type(), ics.operation);
-                }
-                let mut facts = Vec::new();
-                identity::facts(ev, &mut |f| facts.push(f));
-                for fact in facts {
-                    let id = if fact.about_client { c } else { s };
-                    if let Some(id) = id {
-                        self.learn(
-                            id,
-                            fact.attribute,
-                            fact.value,
-                            fact.source,
-                            fact.confidence,
+        let ics = ev.ics();
+        if let (Event::Flow(_), Some(id)) = (ev, env.flow_id) {
+            self.flow_cache.remove(&id);
+        }
+        // Fast path: a transaction of a flow already resolved.
+        if let (Some(ics), Some(id)) = (ics, env.flow_id) {
+            if let Some(c) = self.flow_cache.get(&id).copied() {
+                if c.protocol == protocol {
+                    if let Some(e) = c.edge {
+                        self.transaction_on(
+                            e,
+                            c.client,
+                            c.server,
                             ts,
-                            env.flow_id,
+                            ev.event_type(),
+                            ics.operation,
                         );
+                        self.facts(ev, Some(c.client), Some(c.server), ts, env.flow_id);
+                        return;
                     }
                 }
             }
         }
+        let c = self.endpoint(src.0, env.src_mac, env.src_ttl, ts, env.flow_id);
+        let s = self.endpoint(dst.0, env.dst_mac, env.dst_ttl, ts, env.flow_id);
+        let (Some(c), Some(s)) = (c, s) else {
+            // A broadcast (a DHCP client without an address) is no asset, but
+            // facts that name their device by MAC or IP still apply.
+            if !matches!(ev, Event::Flow(_)) {
+                self.facts(ev, c, s, ts, env.flow_id);
+            }
+            return;
+        };
+        let edge = self.edge(c, s, protocol, ts);
+        if let (Some(id), false) = (env.flow_id, matches!(ev, Event::Flow(_))) {
+            if self.flow_cache.len() >= 100_000 {
+                self.flow_cache.clear();
+            }
+            self.flow_cache.insert(
+                id,
+                Cached {
+                    client: c,
+                    server: s,
+                    protocol,
+                    edge,
+                },
+            );
+        }
+        match ev {
+            Event::Flow(f) => self.flow(c, s, protocol, dst.1, edge, ts, f),
+            _ => {
+                if let (Some(ics), Some(e)) = (ics, edge) {
+                    self.transaction_on(e, c, s, ts, ev.event_type(), ics.operation);
+                }
+                self.facts(ev, Some(c), Some(s), ts, env.flow_id);
+            }
+        }
     }
 
-    fn edge(&mut self, c: AssetId, s: AssetId, protocol: EdgeProto, ts: i64) -> Option<&mut Edge> {
+    /// Applies the identity facts of an event: to its client or server, or
+    /// to the asset a fact names by MAC or IP address (only one the
+    /// inventory already holds: a name service answer does not make a
+    /// device).
+    fn facts(
+        &mut self,
+        ev: &Event<'_>,
+        c: Option<AssetId>,
+        s: Option<AssetId>,
+        ts: i64,
+        flow: Option<u64>,
+    ) {
+        let mut facts = Vec::new();
+        identity::facts(ev, &mut |f| facts.push(f));
+        for f in facts {
+            let id = match f.about {
+                Some(identity::About::Mac(m)) => self.by_mac.get(&m).copied(),
+                Some(identity::About::Ip(ip)) => self.by_ip.get(&ip).copied(),
+                None if f.about_client => c,
+                None => s,
+            };
+            if let Some(id) = id {
+                self.learn(id, f.attribute, f.value, f.source, f.confidence, ts, flow);
+            }
+        }
+    }
+
+    /// The edge of (client, server, protocol), created if there is room.
+    fn edge(&mut self, c: AssetId, s: AssetId, protocol: EdgeProto, ts: i64) -> Option<u32> {
         if c == s {
             return None;
         }
         let full = self.edges.len() >= self.cfg.max_edges;
-        match self.edges.entry((c, s, protocol)) {
-            Entry::Occupied(o) => Some(o.into_mut()),
+        match self.edge_index.entry((c, s, protocol)) {
+            Entry::Occupied(o) => Some(*o.get()),
             Entry::Vacant(_) if full => None,
-            Entry::Vacant(v) => Some(v.insert(Edge {
-                client: c,
-                server: s,
-                protocol,
-                operations: [0; 13],
-                transactions: 0,
-                flows: 0,
-                bytes_toserver: 0,
-                bytes_toclient: 0,
-                first_seen: ts,
-                last_seen: ts,
-            })),
+            Entry::Vacant(v) => {
+                let i = self.edges.len() as u32;
+                v.insert(i);
+                self.edges.push(Edge {
+                    client: c,
+                    server: s,
+                    protocol,
+                    operations: [0; 13],
+                    transactions: 0,
+                    flows: 0,
+                    bytes_toserver: 0,
+                    bytes_toclient: 0,
+                    first_seen: ts,
+                    last_seen: ts,
+                });
+                Some(i)
+            }
         }
     }
 
-    fn flow(&mut self, c: AssetId, s: AssetId, protocol: EdgeProto, ts: i64, f: &FlowEvent) {
-        if let EdgeProto::Port(6, port) = protocol {
+    #[allow(clippy::too_many_arguments)]
+    fn flow(
+        &mut self,
+        c: AssetId,
+        s: AssetId,
+        protocol: EdgeProto,
+        port: u16,
+        edge: Option<u32>,
+        ts: i64,
+        f: &FlowEvent,
+    ) {
+        // An IT protocol (HTTP, DNS, ...) or none that was detected.
+        let it = match protocol {
+            EdgeProto::Port(..) => true,
+            EdgeProto::App(p) => !role::is_ics(p),
+        };
+        let tcp = matches!(protocol, EdgeProto::Port(6, _))
+            || matches!(protocol, EdgeProto::App(p) if p == "http");
+        if tcp && it {
             let a = &mut self.assets[s as usize];
             if role::is_historian_port(port) && !a.serves_historian_port {
                 a.serves_historian_port = true;
                 self.update_role(s, ts);
             }
         }
-        if let EdgeProto::Port(..) = protocol {
+        if it {
             for id in [c, s] {
                 let a = &mut self.assets[id as usize];
                 a.it_flows += 1;
@@ -510,7 +652,7 @@ impl Inventory {
                 }
             }
         }
-        if let Some(e) = self.edge(c, s, protocol, f.start_ns) {
+        if let Some(e) = edge.and_then(|i| self.edges.get_mut(i as usize)) {
             e.flows += 1;
             e.bytes_toserver += f.bytes_toserver;
             e.bytes_toclient += f.bytes_toclient;
@@ -519,26 +661,30 @@ impl Inventory {
         }
     }
 
-    fn transaction(
+    /// Counts a transaction on its edge. Assets are only touched when the
+    /// edge sees something for the first time (a new protocol, operation or
+    /// pair), since roles depend only on what occurs; totals come from
+    /// [`Inventory::sync_totals`].
+    fn transaction_on(
         &mut self,
+        edge: u32,
         c: AssetId,
         s: AssetId,
-        protocol: EdgeProto,
         ts: i64,
         proto: &'static str,
         op: Operation,
     ) {
-        let mut first_on_edge = false;
-        if let Some(e) = self.edge(c, s, protocol, ts) {
-            first_on_edge = e.transactions == 0;
-            e.transactions += 1;
-            e.operations[op as usize] += 1;
-            e.last_seen = e.last_seen.max(ts);
-        }
         let o = op as usize;
-        // Roles depend on which protocols and operations occur, so they are
-        // re-inferred only when one occurs for the first time. A new pair
-        // can only appear with a new edge.
+        let Some(e) = self.edges.get_mut(edge as usize) else {
+            return;
+        };
+        e.transactions += 1;
+        e.operations[o] += 1;
+        e.last_seen = e.last_seen.max(ts);
+        let (first_on_edge, first_op) = (e.transactions == 1, e.operations[o] == 1);
+        if !first_on_edge && !first_op {
+            return;
+        }
         let new_pair =
             first_on_edge && self.ics_pairs.len() < 1_000_000 && self.ics_pairs.insert((c, s));
         let client_new = {
@@ -574,24 +720,33 @@ impl Inventory {
         if !is_unicast(ip) {
             return None;
         }
-        let mac = mac.filter(|m| !m.is_multicast() && *m != MacAddr::default());
-        let hops = hops(ttl);
+        // Loopback traffic says nothing of the MACs of a capture host.
+        let mac =
+            mac.filter(|m| !m.is_multicast() && *m != MacAddr::default() && !ip.is_loopback());
         let bound_mac = match mac {
             None => None,
             Some(m) if self.arp_claims(m, ip) => Some(m),
-            Some(m) if hops.is_some_and(|h| h > 0) => {
-                // Crossed a router: the MAC is the router's, not the sender's.
-                self.forwarded_by(m, ip, ts);
-                None
-            }
-            // A router's own traffic leaves it with an initial TTL.
-            Some(m) if self.routers.contains(&m) => (hops == Some(0)).then_some(m),
+            // Behind a router's MAC are many hosts: only ARP says which
+            // addresses are the router's own.
+            Some(m) if self.routers.contains(&m) => None,
             Some(m) => {
+                let cap = 4 * self.cfg.router_threshold;
                 let ips = self.traffic_ips.entry(m).or_default();
-                if ips.len() < 4 * self.cfg.router_threshold {
+                if ips.len() < cap {
                     ips.insert(ip);
                 }
-                if ips.len() > self.cfg.router_threshold {
+                let seen = ips.len() + self.arp_ips.get(&m).map_or(0, BTreeSet::len);
+                let many = ips.len() > self.cfg.router_threshold;
+                let routed = self.routed.entry(m).or_default();
+                if hops(ttl).is_some_and(|h| h > 0) && routed.len() < cap {
+                    routed.insert(ip);
+                }
+                // A MAC is a router when it carries several addresses and
+                // some arrived with a decremented TTL, or more addresses
+                // than a host plausibly has. One address behind a MAC is
+                // that host's, whatever its TTL: stacks' initial TTLs vary
+                // too much (Siemens CPUs send 30) to judge one alone.
+                if (seen >= 2 && !routed.is_empty()) || many {
                     self.make_router(m, ts);
                     None
                 } else {
@@ -795,56 +950,38 @@ impl Inventory {
         }
         a.first_seen = a.first_seen.min(src.first_seen);
         a.last_seen = a.last_seen.max(src.last_seen);
-        let moved: Vec<_> = self
-            .edges
-            .keys()
-            .filter(|(c, s, _)| *c == from || *s == from)
-            .cloned()
-            .collect();
-        for k in moved {
-            if let Some(mut e) = self.edges.remove(&k) {
-                let (c, s) = (
-                    if k.0 == from { into } else { k.0 },
-                    if k.1 == from { into } else { k.1 },
-                );
-                if c == s {
-                    continue;
-                }
-                e.client = c;
-                e.server = s;
-                let slot = self.edges.entry((c, s, k.2)).or_insert_with(|| Edge {
-                    flows: 0,
-                    transactions: 0,
-                    bytes_toserver: 0,
-                    bytes_toclient: 0,
-                    operations: [0; 13],
-                    ..e.clone()
-                });
-                slot.flows += e.flows;
-                slot.transactions += e.transactions;
-                slot.bytes_toserver += e.bytes_toserver;
-                slot.bytes_toclient += e.bytes_toclient;
-                for i in 0..13 {
-                    slot.operations[i] += e.operations[i];
-                }
-                slot.first_seen = slot.first_seen.min(e.first_seen);
-                slot.last_seen = slot.last_seen.max(e.last_seen);
+        // Re-key the edges of the merged asset, combining duplicates.
+        let old = std::mem::take(&mut self.edges);
+        self.edge_index.clear();
+        for mut e in old {
+            if e.client == from {
+                e.client = into;
             }
-        }
-    }
-
-    fn forwarded_by(&mut self, mac: MacAddr, ip: IpAddr, ts: i64) {
-        let ips = self.traffic_ips.entry(mac).or_default();
-        if ips.len() < 4 * self.cfg.router_threshold {
-            ips.insert(ip);
-        }
-        if let Some(id) = self.asset_for_mac(mac, ts) {
-            let a = &mut self.assets[id as usize];
-            a.forwarded = a
-                .forwarded
-                .max(self.traffic_ips.get(&mac).map_or(0, BTreeSet::len));
-            self.routers.insert(mac);
-            self.update_role(id, ts);
+            if e.server == from {
+                e.server = into;
+            }
+            if e.client == e.server {
+                continue;
+            }
+            match self.edge_index.get(&(e.client, e.server, e.protocol)) {
+                Some(&i) => {
+                    let slot = &mut self.edges[i as usize];
+                    slot.flows += e.flows;
+                    slot.transactions += e.transactions;
+                    slot.bytes_toserver += e.bytes_toserver;
+                    slot.bytes_toclient += e.bytes_toclient;
+                    for i in 0..13 {
+                        slot.operations[i] += e.operations[i];
+                    }
+                    slot.first_seen = slot.first_seen.min(e.first_seen);
+                    slot.last_seen = slot.last_seen.max(e.last_seen);
+                }
+                None => {
+                    self.edge_index
+                        .insert((e.client, e.server, e.protocol), self.edges.len() as u32);
+                    self.edges.push(e);
+                }
+            }
         }
     }
 
@@ -903,7 +1040,11 @@ impl Inventory {
             Some(old) if old.value == value => {
                 old.last_seen = old.last_seen.max(ts);
                 old.seen += 1;
-                old.confidence = old.confidence.max(confidence);
+                // Stronger evidence of the same value: it is now the source.
+                if confidence > old.confidence {
+                    old.confidence = confidence;
+                    old.source = source;
+                }
             }
             Some(old) if confidence < old.confidence => {
                 // A weaker source disagrees: keep the stronger evidence.

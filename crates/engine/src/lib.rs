@@ -7,18 +7,26 @@
 
 #![forbid(unsafe_code)]
 
+pub mod alert;
+pub mod detect;
 pub mod identity;
 pub mod inventory;
 pub mod oui;
 pub mod output;
+pub mod policy;
+pub mod ranges;
 pub mod role;
+pub mod target;
 
 use plantshield_events::JsonWriter;
 use plantshield_sensor::{Envelope, Event, EventSink, ExtEvent, Observation};
 
+pub use alert::{AggregationConfig, Aggregator, Alert, EventRef, Rule, Severity};
+pub use detect::{DetectConfig, Detections};
 pub use inventory::{
     Asset, AssetChange, AssetId, ChangeKind, Edge, EdgeProto, Inventory, InventoryConfig,
 };
+pub use policy::{Learner, Policy, PolicyCheck};
 pub use role::Role;
 
 /// An `asset` event: one change of the inventory, with the asset as it is now.
@@ -61,7 +69,7 @@ impl ExtEvent for AssetEvent {
 }
 
 /// The engine as a sink: passes every event on, learns from it, and adds
-/// `asset` events.
+/// `asset` and `alert` events.
 pub struct Engine<S> {
     /// The next sink.
     pub inner: S,
@@ -69,6 +77,14 @@ pub struct Engine<S> {
     pub inventory: Inventory,
     /// Write `asset` events into the stream.
     pub emit_assets: bool,
+    /// The built-in detections.
+    pub detections: Detections,
+    /// Open and closed alerts.
+    pub alerts: Aggregator,
+    /// The policy checked, if one was given.
+    pub policy: Option<PolicyCheck>,
+    /// Capture time of the last alert expiry pass.
+    last_expire: i64,
 }
 
 impl<S: EventSink> Engine<S> {
@@ -78,11 +94,64 @@ impl<S: EventSink> Engine<S> {
             inner,
             inventory: Inventory::new(cfg),
             emit_assets: true,
+            detections: Detections::new(DetectConfig::default()),
+            alerts: Aggregator::new(AggregationConfig::default()),
+            policy: None,
+            last_expire: i64::MIN,
         }
+    }
+
+    /// Checks traffic against `policy` from now on (its accepted alerts are
+    /// silenced).
+    pub fn set_policy(&mut self, policy: Policy) {
+        let check = PolicyCheck::new(policy);
+        check.install_accepts(&mut self.alerts);
+        self.policy = Some(check);
     }
 
     fn emit_changes(&mut self) {
         let changes = self.inventory.take_changes();
+        for c in &changes {
+            if let (ChangeKind::New, Some(p)) = (&c.kind, &mut self.policy) {
+                if let Some(asset) = self.inventory.asset(c.asset) {
+                    p.new_asset(asset, c.ts, c.flow_id, &mut self.alerts);
+                }
+            }
+            // ARP is where poisoning happens; an address moving with
+            // traffic alone (a DHCP reassignment) is only an asset event.
+            if c.kind == ChangeKind::IpMoved && c.source == "arp" {
+                let asset = self.inventory.asset(c.asset);
+                let ip = c
+                    .new
+                    .as_deref()
+                    .and_then(|n| n.split(' ').next())
+                    .and_then(|i| i.parse().ok());
+                let mac = asset
+                    .and_then(|a| a.macs.first())
+                    .map(|m| m.to_string())
+                    .unwrap_or_default();
+                let old = c.old.clone().unwrap_or_default();
+                let at = EventRef {
+                    flow_id: c.flow_id,
+                    ts: c.ts,
+                    event_id: None,
+                };
+                self.alerts.hit(
+                    detect::rule("ps.net.arp_spoofing"),
+                    ip,
+                    None,
+                    None,
+                    at,
+                    || {
+                        format!(
+                            "{} moved from MAC {old} to MAC {mac}",
+                            ip.map(|i: std::net::IpAddr| i.to_string())
+                                .unwrap_or_default()
+                        )
+                    },
+                );
+            }
+        }
         if !self.emit_assets {
             return;
         }
@@ -90,6 +159,10 @@ impl<S: EventSink> Engine<S> {
             let Some(asset) = self.inventory.asset(change.asset).cloned() else {
                 continue;
             };
+            // Created and merged into another within one event: nothing to say.
+            if asset.macs.is_empty() && asset.ips.is_empty() {
+                continue;
+            }
             let mut env = Envelope::at(change.ts);
             env.flow_id = change.flow_id;
             env.src = asset.primary_ip().map(|ip| (ip, 0));
@@ -99,11 +172,41 @@ impl<S: EventSink> Engine<S> {
     }
 }
 
+impl<S: EventSink> Engine<S> {
+    fn emit_alerts(&mut self) {
+        for a in self.alerts.take_closed() {
+            let mut env = Envelope::at(a.first_ts);
+            env.flow_id = a.refs.first().and_then(|r| r.flow_id);
+            env.src = a.src.map(|ip| (ip, 0));
+            env.dst = a.dst.map(|ip| (ip, 0));
+            self.inner.event(&env, &Event::Ext(&a));
+        }
+    }
+}
+
 impl<S: EventSink> EventSink for Engine<S> {
     fn event(&mut self, env: &Envelope, ev: &Event<'_>) {
+        if let Event::Stats(_) = ev {
+            // The end of a run: make the per-asset totals current and close
+            // every alert, before the stats record.
+            self.inventory.sync_totals();
+            self.alerts.flush();
+            self.emit_alerts();
+            self.inner.event(env, ev);
+            return;
+        }
         self.inner.event(env, ev);
         self.inventory.event(env, ev);
+        self.detections.event(env, ev, &mut self.alerts);
+        if let Some(p) = &mut self.policy {
+            p.event(env, ev, &mut self.alerts);
+        }
         self.emit_changes();
+        if env.ts_ns.saturating_sub(self.last_expire) >= 1_000_000_000 {
+            self.last_expire = env.ts_ns;
+            self.alerts.expire(env.ts_ns);
+            self.emit_alerts();
+        }
     }
 
     fn observe(&mut self, obs: &Observation<'_>) {

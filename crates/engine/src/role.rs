@@ -65,10 +65,10 @@ impl Role {
 const FIELD: &[&str] = &["modbus", "s7comm", "s7comm_plus", "enip", "fins", "bacnet"];
 /// Telecontrol protocols an RTU serves.
 const TELECONTROL: &[&str] = &["dnp3", "iec104"];
-/// Substation protocols an IED serves.
-const SUBSTATION: &[&str] = &["mms", "goose"];
-/// Every industrial protocol.
-fn is_ics(p: &str) -> bool {
+/// Substation protocols an IED serves (GOOSE and Sampled Values publishers).
+const SUBSTATION: &[&str] = &["mms", "goose", "sv"];
+/// Every industrial protocol (the others are IT protocols: DNS, HTTP, ...).
+pub fn is_ics(p: &str) -> bool {
     FIELD.contains(&p) || TELECONTROL.contains(&p) || SUBSTATION.contains(&p) || p == "opcua"
 }
 
@@ -89,7 +89,7 @@ const HISTORIAN_PORTS: &[u16] = &[5450, 1433, 5432, 3306, 8086];
 
 /// The role the evidence supports, strongest evidence first.
 pub fn infer(a: &Asset) -> Role {
-    if a.forwarded > 0 {
+    if a.forwarded > 0 || a.serves("stp") > 0 {
         return Role::NetworkGear;
     }
     if ENGINEERING.iter().any(|op| a.sent(*op) > 0) {

@@ -1,4 +1,5 @@
-//! Industrial protocol parsers.
+//! Industrial protocol parsers, and the IT protocols that name plant hosts
+//! (DHCP, NetBIOS name service, DNS, HTTP).
 //!
 //! Every parser here is pure: bytes in, typed values out, no I/O and no
 //! state. Views borrow from the input (zero-copy) and never panic, whatever
@@ -13,10 +14,14 @@
 #![forbid(unsafe_code)]
 
 pub mod cursor;
+pub mod dhcp;
 pub mod dnp3;
+pub mod dns;
 pub mod enip;
+pub mod http;
 pub mod iec104;
 pub mod modbus;
+pub mod netbios;
 pub mod s7comm;
 
 /// How sure a content probe is that bytes start a given protocol's stream.

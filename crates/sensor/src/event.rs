@@ -9,7 +9,7 @@ use std::net::IpAddr;
 
 use plantshield_events::{Operation, Status};
 use plantshield_protocols::s7comm::{self, plus};
-use plantshield_protocols::{dnp3, enip, iec104, modbus};
+use plantshield_protocols::{dhcp, dnp3, dns, enip, http, iec104, modbus};
 
 /// The EVE envelope shared by every event.
 #[derive(Clone, Copy, Debug)]
@@ -79,6 +79,14 @@ pub enum Event<'a> {
     S7comm(&'a S7commEvent<'a>),
     /// An S7comm-plus transaction or notification.
     S7commPlus(&'a S7commPlusEvent<'a>),
+    /// A DNS query with its response (no `ics`).
+    Dns(&'a NameServiceEvent<'a>),
+    /// A NetBIOS name service query, registration or response (no `ics`).
+    Netbios(&'a NameServiceEvent<'a>),
+    /// A DHCP message (no `ics`).
+    Dhcp(&'a DhcpEvent<'a>),
+    /// An HTTP request with its response (no `ics`).
+    Http(&'a HttpEvent<'a>),
     /// A flow ended (or an interim record of a long flow).
     Flow(&'a FlowEvent),
     /// Something malformed, suspicious or over a limit.
@@ -110,7 +118,14 @@ impl Event<'_> {
             Event::Enip(e) => e.ics.as_ref(),
             Event::S7comm(s) => Some(&s.ics),
             Event::S7commPlus(s) => Some(&s.ics),
-            Event::Flow(_) | Event::Anomaly(_) | Event::Stats(_) | Event::Ext(_) => None,
+            Event::Dns(_)
+            | Event::Netbios(_)
+            | Event::Dhcp(_)
+            | Event::Http(_)
+            | Event::Flow(_)
+            | Event::Anomaly(_)
+            | Event::Stats(_)
+            | Event::Ext(_) => None,
         }
     }
 
@@ -123,6 +138,10 @@ impl Event<'_> {
             Event::Enip(_) => "enip",
             Event::S7comm(_) => "s7comm",
             Event::S7commPlus(_) => "s7comm_plus",
+            Event::Dns(_) => "dns",
+            Event::Netbios(_) => "netbios",
+            Event::Dhcp(_) => "dhcp",
+            Event::Http(_) => "http",
             Event::Flow(_) => "flow",
             Event::Anomaly(_) => "anomaly",
             Event::Stats(_) => "stats",
@@ -141,6 +160,18 @@ pub trait EventSink {
     fn observe(&mut self, _obs: &Observation<'_>) {}
 }
 
+/// A sink borrowed mutably is a sink, so that wrappers (the engine, the
+/// audit trail) can sit in front of a `&mut dyn EventSink`.
+impl<S: EventSink + ?Sized> EventSink for &mut S {
+    fn event(&mut self, env: &Envelope, ev: &Event<'_>) {
+        (**self).event(env, ev);
+    }
+
+    fn observe(&mut self, obs: &Observation<'_>) {
+        (**self).observe(obs);
+    }
+}
+
 /// Network facts below the event level.
 #[derive(Clone, Copy, Debug)]
 pub enum Observation<'a> {
@@ -152,6 +183,21 @@ pub enum Observation<'a> {
         vlan: u32,
         /// The packet.
         arp: &'a plantshield_decode::Arp,
+    },
+    /// A frame that is neither IP nor ARP (GOOSE, Sampled Values,
+    /// PROFINET, LLDP, spanning tree, ...): its sender exists even if it
+    /// never speaks IP.
+    Frame {
+        /// Capture time.
+        ts: i64,
+        /// VLAN key.
+        vlan: u32,
+        /// Source MAC.
+        src: plantshield_decode::MacAddr,
+        /// Destination MAC.
+        dst: plantshield_decode::MacAddr,
+        /// EtherType, or the 802.3 length for LLC frames.
+        ethertype: u16,
     },
 }
 
@@ -521,6 +567,54 @@ pub struct EnipIo {
     pub last_sequence: Option<u32>,
     /// Datagrams whose sequence number did not follow the previous one.
     pub sequence_gaps: u64,
+}
+
+/// A DNS or NetBIOS name service transaction: a query with its response,
+/// a query that got none, a response whose query was not seen, or a
+/// NetBIOS broadcast (answered on another flow).
+#[derive(Clone, Copy, Debug)]
+pub struct NameServiceEvent<'a> {
+    /// The query (a NetBIOS registration, release or refresh request too).
+    pub query: Option<dns::Message<'a>>,
+    /// The response.
+    pub response: Option<dns::Message<'a>>,
+    /// Response time minus query time.
+    pub latency_ns: Option<i64>,
+    /// Findings of the pairing (`question_mismatch`, `opcode_mismatch`,
+    /// `query_cut`); each message has its own.
+    pub flags: dns::Flags,
+    /// A NetBIOS query or registration sent as a broadcast: logged at once,
+    /// no response expected on this flow.
+    pub broadcast: bool,
+    /// The response travelled from the flow's client to its server (the
+    /// responder is the event's source). NetBIOS uses port 137 at both
+    /// ends, so the flow's client is whoever sent first.
+    pub response_from_client: bool,
+}
+
+/// A DHCP message (one event per message: the steps of an exchange travel
+/// on different flows).
+#[derive(Clone, Copy, Debug)]
+pub struct DhcpEvent<'a> {
+    /// The message.
+    pub message: dhcp::Message<'a>,
+    /// Its findings.
+    pub flags: dhcp::Flags,
+}
+
+/// An HTTP transaction: a request with its final response, a request that
+/// got none, or a response whose request was not seen.
+#[derive(Clone, Copy, Debug)]
+pub struct HttpEvent<'a> {
+    /// The request: its line, Host and User-Agent (other fields are not
+    /// kept while it waits), with the findings of its whole head.
+    pub request: Option<http::RequestHead<'a>>,
+    /// Length of the request target on the wire (it is kept cut to 2048 octets).
+    pub uri_len: usize,
+    /// The response head.
+    pub response: Option<http::ResponseHead<'a>>,
+    /// Response time minus request time.
+    pub latency_ns: Option<i64>,
 }
 
 /// A flow record.

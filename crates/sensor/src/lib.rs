@@ -37,6 +37,7 @@ pub use event::{
     Iec104Flags, Iec104Link, Iec104LinkCounters, Iec104Transaction, Iec104UFrames, ModbusEvent,
     Observation, S7commEvent, S7commPlusEvent,
 };
+pub use event::{DhcpEvent, HttpEvent, NameServiceEvent};
 pub use stats::{FunctionCounts, ProtoCounters, Stats};
 
 /// Limits and options of the pipeline.
@@ -271,7 +272,18 @@ impl Sensor {
                     arp: &arp,
                 });
             }
-            Net::Other { .. } => self.stats.other_ethertype += 1,
+            Net::Other { ethertype, .. } => {
+                self.stats.other_ethertype += 1;
+                if let (Some(src), Some(dst)) = (frame.src_mac, frame.dst_mac) {
+                    sink.observe(&Observation::Frame {
+                        ts,
+                        vlan,
+                        src,
+                        dst,
+                        ethertype: ethertype.0,
+                    });
+                }
+            }
             Net::UnsupportedLink(_) => self.stats.unsupported_link += 1,
         }
     }

@@ -1,11 +1,12 @@
 //! Helpers shared by the integration tests: the public capture corpus, the
-//! binary under test, and a TCP conversation crafter for synthetic captures.
+//! binary under test, the real-stack scripts (`tests/stacks`), and a TCP
+//! conversation crafter for synthetic captures.
 
 #![allow(dead_code)]
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Output};
 
 use plantshield_capture::{LinkType, PcapWriter};
 use plantshield_decode::craft::{self, Endpoints};
@@ -31,6 +32,113 @@ pub fn oracle(rel: &str) -> Value {
     let p = pcaps().join("oracle").join(format!("{rel}.json"));
     serde_json::from_slice(&std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display())))
         .unwrap()
+}
+
+/// The root of the repository.
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Reads and parses a JSON file.
+pub fn read_json(p: &Path) -> Value {
+    serde_json::from_slice(&std::fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display())))
+        .unwrap_or_else(|e| panic!("{}: not JSON: {e}", p.display()))
+}
+
+/// The version of the Python package `package` pinned in
+/// `tests/requirements.txt`.
+pub fn pinned(package: &str) -> String {
+    let p = repo().join("tests/requirements.txt");
+    let text = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    text.lines()
+        .find_map(|l| l.trim().strip_prefix(package)?.strip_prefix("=="))
+        .unwrap_or_else(|| panic!("no {package}== pin in {}", p.display()))
+        .trim()
+        .to_string()
+}
+
+/// The exit status of a stack script whose run says nothing (tcpdump dropped
+/// packets, or a stack lost a reply that is on the wire;
+/// `tests/stacks/capture.py`): EX_TEMPFAIL, run it again.
+pub const STACK_TEMPFAIL: i32 = 75;
+
+/// How many times `run_stack_script` runs a script that exits 75 before it
+/// gives up.
+pub const STACK_ATTEMPTS: u32 = 3;
+
+const STACK_NEEDS: &str = "the real-stack tests need python3, the pinned packages \
+     (tests/requirements.txt, installed by .ci/install), tcpdump, and root (capturing \
+     on lo, network namespaces)";
+
+/// Runs `python3 tests/stacks/SCRIPT OUT EXTRA_ARGS...` and returns its
+/// output once it succeeds. A run that exits 75 (capture incomplete, or a
+/// known race in a stack) is repeated, `OUT` emptied first, up to `STACK_ATTEMPTS` runs in
+/// all; the number of retries goes to standard error. Any other failure,
+/// or python3 missing, panics with the script's output: these tests never
+/// skip.
+pub fn run_stack_script(script: &str, out: &Path, extra_args: &[&str]) -> Output {
+    let path = repo().join("tests/stacks").join(script);
+    let mut what = format!("python3 tests/stacks/{script} {}", out.display());
+    for a in extra_args {
+        what = what + " " + a;
+    }
+    let mut incomplete = Vec::new();
+    for attempt in 1..=STACK_ATTEMPTS {
+        empty_dir(out);
+        let output = Command::new("python3")
+            .arg(&path)
+            .arg(out)
+            .args(extra_args)
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run python3 ({e}) for {script}: {STACK_NEEDS}"));
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        if output.status.code() == Some(STACK_TEMPFAIL) {
+            let why = stderr.lines().last().unwrap_or("").trim().to_string();
+            eprintln!(
+                "{script}: transient failure on attempt {attempt} of {STACK_ATTEMPTS}{}: {why}",
+                if attempt < STACK_ATTEMPTS {
+                    ", running it again"
+                } else {
+                    ""
+                }
+            );
+            incomplete.push(why);
+            continue;
+        }
+        assert!(
+            output.status.success(),
+            "{what} failed ({}); {STACK_NEEDS}:\n{}{}",
+            output.status,
+            String::from_utf8_lossy(&output.stdout),
+            stderr,
+        );
+        eprintln!(
+            "{script}: recorded on attempt {attempt} of {STACK_ATTEMPTS} ({} retries)",
+            attempt - 1
+        );
+        return output;
+    }
+    let log = std::fs::read_to_string(out.join("tcpdump.log")).unwrap_or_default();
+    panic!(
+        "{what}: a transient failure (dropped packets or a stack's lost reply) in all \
+         {STACK_ATTEMPTS} runs; the machine is too loaded to record the stacks:\n  {}\n\
+         the last tcpdump.log:\n{log}",
+        incomplete.join("\n  ")
+    );
+}
+
+/// Creates `dir` if need be and removes everything in it.
+fn empty_dir(dir: &Path) {
+    std::fs::create_dir_all(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+    for entry in std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
+        let p = entry.unwrap().path();
+        let r = if p.is_dir() && !p.is_symlink() {
+            std::fs::remove_dir_all(&p)
+        } else {
+            std::fs::remove_file(&p)
+        };
+        r.unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    }
 }
 
 pub fn bin() -> &'static str {

@@ -17,10 +17,14 @@
 //! reverse connection) is still the protocol's server: the session is told
 //! that requests travel towards the TCP client (`reverse`).
 
+mod dhcp;
 mod dnp3;
+mod dns;
 mod enip;
+mod http;
 mod iec104;
 mod modbus;
+mod netbios;
 mod s7comm;
 
 use std::borrow::Cow;
@@ -69,6 +73,11 @@ pub(crate) static DETECTORS: &[Detector] = &[
     iec104::DETECTOR,
     s7comm::DETECTOR,
     enip::DETECTOR,
+    // IT protocols that name hosts; only HTTP is found by content off its ports.
+    dns::DETECTOR,
+    netbios::DETECTOR,
+    dhcp::DETECTOR,
+    http::DETECTOR,
 ];
 
 /// What the flow's application layer is.

@@ -4,8 +4,11 @@
 //! The envelope, `ics`, `flow`, `anomaly` and `stats` objects are written
 //! here; each protocol's own object is written by its submodule.
 
+mod dhcp;
 mod dnp3;
+mod dns;
 mod enip;
+mod http;
 mod iec104;
 mod modbus;
 mod s7comm;
@@ -130,7 +133,9 @@ impl<W: Write> EventSink for JsonSink<W> {
 }
 
 impl<W: Write> JsonSink<W> {
-    /// Serialises one event (with its trailing newline).
+    /// Serialises one event (with its trailing newline), as [`write_event`]
+    /// does, with the envelope members and the `ics` object copied from
+    /// the caches when they were written before.
     fn write_event(&mut self, env: &Envelope, ev: &Event<'_>) {
         let w = &mut self.w;
         w.begin_object();
@@ -139,24 +144,16 @@ impl<W: Write> JsonSink<W> {
             Some(Ok(json)) => w.raw(json),
             Some(Err(json)) => {
                 let start = w.len();
-                envelope(w, env, ev.event_type(), &self.sensor);
+                envelope(w, env, ev.event_type());
+                w.raw(&self.sensor);
                 json.extend_from_slice(&w.as_bytes()[start..]);
             }
-            None => envelope(w, env, ev.event_type(), &self.sensor),
+            None => {
+                envelope(w, env, ev.event_type());
+                w.raw(&self.sensor);
+            }
         }
-        let max_values = self.max_values;
-        match ev {
-            Event::Modbus(m) => modbus::write(w, m, max_values),
-            Event::Dnp3(d) => dnp3::write(w, d, max_values),
-            Event::Enip(e) => enip::write(w, e, max_values),
-            Event::Iec104(e) => iec104::write(w, e, max_values),
-            Event::S7comm(e) => s7comm::write(w, e, max_values),
-            Event::S7commPlus(e) => s7comm::write_plus(w, e, max_values),
-            Event::Flow(f) => flow(w, f),
-            Event::Anomaly(a) => anomaly(w, a),
-            Event::Stats(s) => stats(w, s),
-            Event::Ext(e) => e.write_json(w),
-        }
+        body(w, ev, self.max_values);
         if let Some(s) = ev.ics() {
             match self.ics.entry(ev.event_type(), s) {
                 Ok(json) => w.raw(json),
@@ -172,6 +169,46 @@ impl<W: Write> JsonSink<W> {
     }
 }
 
+/// Serialises one event (with its trailing newline) into `w`.
+pub fn write_event(
+    w: &mut JsonWriter,
+    sensor: &str,
+    max_values: usize,
+    env: &Envelope,
+    ev: &Event<'_>,
+) {
+    w.begin_object();
+    w.time_field("timestamp", env.ts_ns);
+    envelope(w, env, ev.event_type());
+    w.str_field("sensor", sensor);
+    body(w, ev, max_values);
+    if let Some(s) = ev.ics() {
+        ics(w, ev.event_type(), s);
+    }
+    w.end_object();
+    w.newline();
+}
+
+/// The event's own object (or members), between the envelope and `ics`.
+fn body(w: &mut JsonWriter, ev: &Event<'_>, max_values: usize) {
+    match ev {
+        Event::Modbus(m) => modbus::write(w, m, max_values),
+        Event::Dnp3(d) => dnp3::write(w, d, max_values),
+        Event::Enip(e) => enip::write(w, e, max_values),
+        Event::Iec104(e) => iec104::write(w, e, max_values),
+        Event::S7comm(e) => s7comm::write(w, e, max_values),
+        Event::S7commPlus(e) => s7comm::write_plus(w, e, max_values),
+        Event::Dns(e) => dns::write(w, e, max_values),
+        Event::Netbios(e) => dns::write_netbios(w, e, max_values),
+        Event::Dhcp(e) => dhcp::write(w, e, max_values),
+        Event::Http(e) => http::write(w, e),
+        Event::Flow(f) => flow(w, f),
+        Event::Anomaly(a) => anomaly(w, a),
+        Event::Stats(s) => stats(w, s),
+        Event::Ext(e) => e.write_json(w),
+    }
+}
+
 /// IANA protocol keyword as Suricata writes it.
 fn proto_name(p: u8) -> Option<&'static str> {
     Some(match p {
@@ -184,9 +221,9 @@ fn proto_name(p: u8) -> Option<&'static str> {
     })
 }
 
-/// The envelope members after the timestamp, from `,"flow_id"` to
-/// `"sensor"` (whose member `sensor` holds, leading comma included).
-fn envelope(w: &mut JsonWriter, env: &Envelope, event_type: &'static str, sensor: &[u8]) {
+/// The envelope members after the timestamp, from `,"flow_id"` to `"vlan"`
+/// (`"sensor"` follows).
+fn envelope(w: &mut JsonWriter, env: &Envelope, event_type: &'static str) {
     if let Some(id) = env.flow_id {
         w.u64_field("flow_id", id);
     }
@@ -222,7 +259,6 @@ fn envelope(w: &mut JsonWriter, env: &Envelope, event_type: &'static str, sensor
         }
         w.end_array();
     }
-    w.raw(sensor);
 }
 
 /// True when two static strings are the same object (which implies the

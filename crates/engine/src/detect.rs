@@ -1,0 +1,583 @@
+//! Built-in behaviour detections: known attack behaviours against
+//! industrial control systems, which need no baseline. Every rule has a
+//! stable id, a severity and its MITRE ATT&CK for ICS techniques; see
+//! `docs/detections.md`.
+
+use std::collections::{HashMap, HashSet};
+use std::net::IpAddr;
+
+use plantshield_events::{Operation, Status};
+use plantshield_sensor::{Envelope, Event};
+
+use crate::alert::{Aggregator, EventRef, Rule, Severity};
+
+/// Every built-in rule.
+pub static RULES: &[Rule] = &[
+    Rule {
+        id: "ps.ics.mode_change",
+        name: "Controller operating mode changed",
+        severity: Severity::High,
+        techniques: &["T0858"],
+        description: "A controller was told to stop, start, enter program or listen-only mode (S7 PLC stop and PI start services, CIP Start/Stop, DNP3 start/stop application and initialize, Modbus force listen only, S7comm-plus operating state). Stopping a PLC halts the process it controls.",
+        tuning: "Expected from engineering workstations during maintenance windows: accept them for that workstation in the policy (an `[[accept]]` entry with its `src`) rather than silencing the rule.",
+    },
+    Rule {
+        id: "ps.ics.device_restart",
+        name: "Device restart",
+        severity: Severity::High,
+        techniques: &["T0816"],
+        description: "A device was told to restart: DNP3 cold or warm restart, CIP Reset, Modbus restart communications option, IEC 104 reset process command.",
+        tuning: "Restarts are rare in operation; accept them for the engineering workstation in the policy (`[[accept]]` with `src`) if they are part of a procedure.",
+    },
+    Rule {
+        id: "ps.ics.program_download",
+        name: "Program download",
+        severity: Severity::High,
+        techniques: &["T0843"],
+        description: "Control logic was sent to a controller (S7 request download/download block, CIP download transfer, S7comm-plus download transaction). This is how Stuxnet-class attacks change what a PLC does.",
+        tuning: "Accept the engineering workstation in the policy (`[[accept]]` with `src`) for planned changes; any other source is suspect.",
+    },
+    Rule {
+        id: "ps.ics.program_upload",
+        name: "Program upload",
+        severity: Severity::Medium,
+        techniques: &["T0845"],
+        description: "Control logic was read from a controller (S7 upload, CIP upload transfer): reconnaissance before tampering, or intellectual property theft.",
+        tuning: "Backups by the engineering workstation are normal; accept them in the policy (`[[accept]]` with `src`).",
+    },
+    Rule {
+        id: "ps.ics.firmware",
+        name: "Firmware change",
+        severity: Severity::Critical,
+        techniques: &["T0857"],
+        description: "An operation that changes device firmware.",
+        tuning: "Should only occur in maintenance windows from the engineering workstation.",
+    },
+    Rule {
+        id: "ps.ics.discovery_sweep",
+        name: "Discovery sweep",
+        severity: Severity::Medium,
+        techniques: &["T0846", "T0888"],
+        description: "One host probing many devices (industrial protocols towards many addresses), or many unit ids, function codes or S7 SZL lists of one device that it refuses or leaves unanswered (what scanners trying what a device supports look like): the reconnaissance phase of an attack (T0846 remote system discovery, T0888 remote system information discovery).",
+        tuning: "Thresholds: sweep_hosts, sweep_units, sweep_functions, sweep_szl within sweep_window. Asset management tools that scan on purpose can be accepted in the policy (`[[accept]]` with `src`).",
+    },
+    Rule {
+        id: "ps.ics.password",
+        name: "Controller password operation",
+        severity: Severity::Medium,
+        techniques: &["T0859"],
+        description: "A password was sent to, set on or cleared from a controller (S7 security functions).",
+        tuning: "Normal when an engineer logs in to a protected CPU; many of them in a short time raise ps.ics.password_bruteforce instead.",
+    },
+    Rule {
+        id: "ps.ics.password_bruteforce",
+        name: "Controller password brute force",
+        severity: Severity::High,
+        techniques: &["T0859"],
+        description: "Many password operations towards one controller in a short time: guessing its password.",
+        tuning: "Threshold: password_attempts within flood_window.",
+    },
+    Rule {
+        id: "ps.ics.write_flood",
+        name: "Write or command flood",
+        severity: Severity::High,
+        techniques: &["T0806"],
+        description: "Writes or commands from one host to one device at a rate far above normal operation: brute-forcing I/O values or a denial of service.",
+        tuning: "Threshold: flood_writes within flood_window. Raise it for fast closed loops driven over the network.",
+    },
+    Rule {
+        id: "ps.ics.broadcast_write",
+        name: "Broadcast write or command",
+        severity: Severity::High,
+        techniques: &["T0855"],
+        description: "A write or command addressed to every device at once (Modbus unit 0, DNP3 broadcast addresses 0xFFFD-0xFFFF): rarely legitimate on TCP networks.",
+        tuning: "Accept it in the policy (`[[accept]]` with `src`) if a master really uses broadcast writes.",
+    },
+    Rule {
+        id: "ps.ics.malformed_stream",
+        name: "Stream of malformed messages",
+        severity: Severity::Medium,
+        techniques: &["T0814"],
+        description: "Many malformed industrial protocol messages between two hosts: fuzzing, exploitation attempts, or a device pushed towards a crash.",
+        tuning: "Threshold: malformed_messages within flood_window.",
+    },
+    Rule {
+        id: "ps.ics.unanswered_storm",
+        name: "Unanswered request storm",
+        severity: Severity::Medium,
+        techniques: &["T0814"],
+        description: "Many requests that get no answer: a device overwhelmed or down, or a flood aimed at it.",
+        tuning: "Threshold: unanswered_requests within flood_window.",
+    },
+    Rule {
+        id: "ps.net.arp_spoofing",
+        name: "IP address taken over by another MAC",
+        severity: Severity::High,
+        techniques: &["T0830"],
+        description: "ARP says an IP address now belongs to another device: ARP poisoning to place a man in the middle, or a device replaced.",
+        tuning: "A replaced device raises it once; repeated changes between the same addresses do not raise it again.",
+    },
+    Rule {
+        id: "ps.baseline.new_asset",
+        name: "New device",
+        severity: Severity::Medium,
+        techniques: &["T0864"],
+        description: "A device that the baseline does not list (by MAC, or by IP for devices behind a router) appeared: a laptop plugged into the control network, a replaced controller, a rogue device. Needs a policy with a baseline (`analyze --policy`).",
+        tuning: "Add the device to the baseline (`[[asset]]`) once it is approved.",
+    },
+    Rule {
+        id: "ps.baseline.new_pair",
+        name: "New communication pair",
+        severity: Severity::Medium,
+        techniques: &["T0848"],
+        description: "A host talked to a device it never talked to in the baseline: the way a rogue master or a new engineering tool first shows up.",
+        tuning: "Add the pair (`[[pair]]`) once approved, or re-learn after planned changes.",
+    },
+    Rule {
+        id: "ps.baseline.new_protocol",
+        name: "New protocol on a known pair",
+        severity: Severity::Medium,
+        techniques: &["T0869"],
+        description: "Two hosts that talk in the baseline used a protocol (or server port) they never used before.",
+        tuning: "Add a `[[pair]]` for the new protocol once approved.",
+    },
+    Rule {
+        id: "ps.baseline.new_function",
+        name: "New function code on a known pair",
+        severity: Severity::High,
+        techniques: &["T0855"],
+        description: "A client used a function code towards a device that the baseline never saw it use (a write from a host that only read, a diagnostic or programming function from an HMI).",
+        tuning: "Add the code to the pair's `functions` once approved.",
+    },
+    Rule {
+        id: "ps.baseline.address_out_of_range",
+        name: "Write outside the learned address ranges",
+        severity: Severity::High,
+        techniques: &["T0836", "T0831"],
+        description: "A write or command touched registers, coils, data block bytes, information objects, points, CIP instances or tags that the pair never wrote in the baseline: a changed parameter or manipulated control. With `check_reads = true`, reads outside the learned read ranges raise it too.",
+        tuning: "Widen the pair's `[pair.writes]` ranges once approved.",
+    },
+    Rule {
+        id: "ps.policy.conduit_violation",
+        name: "Traffic between zones outside the conduits",
+        severity: Severity::High,
+        techniques: &["T0855"],
+        description: "Traffic crossed from one zone to another without a conduit that allows it, or broke a conduit's protocol, operation, function-code or address constraints (IEC 62443 zones and conduits).",
+        tuning: "Add or widen a `[[conduit]]`; `default = \"allow\"` in `[policy]` keeps only the conduits' constraints.",
+    },
+    Rule {
+        id: "ps.policy.deny",
+        name: "Traffic forbidden by a deny rule",
+        severity: Severity::Critical,
+        techniques: &["T0855"],
+        description: "Traffic matched an explicit `[[deny]]` rule of the policy.",
+        tuning: "Narrow the deny rule.",
+    },
+];
+
+/// The rule with this id.
+pub fn rule(id: &str) -> &'static Rule {
+    RULES.iter().find(|r| r.id == id).unwrap_or(&RULES[0])
+}
+
+/// Thresholds of the rate- and sweep-based rules.
+#[derive(Clone, Copy, Debug)]
+pub struct DetectConfig {
+    /// Window of the rate rules (ns).
+    pub flood_window_ns: i64,
+    /// Writes and commands per window per pair that make a flood.
+    pub flood_writes: u32,
+    /// Password operations per window per pair that make a brute force.
+    pub password_attempts: u32,
+    /// Malformed messages per window per pair.
+    pub malformed_messages: u32,
+    /// Unanswered requests per window per pair.
+    pub unanswered_requests: u32,
+    /// Window of the sweep rules (ns).
+    pub sweep_window_ns: i64,
+    /// Distinct devices probed by one host.
+    pub sweep_hosts: usize,
+    /// Distinct unit ids of one device that were refused or unanswered.
+    pub sweep_units: usize,
+    /// Distinct function codes on one device that were refused or unanswered.
+    pub sweep_functions: usize,
+    /// Distinct S7 SZL lists asked of one device that were refused or unanswered.
+    pub sweep_szl: usize,
+    /// Pairs and hosts tracked; beyond it the counters restart.
+    pub max_tracked: usize,
+}
+
+impl Default for DetectConfig {
+    fn default() -> Self {
+        DetectConfig {
+            flood_window_ns: 10_000_000_000,
+            flood_writes: 100,
+            password_attempts: 5,
+            malformed_messages: 10,
+            unanswered_requests: 20,
+            sweep_window_ns: 60_000_000_000,
+            sweep_hosts: 16,
+            sweep_units: 8,
+            sweep_functions: 8,
+            sweep_szl: 8,
+            max_tracked: 100_000,
+        }
+    }
+}
+
+#[derive(Default)]
+struct Window {
+    start: i64,
+    writes: u32,
+    passwords: u32,
+    malformed: u32,
+    unanswered: u32,
+    units: HashSet<u32>,
+    functions: HashSet<u32>,
+    szl: HashSet<u16>,
+}
+
+#[derive(Default)]
+struct Sweep {
+    start: i64,
+    hosts: HashSet<IpAddr>,
+}
+
+type Pair = (IpAddr, IpAddr);
+
+/// The built-in detections' state.
+pub struct Detections {
+    cfg: DetectConfig,
+    pairs: HashMap<Pair, Window, ahash::RandomState>,
+    sweeps: HashMap<IpAddr, Sweep, ahash::RandomState>,
+}
+
+fn restart(function: &str) -> bool {
+    matches!(
+        function,
+        "cold_restart" | "warm_restart" | "reset" | "restart_communications_option" | "c_rp_na_1"
+    )
+}
+
+impl Detections {
+    /// Fresh state.
+    pub fn new(cfg: DetectConfig) -> Self {
+        Detections {
+            cfg,
+            pairs: HashMap::default(),
+            sweeps: HashMap::default(),
+        }
+    }
+
+    fn window(&mut self, pair: Pair, ts: i64, span: i64) -> &mut Window {
+        if self.pairs.len() >= self.cfg.max_tracked && !self.pairs.contains_key(&pair) {
+            self.pairs.clear();
+        }
+        let w = self.pairs.entry(pair).or_default();
+        if ts.saturating_sub(w.start) >= span {
+            *w = Window {
+                start: ts,
+                ..Window::default()
+            };
+        }
+        w
+    }
+
+    /// Looks at one event; alerts go to `agg`.
+    pub fn event(&mut self, env: &Envelope, ev: &Event<'_>, agg: &mut Aggregator) {
+        let (Some(src), Some(dst)) = (env.src.map(|s| s.0), env.dst.map(|d| d.0)) else {
+            return;
+        };
+        let at = EventRef {
+            flow_id: env.flow_id,
+            ts: env.ts_ns,
+            event_id: None,
+        };
+        let ts = env.ts_ns;
+        if let Event::Flow(_) = ev {
+            // Connections to industrial ports count towards host sweeps even
+            // when no transaction followed (a SYN scan, a refused connect).
+            if env.dst.is_some_and(|d| ICS_PORTS.contains(&d.1)) {
+                self.host_sweep(src, dst, ts, env.app_proto.unwrap_or("tcp"), at, agg);
+            }
+            return;
+        }
+        if let Event::Anomaly(a) = ev {
+            if a.kind == plantshield_sensor::AnomalyKind::Applayer {
+                self.malformed(src, dst, ts, at, env.app_proto, agg);
+            }
+            return;
+        }
+        let Some(ics) = ev.ics() else {
+            return;
+        };
+        let proto = ev.event_type();
+        let f = ics.function;
+        let hit = |agg: &mut Aggregator, id: &str, msg: String| {
+            agg.hit(rule(id), Some(src), Some(dst), Some(proto), at, || msg);
+        };
+        match ics.operation {
+            Operation::ModeChange if restart(f) => hit(
+                agg,
+                "ps.ics.device_restart",
+                format!("{src} told {dst} to restart ({proto} {f})"),
+            ),
+            Operation::ModeChange => hit(
+                agg,
+                "ps.ics.mode_change",
+                format!("{src} changed the operating mode of {dst} ({proto} {f})"),
+            ),
+            Operation::ProgramDownload => hit(
+                agg,
+                "ps.ics.program_download",
+                format!("{src} downloaded control logic to {dst} ({proto} {f})"),
+            ),
+            Operation::ProgramUpload => hit(
+                agg,
+                "ps.ics.program_upload",
+                format!("{src} uploaded control logic from {dst} ({proto} {f})"),
+            ),
+            Operation::Firmware => hit(
+                agg,
+                "ps.ics.firmware",
+                format!("{src} changed the firmware of {dst} ({proto} {f})"),
+            ),
+            _ => {}
+        }
+        if ics.status == Status::Malformed {
+            self.malformed(src, dst, ts, at, Some(proto), agg);
+        }
+        let cfg = self.cfg;
+        let flood = cfg.flood_window_ns;
+        if matches!(ics.operation, Operation::Write | Operation::Command) {
+            if broadcast(ev) {
+                hit(
+                    agg,
+                    "ps.ics.broadcast_write",
+                    format!("{src} sent a broadcast {f} ({proto}) through {dst}"),
+                );
+            }
+            let w = self.window((src, dst), ts, flood);
+            w.writes += 1;
+            if w.writes > cfg.flood_writes {
+                hit(
+                    agg,
+                    "ps.ics.write_flood",
+                    format!(
+                        "{src} sent more than {} writes or commands to {dst} within {} s ({proto})",
+                        cfg.flood_writes,
+                        flood / 1_000_000_000
+                    ),
+                );
+            }
+        }
+        if f.contains("password") {
+            hit(
+                agg,
+                "ps.ics.password",
+                format!("{src} sent a password operation to {dst} ({proto} {f})"),
+            );
+            let w = self.window((src, dst), ts, flood);
+            w.passwords += 1;
+            if w.passwords >= cfg.password_attempts {
+                hit(
+                    agg,
+                    "ps.ics.password_bruteforce",
+                    format!(
+                        "{src} tried {} password operations on {dst} in {} s",
+                        w.passwords,
+                        flood / 1_000_000_000
+                    ),
+                );
+            }
+        }
+        if ics.status == Status::NoResponse {
+            let w = self.window((src, dst), ts, flood);
+            w.unanswered += 1;
+            if w.unanswered >= cfg.unanswered_requests {
+                hit(
+                    agg,
+                    "ps.ics.unanswered_storm",
+                    format!(
+                        "{dst} left more than {} {proto} requests from {src} unanswered",
+                        cfg.unanswered_requests
+                    ),
+                );
+            }
+        }
+        self.sweep(src, dst, ts, ev, proto, ics.function_code, at, agg);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn sweep(
+        &mut self,
+        src: IpAddr,
+        dst: IpAddr,
+        ts: i64,
+        ev: &Event<'_>,
+        proto: &'static str,
+        code: u32,
+        at: EventRef,
+        agg: &mut Aggregator,
+    ) {
+        let cfg = self.cfg;
+        let span = cfg.sweep_window_ns;
+        self.host_sweep(src, dst, ts, proto, at, agg);
+        // Scanners probe what a device does not support: only unit ids and
+        // function codes that were refused or left unanswered count, so an
+        // engineering tool using many supported functions is no sweep.
+        let refused = ev
+            .ics()
+            .is_some_and(|i| matches!(i.status, Status::Exception | Status::NoResponse));
+        let unit = match ev {
+            Event::Modbus(m) if refused => Some(u32::from(m.unit_id)),
+            _ => None,
+        };
+        let szl = szl_id(ev).filter(|_| refused);
+        let w = self.window((src, dst), ts, span);
+        let cap = 4 * cfg.sweep_functions.max(cfg.sweep_units);
+        if let Some(u) = unit {
+            if w.units.len() < cap {
+                w.units.insert(u);
+            }
+        }
+        if refused && w.functions.len() < cap {
+            w.functions.insert(code);
+        }
+        if let Some(id) = szl {
+            if w.szl.len() < cap {
+                w.szl.insert(id);
+            }
+        }
+        let what = if w.units.len() >= cfg.sweep_units {
+            Some(format!("{} unit ids", w.units.len()))
+        } else if w.functions.len() >= cfg.sweep_functions {
+            Some(format!("{} function codes", w.functions.len()))
+        } else if w.szl.len() >= cfg.sweep_szl {
+            Some(format!("{} SZL lists", w.szl.len()))
+        } else {
+            None
+        };
+        if let Some(what) = what {
+            agg.hit(
+                rule("ps.ics.discovery_sweep"),
+                Some(src),
+                Some(dst),
+                Some(proto),
+                at,
+                || {
+                    format!(
+                        "{src} probed {what} of {dst} with {proto} within {} s",
+                        span / 1_000_000_000
+                    )
+                },
+            );
+        }
+    }
+
+    /// One host reaching many devices with industrial protocols.
+    fn host_sweep(
+        &mut self,
+        src: IpAddr,
+        dst: IpAddr,
+        ts: i64,
+        proto: &'static str,
+        at: EventRef,
+        agg: &mut Aggregator,
+    ) {
+        let cfg = self.cfg;
+        let span = cfg.sweep_window_ns;
+        if self.sweeps.len() >= cfg.max_tracked && !self.sweeps.contains_key(&src) {
+            self.sweeps.clear();
+        }
+        let s = self.sweeps.entry(src).or_default();
+        if ts.saturating_sub(s.start) >= span {
+            *s = Sweep {
+                start: ts,
+                ..Sweep::default()
+            };
+        }
+        if s.hosts.len() < 4 * cfg.sweep_hosts {
+            s.hosts.insert(dst);
+        }
+        if s.hosts.len() >= cfg.sweep_hosts {
+            let n = s.hosts.len();
+            agg.hit(
+                rule("ps.ics.discovery_sweep"),
+                Some(src),
+                None,
+                Some(proto),
+                at,
+                || {
+                    format!(
+                        "{src} probed {n} devices with {proto} within {} s",
+                        span / 1_000_000_000
+                    )
+                },
+            );
+        }
+    }
+
+    fn malformed(
+        &mut self,
+        src: IpAddr,
+        dst: IpAddr,
+        ts: i64,
+        at: EventRef,
+        proto: Option<&'static str>,
+        agg: &mut Aggregator,
+    ) {
+        let cfg = self.cfg;
+        let w = self.window((src, dst), ts, cfg.flood_window_ns);
+        w.malformed += 1;
+        if w.malformed >= cfg.malformed_messages {
+            agg.hit(
+                rule("ps.ics.malformed_stream"),
+                Some(src),
+                Some(dst),
+                proto,
+                at,
+                || {
+                    format!(
+                        "{} malformed {} messages between {src} and {dst} within {} s",
+                        cfg.malformed_messages,
+                        proto.unwrap_or("industrial protocol"),
+                        cfg.flood_window_ns / 1_000_000_000
+                    )
+                },
+            );
+        }
+    }
+}
+
+/// Registered ports of the industrial protocols (Modbus, S7/ISO-TSAP, DNP3,
+/// IEC 104, EtherNet/IP, BACnet, OPC UA, FINS).
+const ICS_PORTS: &[u16] = &[502, 102, 20000, 2404, 44818, 47808, 4840, 9600];
+
+/// A write or command to every device: Modbus unit 0, DNP3 broadcast addresses.
+fn broadcast(ev: &Event<'_>) -> bool {
+    match ev {
+        Event::Modbus(m) => m.unit_id == 0,
+        Event::Dnp3(d) => d.request.is_some_and(|r| r.link.destination >= 0xfffd),
+        _ => false,
+    }
+}
+
+/// The SZL id of an S7 read-SZL request.
+fn szl_id(ev: &Event<'_>) -> Option<u16> {
+    use plantshield_protocols::s7comm::userdata;
+    let Event::S7comm(s) = ev else {
+        return None;
+    };
+    let req = s.request?;
+    let u = userdata::parse_param(req.param)?;
+    if (u.group, u.sub_function)
+        != (
+            plantshield_protocols::s7comm::FunctionGroup::CPU_FUNCTIONS,
+            1,
+        )
+    {
+        return None;
+    }
+    userdata::szl_request(userdata::parse_data(req.data)?.payload).map(|r| r.id)
+}
