@@ -3,7 +3,6 @@
 //! stable id, a severity and its MITRE ATT&CK for ICS techniques; see
 //! `docs/detections.md`.
 
-use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 
 use plantshield_events::{Operation, Status};
@@ -225,6 +224,9 @@ impl Default for DetectConfig {
     }
 }
 
+type HashMap<K, V> = std::collections::HashMap<K, V, ahash::RandomState>;
+type HashSet<K> = std::collections::HashSet<K, ahash::RandomState>;
+
 #[derive(Default)]
 struct Window {
     start: i64,
@@ -245,12 +247,47 @@ struct Sweep {
 
 type Pair = (IpAddr, IpAddr);
 
+const NIL: u32 = u32::MAX;
+
+/// Flows (by slot) whose state indices are cached.
+const FLOW_SLOTS: usize = 1 << 17;
+
+/// Where one flow's events find their state: the flow's pair window and
+/// its client's sweep, valid while the flow, the addresses and the
+/// generation (bumped when the tracked state is cleared) are the same.
+/// Saves hashing two addresses (twice) for every transaction.
+#[derive(Clone, Copy)]
+struct FlowState {
+    flow_id: u64,
+    pair: Pair,
+    pair_gen: u32,
+    window: u32,
+    sweep_gen: u32,
+    sweep: u32,
+    /// The `start` of the sweep into whose host set `pair.1` went (or
+    /// found it full): inserting it again changes nothing until the sweep
+    /// restarts.
+    host_in: Option<i64>,
+}
+
 /// The built-in detections' state.
 pub struct Detections {
     cfg: DetectConfig,
-    pairs: HashMap<Pair, Window, ahash::RandomState>,
-    sweeps: HashMap<IpAddr, Sweep, ahash::RandomState>,
+    /// Window of each (source, destination) pair, as an index into `windows`.
+    pairs: HashMap<Pair, u32>,
+    windows: Vec<Window>,
+    pair_gen: u32,
+    /// Sweep of each source, as an index into `sweep_state`.
+    sweeps: HashMap<IpAddr, u32>,
+    sweep_state: Vec<Sweep>,
+    sweep_gen: u32,
+    flows: Vec<Option<FlowState>>,
+    /// Whether a function name contains `password`, by the name's address.
+    password_names: [(usize, usize, bool); 16],
 }
+
+/// The flow slot and id of an event, for [`Detections::flow_state`].
+type FlowHint = Option<(usize, u64)>;
 
 fn restart(function: &str) -> bool {
     matches!(
@@ -265,15 +302,80 @@ impl Detections {
         Detections {
             cfg,
             pairs: HashMap::default(),
+            windows: Vec::new(),
+            pair_gen: 0,
             sweeps: HashMap::default(),
+            sweep_state: Vec::new(),
+            sweep_gen: 0,
+            flows: Vec::new(),
+            password_names: [(0, 0, false); 16],
         }
     }
 
-    fn window(&mut self, pair: Pair, ts: i64, span: i64) -> &mut Window {
-        if self.pairs.len() >= self.cfg.max_tracked && !self.pairs.contains_key(&pair) {
-            self.pairs.clear();
+    /// The cached state of the event's flow for `pair`, reset when it
+    /// belongs to another flow or pair.
+    fn flow_state(&mut self, hint: FlowHint, pair: Pair) -> Option<&mut FlowState> {
+        let (slot, flow_id) = hint?;
+        if slot >= FLOW_SLOTS {
+            return None;
         }
-        let w = self.pairs.entry(pair).or_default();
+        if slot >= self.flows.len() {
+            self.flows.resize(slot + 1, None);
+        }
+        let e = &mut self.flows[slot];
+        if !e.is_some_and(|f| f.flow_id == flow_id && f.pair == pair) {
+            *e = Some(FlowState {
+                flow_id,
+                pair,
+                pair_gen: 0,
+                window: NIL,
+                sweep_gen: 0,
+                sweep: NIL,
+                host_in: None,
+            });
+        }
+        e.as_mut()
+    }
+
+    /// True when the function name contains `password` (cached by the
+    /// name's address: names are static strings).
+    fn password(&mut self, f: &'static str) -> bool {
+        let key = (f.as_ptr() as usize, f.len());
+        let e = &mut self.password_names[(key.0 >> 3) % 16];
+        if (e.0, e.1) != key {
+            *e = (key.0, key.1, f.contains("password"));
+        }
+        e.2
+    }
+
+    fn window(&mut self, pair: Pair, ts: i64, span: i64, hint: FlowHint) -> &mut Window {
+        let (gen, cached) = (self.pair_gen, self.flow_state(hint, pair));
+        let idx = match cached {
+            Some(c) if c.window != NIL && c.pair_gen == gen => c.window,
+            _ => {
+                let idx = match self.pairs.get(&pair) {
+                    Some(&i) => i,
+                    None => {
+                        if self.pairs.len() >= self.cfg.max_tracked {
+                            self.pairs.clear();
+                            self.windows.clear();
+                            self.pair_gen = self.pair_gen.wrapping_add(1);
+                        }
+                        let i = self.windows.len() as u32;
+                        self.windows.push(Window::default());
+                        self.pairs.insert(pair, i);
+                        i
+                    }
+                };
+                let gen = self.pair_gen;
+                if let Some(c) = self.flow_state(hint, pair) {
+                    c.window = idx;
+                    c.pair_gen = gen;
+                }
+                idx
+            }
+        };
+        let w = &mut self.windows[idx as usize];
         if ts.saturating_sub(w.start) >= span {
             *w = Window {
                 start: ts,
@@ -294,17 +396,18 @@ impl Detections {
             event_id: None,
         };
         let ts = env.ts_ns;
+        let hint = env.flow_slot.zip(env.flow_id).map(|(s, f)| (s as usize, f));
         if let Event::Flow(_) = ev {
             // Connections to industrial ports count towards host sweeps even
             // when no transaction followed (a SYN scan, a refused connect).
             if env.dst.is_some_and(|d| ICS_PORTS.contains(&d.1)) {
-                self.host_sweep(src, dst, ts, env.app_proto.unwrap_or("tcp"), at, agg);
+                self.host_sweep(src, dst, ts, env.app_proto.unwrap_or("tcp"), at, agg, hint);
             }
             return;
         }
         if let Event::Anomaly(a) = ev {
             if a.kind == plantshield_sensor::AnomalyKind::Applayer {
-                self.malformed(src, dst, ts, at, env.app_proto, agg);
+                self.malformed(src, dst, ts, at, env.app_proto, agg, hint);
             }
             return;
         }
@@ -345,7 +448,7 @@ impl Detections {
             _ => {}
         }
         if ics.status == Status::Malformed {
-            self.malformed(src, dst, ts, at, Some(proto), agg);
+            self.malformed(src, dst, ts, at, Some(proto), agg, hint);
         }
         let cfg = self.cfg;
         let flood = cfg.flood_window_ns;
@@ -357,7 +460,7 @@ impl Detections {
                     format!("{src} sent a broadcast {f} ({proto}) through {dst}"),
                 );
             }
-            let w = self.window((src, dst), ts, flood);
+            let w = self.window((src, dst), ts, flood, hint);
             w.writes += 1;
             if w.writes > cfg.flood_writes {
                 hit(
@@ -371,13 +474,13 @@ impl Detections {
                 );
             }
         }
-        if f.contains("password") {
+        if self.password(f) {
             hit(
                 agg,
                 "ps.ics.password",
                 format!("{src} sent a password operation to {dst} ({proto} {f})"),
             );
-            let w = self.window((src, dst), ts, flood);
+            let w = self.window((src, dst), ts, flood, hint);
             w.passwords += 1;
             if w.passwords >= cfg.password_attempts {
                 hit(
@@ -392,7 +495,7 @@ impl Detections {
             }
         }
         if ics.status == Status::NoResponse {
-            let w = self.window((src, dst), ts, flood);
+            let w = self.window((src, dst), ts, flood, hint);
             w.unanswered += 1;
             if w.unanswered >= cfg.unanswered_requests {
                 hit(
@@ -405,7 +508,7 @@ impl Detections {
                 );
             }
         }
-        self.sweep(src, dst, ts, ev, proto, ics.function_code, at, agg);
+        self.sweep(src, dst, ts, ev, proto, ics.function_code, at, agg, hint);
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -419,10 +522,11 @@ impl Detections {
         code: u32,
         at: EventRef,
         agg: &mut Aggregator,
+        hint: FlowHint,
     ) {
         let cfg = self.cfg;
         let span = cfg.sweep_window_ns;
-        self.host_sweep(src, dst, ts, proto, at, agg);
+        self.host_sweep(src, dst, ts, proto, at, agg, hint);
         // Scanners probe what a device does not support: only unit ids and
         // function codes that were refused or left unanswered count, so an
         // engineering tool using many supported functions is no sweep.
@@ -434,7 +538,7 @@ impl Detections {
             _ => None,
         };
         let szl = szl_id(ev).filter(|_| refused);
-        let w = self.window((src, dst), ts, span);
+        let w = self.window((src, dst), ts, span, hint);
         let cap = 4 * cfg.sweep_functions.max(cfg.sweep_units);
         if let Some(u) = unit {
             if w.units.len() < cap {
@@ -476,6 +580,7 @@ impl Detections {
     }
 
     /// One host reaching many devices with industrial protocols.
+    #[allow(clippy::too_many_arguments)]
     fn host_sweep(
         &mut self,
         src: IpAddr,
@@ -484,22 +589,56 @@ impl Detections {
         proto: &'static str,
         at: EventRef,
         agg: &mut Aggregator,
+        hint: FlowHint,
     ) {
         let cfg = self.cfg;
         let span = cfg.sweep_window_ns;
-        if self.sweeps.len() >= cfg.max_tracked && !self.sweeps.contains_key(&src) {
-            self.sweeps.clear();
-        }
-        let s = self.sweeps.entry(src).or_default();
+        let gen = self.sweep_gen;
+        let (idx, host_in) = match self.flow_state(hint, (src, dst)) {
+            Some(c) if c.sweep != NIL && c.sweep_gen == gen => (c.sweep, c.host_in),
+            _ => {
+                let idx = match self.sweeps.get(&src) {
+                    Some(&i) => i,
+                    None => {
+                        if self.sweeps.len() >= cfg.max_tracked {
+                            self.sweeps.clear();
+                            self.sweep_state.clear();
+                            self.sweep_gen = self.sweep_gen.wrapping_add(1);
+                        }
+                        let i = self.sweep_state.len() as u32;
+                        self.sweep_state.push(Sweep::default());
+                        self.sweeps.insert(src, i);
+                        i
+                    }
+                };
+                let gen = self.sweep_gen;
+                if let Some(c) = self.flow_state(hint, (src, dst)) {
+                    c.sweep = idx;
+                    c.sweep_gen = gen;
+                    c.host_in = None;
+                }
+                (idx, None)
+            }
+        };
+        let s = &mut self.sweep_state[idx as usize];
         if ts.saturating_sub(s.start) >= span {
             *s = Sweep {
                 start: ts,
                 ..Sweep::default()
             };
         }
-        if s.hosts.len() < 4 * cfg.sweep_hosts {
-            s.hosts.insert(dst);
+        // After a restart the start is later (span > 0), so a cached
+        // start tells whether this sweep already holds `dst`.
+        if span <= 0 || host_in != Some(s.start) {
+            if s.hosts.len() < 4 * cfg.sweep_hosts {
+                s.hosts.insert(dst);
+            }
+            let start = s.start;
+            if let Some(c) = self.flow_state(hint, (src, dst)) {
+                c.host_in = Some(start);
+            }
         }
+        let s = &self.sweep_state[idx as usize];
         if s.hosts.len() >= cfg.sweep_hosts {
             let n = s.hosts.len();
             agg.hit(
@@ -518,6 +657,7 @@ impl Detections {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn malformed(
         &mut self,
         src: IpAddr,
@@ -526,9 +666,10 @@ impl Detections {
         at: EventRef,
         proto: Option<&'static str>,
         agg: &mut Aggregator,
+        hint: FlowHint,
     ) {
         let cfg = self.cfg;
-        let w = self.window((src, dst), ts, cfg.flood_window_ns);
+        let w = self.window((src, dst), ts, cfg.flood_window_ns, hint);
         w.malformed += 1;
         if w.malformed >= cfg.malformed_messages {
             agg.hit(
