@@ -169,14 +169,19 @@ fn learning_the_sample_and_checking_it_raises_nothing() {
     let o = plantshield(&["policy", "check", base.to_str().unwrap()]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let text = std::fs::read_to_string(&base).unwrap();
-    // What the sample holds (samples/README.md): three PLCs polled by the HMI,
-    // written by the engineering workstation.
-    assert_eq!(text.matches("\n[[asset]]").count(), 5, "{text}");
-    assert_eq!(text.matches("\n[[pair]]").count(), 6, "{text}");
-    assert!(
-        text.contains("\"unit 1 holding_register\" = [\"0-9\"]"),
-        "{text}"
-    );
+    // What the sample holds (samples/README.md): six controllers polled by
+    // the HMI, five of them also used by the engineering workstation.
+    assert_eq!(text.matches("\n[[asset]]").count(), 8, "{text}");
+    assert_eq!(text.matches("\n[[pair]]").count(), 11, "{text}");
+    for range in [
+        "\"unit 1 holding_register\" = [\"0-9\"]",
+        // The HMI reads the recipe, DB1 bytes 0-15.
+        "\"DB 1\" = [\"0-15\"]",
+        // The breaker command, IOA 5001 of station 47.
+        "\"ca 47\" = [\"5001\"]",
+    ] {
+        assert!(text.contains(range), "{range} not in {text}");
+    }
     let run = check_policy(&[&base], &sample);
     assert!(run.of_type("alert").is_empty(), "{:?}", alert_keys(&run));
     assert!(!run.of_type("modbus").is_empty());

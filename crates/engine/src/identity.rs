@@ -236,10 +236,13 @@ pub fn facts(ev: &Event<'_>, f: &mut impl FnMut(Fact)) {
             }
         }
         Event::Iec104(Iec104Event::Transaction(t)) => {
+            // A request to the global address (65535) says nothing about
+            // the station; its confirmation carries the station's own.
             let asdu = [t.request, t.confirmation, t.data]
                 .into_iter()
                 .flatten()
-                .find_map(|a| a.asdu.ok());
+                .filter_map(|a| a.asdu.ok())
+                .find(|a| a.common_address != 0xFFFF);
             if let Some(a) = asdu {
                 server(
                     "iec104_common_address",
