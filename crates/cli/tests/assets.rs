@@ -359,6 +359,16 @@ fn describe(a: &Value) -> String {
         "os",
         "http_server",
         "dhcp_ip",
+        "device_name",
+        "station_name",
+        "bacnet_device_instance",
+        "bacnet_vendor_id",
+        "profinet_vendor_id",
+        "profinet_device_id",
+        "profinet_role",
+        "profinet_ip",
+        "application_uri",
+        "opcua_application_type",
     ] {
         if let Some(v) = a["identity"][key]["value"].as_str() {
             parts.push(format!("{key}={v}"));

@@ -91,7 +91,7 @@ members = ["10.10.0.0/33", "10.10.0.1"]
 name = "x"
 from = "supervisory"
 to = "control"
-protocols = ["Modbus", "bacnet"]
+protocols = ["Modbus", "mqtt"]
 operations = ["wirte"]
 writes = { "DB 5" = ["9-3"] }
 
@@ -118,7 +118,7 @@ rule = "ps.nope"
             "`supervisory` is not a zone (zones: control)",
         ),
         ("13:14: error", "`Modbus` is not a protocol name"),
-        ("13:24: warning", "protocol `bacnet`"),
+        ("13:24: warning", "protocol `mqtt`"),
         ("14:15: error", "`wirte` is not an operation"),
         ("15:22: error", "`9-3` is not an address range"),
         ("19:10: error", "`not-an-ip` is not an IP address"),

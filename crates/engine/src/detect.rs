@@ -227,16 +227,32 @@ impl Default for DetectConfig {
 type HashMap<K, V> = std::collections::HashMap<K, V, ahash::RandomState>;
 type HashSet<K> = std::collections::HashSet<K, ahash::RandomState>;
 
+/// Rate counters of one pair, over `flood_window`.
 #[derive(Default)]
-struct Window {
+struct Rates {
     start: i64,
     writes: u32,
     passwords: u32,
     malformed: u32,
     unanswered: u32,
+}
+
+/// What one host probed of one device and was refused, over `sweep_window`.
+#[derive(Default)]
+struct Probes {
+    start: i64,
     units: HashSet<u32>,
     functions: HashSet<u32>,
     szl: HashSet<u16>,
+}
+
+/// The two windows of a pair run on their own: a write or an unanswered
+/// request must not restart a sweep window (a scan whose probes go
+/// unanswered would otherwise never last more than `flood_window`).
+#[derive(Default)]
+struct Window {
+    rates: Rates,
+    probes: Probes,
 }
 
 #[derive(Default)]
@@ -249,20 +265,18 @@ type Pair = (IpAddr, IpAddr);
 
 const NIL: u32 = u32::MAX;
 
-/// Flows (by slot) whose state indices are cached.
+/// Flows (by slot) whose sweep is cached.
 const FLOW_SLOTS: usize = 1 << 17;
 
-/// Where one flow's events find their state: the flow's pair window and
-/// its client's sweep, valid while the flow, the addresses and the
-/// generation (bumped when the tracked state is cleared) are the same.
-/// Saves hashing two addresses (twice) for every transaction.
+/// Where one flow's events find their client's sweep, valid while the
+/// flow, the addresses and the generation (bumped when the sweeps are
+/// cleared) are the same. Saves hashing the client's address and the
+/// server's (into the sweep's host set) for every transaction.
 #[derive(Clone, Copy)]
-struct FlowState {
+struct FlowSweep {
     flow_id: u64,
     pair: Pair,
-    pair_gen: u32,
-    window: u32,
-    sweep_gen: u32,
+    gen: u32,
     sweep: u32,
     /// The `start` of the sweep into whose host set `pair.1` went (or
     /// found it full): inserting it again changes nothing until the sweep
@@ -270,24 +284,21 @@ struct FlowState {
     host_in: Option<i64>,
 }
 
+/// The flow slot and id of an event.
+type FlowHint = Option<(usize, u64)>;
+
 /// The built-in detections' state.
 pub struct Detections {
     cfg: DetectConfig,
-    /// Window of each (source, destination) pair, as an index into `windows`.
-    pairs: HashMap<Pair, u32>,
-    windows: Vec<Window>,
-    pair_gen: u32,
+    pairs: HashMap<Pair, Window>,
     /// Sweep of each source, as an index into `sweep_state`.
     sweeps: HashMap<IpAddr, u32>,
     sweep_state: Vec<Sweep>,
     sweep_gen: u32,
-    flows: Vec<Option<FlowState>>,
+    flows: Vec<Option<FlowSweep>>,
     /// Whether a function name contains `password`, by the name's address.
     password_names: [(usize, usize, bool); 16],
 }
-
-/// The flow slot and id of an event, for [`Detections::flow_state`].
-type FlowHint = Option<(usize, u64)>;
 
 fn restart(function: &str) -> bool {
     matches!(
@@ -302,8 +313,6 @@ impl Detections {
         Detections {
             cfg,
             pairs: HashMap::default(),
-            windows: Vec::new(),
-            pair_gen: 0,
             sweeps: HashMap::default(),
             sweep_state: Vec::new(),
             sweep_gen: 0,
@@ -312,9 +321,9 @@ impl Detections {
         }
     }
 
-    /// The cached state of the event's flow for `pair`, reset when it
+    /// The cached sweep of the event's flow for `pair`, reset when it
     /// belongs to another flow or pair.
-    fn flow_state(&mut self, hint: FlowHint, pair: Pair) -> Option<&mut FlowState> {
+    fn flow_sweep(&mut self, hint: FlowHint, pair: Pair) -> Option<&mut FlowSweep> {
         let (slot, flow_id) = hint?;
         if slot >= FLOW_SLOTS {
             return None;
@@ -324,12 +333,10 @@ impl Detections {
         }
         let e = &mut self.flows[slot];
         if !e.is_some_and(|f| f.flow_id == flow_id && f.pair == pair) {
-            *e = Some(FlowState {
+            *e = Some(FlowSweep {
                 flow_id,
                 pair,
-                pair_gen: 0,
-                window: NIL,
-                sweep_gen: 0,
+                gen: 0,
                 sweep: NIL,
                 host_in: None,
             });
@@ -348,41 +355,37 @@ impl Detections {
         e.2
     }
 
-    fn window(&mut self, pair: Pair, ts: i64, span: i64, hint: FlowHint) -> &mut Window {
-        let (gen, cached) = (self.pair_gen, self.flow_state(hint, pair));
-        let idx = match cached {
-            Some(c) if c.window != NIL && c.pair_gen == gen => c.window,
-            _ => {
-                let idx = match self.pairs.get(&pair) {
-                    Some(&i) => i,
-                    None => {
-                        if self.pairs.len() >= self.cfg.max_tracked {
-                            self.pairs.clear();
-                            self.windows.clear();
-                            self.pair_gen = self.pair_gen.wrapping_add(1);
-                        }
-                        let i = self.windows.len() as u32;
-                        self.windows.push(Window::default());
-                        self.pairs.insert(pair, i);
-                        i
-                    }
-                };
-                let gen = self.pair_gen;
-                if let Some(c) = self.flow_state(hint, pair) {
-                    c.window = idx;
-                    c.pair_gen = gen;
-                }
-                idx
-            }
-        };
-        let w = &mut self.windows[idx as usize];
-        if ts.saturating_sub(w.start) >= span {
-            *w = Window {
+    fn window(&mut self, pair: Pair) -> &mut Window {
+        if self.pairs.len() >= self.cfg.max_tracked && !self.pairs.contains_key(&pair) {
+            self.pairs.clear();
+        }
+        self.pairs.entry(pair).or_default()
+    }
+
+    /// The pair's rate counters, restarted when `flood_window` has passed.
+    fn rates(&mut self, pair: Pair, ts: i64) -> &mut Rates {
+        let span = self.cfg.flood_window_ns;
+        let r = &mut self.window(pair).rates;
+        if ts.saturating_sub(r.start) >= span {
+            *r = Rates {
                 start: ts,
-                ..Window::default()
+                ..Rates::default()
             };
         }
-        w
+        r
+    }
+
+    /// The pair's refused probes, restarted when `sweep_window` has passed.
+    fn probes(&mut self, pair: Pair, ts: i64) -> &mut Probes {
+        let span = self.cfg.sweep_window_ns;
+        let p = &mut self.window(pair).probes;
+        if ts.saturating_sub(p.start) >= span {
+            *p = Probes {
+                start: ts,
+                ..Probes::default()
+            };
+        }
+        p
     }
 
     /// Looks at one event; alerts go to `agg`.
@@ -407,7 +410,7 @@ impl Detections {
         }
         if let Event::Anomaly(a) = ev {
             if a.kind == plantshield_sensor::AnomalyKind::Applayer {
-                self.malformed(src, dst, ts, at, env.app_proto, agg, hint);
+                self.malformed(src, dst, ts, at, env.app_proto, agg);
             }
             return;
         }
@@ -448,7 +451,7 @@ impl Detections {
             _ => {}
         }
         if ics.status == Status::Malformed {
-            self.malformed(src, dst, ts, at, Some(proto), agg, hint);
+            self.malformed(src, dst, ts, at, Some(proto), agg);
         }
         let cfg = self.cfg;
         let flood = cfg.flood_window_ns;
@@ -460,7 +463,7 @@ impl Detections {
                     format!("{src} sent a broadcast {f} ({proto}) through {dst}"),
                 );
             }
-            let w = self.window((src, dst), ts, flood, hint);
+            let w = self.rates((src, dst), ts);
             w.writes += 1;
             if w.writes > cfg.flood_writes {
                 hit(
@@ -480,7 +483,7 @@ impl Detections {
                 "ps.ics.password",
                 format!("{src} sent a password operation to {dst} ({proto} {f})"),
             );
-            let w = self.window((src, dst), ts, flood, hint);
+            let w = self.rates((src, dst), ts);
             w.passwords += 1;
             if w.passwords >= cfg.password_attempts {
                 hit(
@@ -495,7 +498,7 @@ impl Detections {
             }
         }
         if ics.status == Status::NoResponse {
-            let w = self.window((src, dst), ts, flood, hint);
+            let w = self.rates((src, dst), ts);
             w.unanswered += 1;
             if w.unanswered >= cfg.unanswered_requests {
                 hit(
@@ -529,23 +532,28 @@ impl Detections {
         self.host_sweep(src, dst, ts, proto, at, agg, hint);
         // Scanners probe what a device does not support: only unit ids and
         // function codes that were refused or left unanswered count, so an
-        // engineering tool using many supported functions is no sweep.
+        // engineering tool using many supported functions is no sweep; and
+        // only they count towards the alert, not the transactions that
+        // succeed in the same window (the prober's ordinary polling).
         let refused = ev
             .ics()
             .is_some_and(|i| matches!(i.status, Status::Exception | Status::NoResponse));
+        if !refused {
+            return;
+        }
         let unit = match ev {
-            Event::Modbus(m) if refused => Some(u32::from(m.unit_id)),
+            Event::Modbus(m) => Some(u32::from(m.unit_id)),
             _ => None,
         };
-        let szl = szl_id(ev).filter(|_| refused);
-        let w = self.window((src, dst), ts, span, hint);
+        let szl = szl_id(ev);
+        let w = self.probes((src, dst), ts);
         let cap = 4 * cfg.sweep_functions.max(cfg.sweep_units);
         if let Some(u) = unit {
             if w.units.len() < cap {
                 w.units.insert(u);
             }
         }
-        if refused && w.functions.len() < cap {
+        if w.functions.len() < cap {
             w.functions.insert(code);
         }
         if let Some(id) = szl {
@@ -594,8 +602,8 @@ impl Detections {
         let cfg = self.cfg;
         let span = cfg.sweep_window_ns;
         let gen = self.sweep_gen;
-        let (idx, host_in) = match self.flow_state(hint, (src, dst)) {
-            Some(c) if c.sweep != NIL && c.sweep_gen == gen => (c.sweep, c.host_in),
+        let (idx, host_in) = match self.flow_sweep(hint, (src, dst)) {
+            Some(c) if c.sweep != NIL && c.gen == gen => (c.sweep, c.host_in),
             _ => {
                 let idx = match self.sweeps.get(&src) {
                     Some(&i) => i,
@@ -612,9 +620,9 @@ impl Detections {
                     }
                 };
                 let gen = self.sweep_gen;
-                if let Some(c) = self.flow_state(hint, (src, dst)) {
+                if let Some(c) = self.flow_sweep(hint, (src, dst)) {
                     c.sweep = idx;
-                    c.sweep_gen = gen;
+                    c.gen = gen;
                     c.host_in = None;
                 }
                 (idx, None)
@@ -634,7 +642,7 @@ impl Detections {
                 s.hosts.insert(dst);
             }
             let start = s.start;
-            if let Some(c) = self.flow_state(hint, (src, dst)) {
+            if let Some(c) = self.flow_sweep(hint, (src, dst)) {
                 c.host_in = Some(start);
             }
         }
@@ -657,7 +665,6 @@ impl Detections {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn malformed(
         &mut self,
         src: IpAddr,
@@ -666,10 +673,9 @@ impl Detections {
         at: EventRef,
         proto: Option<&'static str>,
         agg: &mut Aggregator,
-        hint: FlowHint,
     ) {
         let cfg = self.cfg;
-        let w = self.window((src, dst), ts, cfg.flood_window_ns, hint);
+        let w = self.rates((src, dst), ts);
         w.malformed += 1;
         if w.malformed >= cfg.malformed_messages {
             agg.hit(

@@ -318,6 +318,10 @@ struct Cached {
     server: AssetId,
     protocol: EdgeProto,
     edge: Option<u32>,
+    /// The envelope source the entry was made for: protocols whose peers
+    /// both request (BACnet) orient each event from its requester, so one
+    /// flow's events can come either way.
+    src: (IpAddr, u16),
 }
 
 /// The inventory.
@@ -493,6 +497,10 @@ impl Inventory {
     /// An event from the sensor.
     pub fn event(&mut self, env: &Envelope, ev: &Event<'_>) {
         let (Some(src), Some(dst)) = (env.src, env.dst) else {
+            // Layer-2 protocol events (PROFINET DCP) name their MACs only.
+            if env.src.is_none() && ev.ics().is_some() {
+                self.layer2_facts(env, ev);
+            }
             return;
         };
         if let Event::Anomaly(_) | Event::Stats(_) | Event::Ext(_) = ev {
@@ -510,7 +518,7 @@ impl Inventory {
         // Fast path: a transaction of a flow already resolved.
         if let (Some(ics), Some(id)) = (ics, env.flow_id) {
             if let Some(c) = self.flow_cache.get(&id).copied() {
-                if c.protocol == protocol {
+                if c.protocol == protocol && c.src == src {
                     if let Some(e) = c.edge {
                         self.transaction_on(
                             e,
@@ -548,6 +556,7 @@ impl Inventory {
                     server: s,
                     protocol,
                     edge,
+                    src,
                 },
             );
         }
@@ -577,6 +586,12 @@ impl Inventory {
         let mut facts = Vec::new();
         identity::facts(ev, &mut |f| facts.push(f));
         for f in facts {
+            // Both ends are one asset (loopback, or hosts behind one MAC):
+            // what the client says would overwrite what the server says
+            // about the same attributes; the server's identity is kept.
+            if f.about.is_none() && f.about_client && c.is_some() && c == s {
+                continue;
+            }
             let id = match f.about {
                 Some(identity::About::Mac(m)) => self.by_mac.get(&m).copied(),
                 Some(identity::About::Ip(ip)) => self.by_ip.get(&ip).copied(),
@@ -587,6 +602,21 @@ impl Inventory {
                 self.learn(id, f.attribute, f.value, f.source, f.confidence, ts, flow);
             }
         }
+    }
+
+    /// The facts of a layer-2 event: its "client" is the sending MAC, its
+    /// "server" the destination MAC (unless a group address).
+    fn layer2_facts(&mut self, env: &Envelope, ev: &Event<'_>) {
+        let ts = env.ts_ns;
+        let mut end = |mac: Option<MacAddr>| {
+            let m = mac.filter(|m| !m.is_multicast() && *m != MacAddr::default())?;
+            let id = self.asset_for_mac(m, ts)?;
+            self.touch(id, ts);
+            Some(id)
+        };
+        let c = end(env.src_mac);
+        let s = end(env.dst_mac);
+        self.facts(ev, c, s, ts, None);
     }
 
     /// The edge of (client, server, protocol), created if there is room.
@@ -879,8 +909,10 @@ impl Inventory {
                 // Drop the address from where it was.
                 self.assets[old as usize].ips.retain(|x| *x != ip);
                 if old_remote {
-                    // A remote IP-only asset turns out to be this local one: merge.
+                    // A remote IP-only asset turns out to be this local one:
+                    // merge, and judge the role on the joined evidence.
                     self.merge(old, id);
+                    self.update_role(id, ts);
                 } else if new_pair && !first_mac {
                     let old_mac = self.assets[old as usize]
                         .macs
@@ -948,6 +980,9 @@ impl Inventory {
             a.ops_sent[i] += src.ops_sent[i];
             a.ops_received[i] += src.ops_received[i];
         }
+        a.servers_polled += src.servers_polled;
+        a.it_flows += src.it_flows;
+        a.serves_historian_port |= src.serves_historian_port;
         a.first_seen = a.first_seen.min(src.first_seen);
         a.last_seen = a.last_seen.max(src.last_seen);
         // Re-key the edges of the merged asset, combining duplicates.
