@@ -465,7 +465,7 @@ impl Inventory {
         if !is_unicast(ip) || arp.sender_ip.is_unspecified() {
             return;
         }
-        self.arp_ips.entry(arp.sender_mac).or_default().insert(ip);
+        self.claim(arp.sender_mac, ip);
         self.bind_ip(id, arp.sender_mac, ip, ts, "arp", None);
     }
 
@@ -537,8 +537,17 @@ impl Inventory {
         let c = self.endpoint(src.0, env.src_mac, env.src_ttl, ts, env.flow_id);
         let s = self.endpoint(dst.0, env.dst_mac, env.dst_ttl, ts, env.flow_id);
         let (Some(c), Some(s)) = (c, s) else {
-            // A broadcast (a DHCP client without an address) is no asset, but
-            // facts that name their device by MAC or IP still apply.
+            // A broadcast is no asset, but facts that name their device by
+            // MAC or IP still apply. A sender without an address yet (a
+            // DHCP client, 0.0.0.0) is a local device, known by its MAC.
+            let c = match (c, env.src_mac) {
+                (None, Some(m))
+                    if src.0.is_unspecified() && !m.is_multicast() && m != MacAddr::default() =>
+                {
+                    self.asset_for_mac(m, ts)
+                }
+                (c, _) => c,
+            };
             if !matches!(ev, Event::Flow(_)) {
                 self.facts(ev, c, s, ts, env.flow_id);
             }
@@ -598,9 +607,20 @@ impl Inventory {
                 None if f.about_client => c,
                 None => s,
             };
-            if let Some(id) = id {
-                self.learn(id, f.attribute, f.value, f.source, f.confidence, ts, flow);
+            let Some(id) = id else {
+                continue;
+            };
+            // A DHCP server's ACK binds an address to the client's MAC: as
+            // authoritative as the client's own ARP.
+            if let (Some(identity::About::Mac(m)), "dhcp_ip") = (f.about, f.attribute) {
+                if let Ok(ip) = f.value.parse::<IpAddr>() {
+                    if is_unicast(ip) && !ip.is_unspecified() {
+                        self.claim(m, ip);
+                        self.bind_ip(id, m, ip, ts, "dhcp", flow);
+                    }
+                }
             }
+            self.learn(id, f.attribute, f.value, f.source, f.confidence, ts, flow);
         }
     }
 
@@ -884,6 +904,16 @@ impl Inventory {
             return Some(*id);
         }
         self.new_asset(ts, None, Some(ip))
+    }
+
+    /// Records that `mac` claims `ip` (ARP, DHCP), up to the per-asset
+    /// address cap: a host flooding claims cannot grow the table.
+    fn claim(&mut self, mac: MacAddr, ip: IpAddr) {
+        let cap = self.cfg.max_ips_per_asset;
+        let set = self.arp_ips.entry(mac).or_default();
+        if set.len() < cap {
+            set.insert(ip);
+        }
     }
 
     /// Binds `ip` to the asset of `mac`, moving it from another asset if needed.
