@@ -681,8 +681,9 @@ def seeds_dhcp(corpus, records):
 
 
 def crafted_http():
-    """Request/response exchanges: Content-Length, chunked with trailers,
-    HEAD, 304, pipelined requests, a POST with a body."""
+    """Request/response exchanges: a head past the field and size caps,
+    Content-Length, chunked with trailers, HEAD, 304, pipelined requests, a
+    POST with a body."""
     req = b"GET /status.html HTTP/1.1\r\nHost: 10.0.0.2\r\nUser-Agent: Mozilla/5.0 (X11; Linux x86_64)\r\nAccept: */*\r\n\r\n"
     res = b"HTTP/1.1 200 OK\r\nServer: GoAhead-Webs\r\nContent-Type: text/html\r\nContent-Length: 13\r\n\r\n<html></html>"
     chunked = (b"HTTP/1.1 200 OK\r\nServer: lighttpd/1.4\r\nTransfer-Encoding: chunked\r\n\r\n"
@@ -691,7 +692,12 @@ def crafted_http():
     res304 = b"HTTP/1.1 304 Not Modified\r\nETag: \"1\"\r\n\r\n"
     post = b"POST /cgi-bin/write HTTP/1.0\r\nContent-Length: 11\r\nContent-Type: application/x-www-form-urlencoded\r\n\r\nvalue=42&x=1"
     res10 = b"HTTP/1.0 200 OK\r\nServer: Boa/0.94\r\n\r\nuntil close"
+    # Past MAX_HEADERS (128 fields) and MAX_HEAD_LEN (16 KiB): 150 fields
+    # of 115 octets, in segments of 4 KiB.
+    big = b"GET /trend HTTP/1.1\r\n" + b"".join(
+        b"X-Field-%03d: %s\r\n" % (i, b"v" * 100) for i in range(150)) + b"\r\n"
     return [
+        [(0, big[i : i + 4096]) for i in range(0, len(big), 4096)] + [(1, res)],
         [(0, req), (1, res)],
         [(0, req), (1, chunked[:40]), (1, chunked[40:])],
         [(0, head + req), (1, res304 + res)],
