@@ -573,6 +573,8 @@ fn schemathesis_finds_no_server_error() {
             "DELETE",
         ])
         .env("NO_COLOR", "1")
+        // Its cache (.schemathesis/) goes to the temporary directory.
+        .current_dir(dir.path())
         .output()
         .expect("run schemathesis");
     let text = format!(
