@@ -1,10 +1,13 @@
 #!/usr/bin/env python3
 """The hosts of the sample plant cell (see samples/README.md), each a real
-pymodbus stack. scripts/record-sample.sh runs every role in its own network
-namespace and records the traffic.
+protocol stack (pymodbus, python-snap7, c104, cpppo). scripts/record-sample.sh
+runs every role in its own network namespace and records the traffic.
 
   plant_cell.py hosts                 name, IPv4 address and MAC of every host
-  plant_cell.py plc NAME              a PLC: Modbus/TCP server on port 502
+  plant_cell.py plc NAME              a Modbus PLC: Modbus/TCP server on port 502
+  plant_cell.py s7plc                 the S7 PLC: python-snap7 server on port 102
+  plant_cell.py rtu                   the substation RTU: c104 IEC 104 server on port 2404
+  plant_cell.py logix                 the packaging PLC: cpppo EtherNet/IP server on port 44818
   plant_cell.py hmi SECONDS           the HMI: polls every PLC for SECONDS
   plant_cell.py ews                   the engineering workstation's session
   plant_cell.py wait HOST...          until every PLC named accepts connections
@@ -18,21 +21,45 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import os
 import random
 import socket
 import sys
 import time
 
 PORT = 502
+S7_PORT = 102
+IEC104_PORT = 2404
+ENIP_PORT = 44818
 
-# name: (IPv4, MAC, unit id)
+# name: (IPv4, MAC, Modbus unit id)
 HOSTS = {
     "plc1": ("10.10.0.11", "02:00:0a:0a:00:0b", 1),
     "plc2": ("10.10.0.12", "02:00:0a:0a:00:0c", 2),
     "plc3": ("10.10.0.13", "02:00:0a:0a:00:0d", 3),
+    "s7plc": ("10.10.0.14", "02:00:0a:0a:00:0e", None),
+    "rtu": ("10.10.0.15", "02:00:0a:0a:00:0f", None),
+    "logix": ("10.10.0.16", "02:00:0a:0a:00:10", None),
     "hmi": ("10.10.0.20", "02:00:0a:0a:00:14", None),
     "ews": ("10.10.0.30", "02:00:0a:0a:00:1e", None),
 }
+# The port each server listens on.
+SERVES = {"plc1": PORT, "plc2": PORT, "plc3": PORT, "s7plc": S7_PORT, "rtu": IEC104_PORT,
+          "logix": ENIP_PORT}
+
+# S7 PLC (filter press): DB1 holds the recipe, 16 bytes read by the HMI.
+S7_RACK, S7_SLOT = 0, 2
+S7_DB = 1
+S7_RECIPE = bytes([0x00, 0x64, 0x01, 0xF4, 0x00, 0x1E, 0x00, 0x0A] + [0] * 56)
+
+# IEC 104 RTU (incoming 20 kV feeder), common address 47.
+RTU_CA = 47
+RTU_MEASURED = {1001: 20.4, 1002: 182.0, 1003: 49.98}  # kV, A, Hz (M_ME_NC_1, periodic)
+RTU_BREAKER = 2001     # breaker position, M_SP_NA_1
+RTU_BREAKER_CMD = 5001  # breaker command, C_SC_NA_1, select and execute
+
+# EtherNet/IP PLC (packaging line): cpppo's simulated Logix with two tags.
+ENIP_TAGS = ["LineSpeed=REAL[4]", "Counts=DINT[8]"]
 
 # Device identification (43/14 objects 0-6) of each PLC.
 IDENTITY = {
@@ -142,17 +169,78 @@ def plc(name: str) -> None:
     asyncio.run(main())
 
 
+def s7plc() -> None:
+    import ctypes
+    import signal
+
+    import snap7
+    from snap7.type import SrvArea
+
+    srv = snap7.server.Server(log=False)
+    db = (ctypes.c_uint8 * len(S7_RECIPE)).from_buffer_copy(S7_RECIPE)
+    srv.register_area(SrvArea.DB, S7_DB, db)
+    inputs = (ctypes.c_uint8 * 16)()
+    outputs = (ctypes.c_uint8 * 16)()
+    srv.register_area(SrvArea.PE, 0, inputs)
+    srv.register_area(SrvArea.PA, 0, outputs)
+    srv.start_to(HOSTS["s7plc"][0], S7_PORT)
+    stop = []
+    signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
+    while not stop:
+        time.sleep(0.1)
+    srv.stop()
+    srv.destroy()
+
+
+def rtu() -> None:
+    import signal
+
+    import c104
+
+    server = c104.Server(ip=HOSTS["rtu"][0], port=IEC104_PORT, tick_rate_ms=100)
+    st = server.add_station(common_address=RTU_CA)
+    for ioa, value in RTU_MEASURED.items():
+        p = st.add_point(io_address=ioa, type=c104.Type.M_ME_NC_1, report_ms=2000)
+        p.value = value
+    breaker = st.add_point(io_address=RTU_BREAKER, type=c104.Type.M_SP_NA_1)
+    breaker.value = True
+    cmd = st.add_point(io_address=RTU_BREAKER_CMD, type=c104.Type.C_SC_NA_1,
+                       command_mode=c104.CommandMode.SELECT_AND_EXECUTE)
+
+    def operate(point, previous_info, message) -> c104.ResponseState:
+        if not message.is_select_command:
+            breaker.value = bool(point.value)
+            breaker.transmit(cause=c104.Cot.RETURN_INFO_REMOTE)
+        return c104.ResponseState.SUCCESS
+
+    # c104 checks the callback's annotations, which this module's
+    # `from __future__ import annotations` turns into strings.
+    operate.__annotations__ = {"point": c104.Point, "previous_info": c104.Information,
+                               "message": c104.IncomingMessage, "return": c104.ResponseState}
+    cmd.on_receive(callable=operate)
+    signal.signal(signal.SIGTERM, lambda *_: (server.stop(), sys.exit(0)))
+    server.start()
+    while True:
+        time.sleep(0.2)
+
+
+def logix() -> None:
+    # cpppo's simulator with its default identity (a 1756-L61 Logix).
+    os.execvp(sys.executable, [sys.executable, "-m", "cpppo.server.enip", "--address",
+                               f"{HOSTS['logix'][0]}:{ENIP_PORT}", "--no-print", *ENIP_TAGS])
+
+
 def wait(names: list[str]) -> None:
     deadline = time.monotonic() + 20
     for n in names:
-        ip = HOSTS[n][0]
+        ip, port = HOSTS[n][0], SERVES[n]
         while True:
             try:
-                with socket.create_connection((ip, PORT), timeout=0.5):
+                with socket.create_connection((ip, port), timeout=0.5):
                     break
             except OSError:
                 if time.monotonic() > deadline:
-                    sys.exit(f"plant_cell.py: {n} ({ip}:{PORT}) does not accept connections")
+                    sys.exit(f"plant_cell.py: {n} ({ip}:{port}) does not accept connections")
                 time.sleep(0.1)
 
 
@@ -187,15 +275,82 @@ def hmi(seconds: float) -> None:
 
     async def main() -> None:
         stop_at = time.monotonic() + seconds
+        others = [
+            asyncio.to_thread(poll_s7, stop_at),
+            asyncio.to_thread(scada_iec104, stop_at),
+            asyncio.to_thread(poll_enip, stop_at),
+        ]
         cycles = await asyncio.gather(
             poll("plc1", 0.20, 0.00, stop_at),
             poll("plc2", 0.20, 0.07, stop_at),
             poll("plc3", 0.25, 0.13, stop_at),
+            *others,
         )
         print(f"hmi: {cycles} polling cycles", file=sys.stderr)
         await asyncio.sleep(0.5)  # let the FIN exchanges complete
 
     asyncio.run(main())
+
+
+def every(period: float, stop_at: float, phase: float = 0.0):
+    """Yields the cycle number every `period` seconds until `stop_at`."""
+    time.sleep(phase)
+    n, nxt = 0, time.monotonic()
+    while time.monotonic() < stop_at:
+        yield n
+        n += 1
+        nxt += period
+        time.sleep(max(0.0, nxt - time.monotonic()))
+
+
+def poll_s7(stop_at: float) -> int:
+    """The HMI reads the filter press recipe (DB1) once a second."""
+    import snap7
+
+    c = snap7.client.Client()
+    c.connect(HOSTS["s7plc"][0], S7_RACK, S7_SLOT, S7_PORT)
+    n = 0
+    for n in every(1.0, stop_at, 0.31):
+        c.db_read(S7_DB, 0, 16)
+    c.disconnect()
+    return n + 1
+
+
+def scada_iec104(stop_at: float) -> int:
+    """The SCADA side of the HMI: STARTDT, general interrogation and clock
+    synchronisation (c104's Init.ALL), periodic measurements from the RTU,
+    and at 20 s the operator opens the feeder breaker (select, execute)."""
+    import c104
+
+    client = c104.Client(tick_rate_ms=100, command_timeout_ms=3000)
+    con = client.add_connection(ip=HOSTS["rtu"][0], port=IEC104_PORT, init=c104.Init.ALL)
+    st = con.add_station(common_address=RTU_CA)
+    cmd = st.add_point(io_address=RTU_BREAKER_CMD, type=c104.Type.C_SC_NA_1,
+                       command_mode=c104.CommandMode.SELECT_AND_EXECUTE)
+    t0 = time.monotonic()
+    client.start()
+    time.sleep(max(0.0, t0 + 20 - time.monotonic()))
+    cmd.value = False
+    # c104 can miss the confirmation it waits for (the frames are on the
+    # wire all the same): report, do not fail the recording.
+    ok = cmd.transmit(cause=c104.Cot.ACTIVATION)
+    print(f"hmi: open feeder breaker: {'ok' if ok else 'no confirmation seen'}", file=sys.stderr)
+    time.sleep(max(0.0, stop_at - time.monotonic()))
+    client.stop()
+    return 1
+
+
+def poll_enip(stop_at: float) -> int:
+    """The HMI reads the packaging line's tags once a second."""
+    from cpppo.server.enip import client
+
+    n = 0
+    with client.connector(host=HOSTS["logix"][0], port=ENIP_PORT, timeout=5) as conn:
+        ops = list(client.parse_operations(["LineSpeed[0-3]", "Counts[0-7]"]))
+        for n in every(1.0, stop_at, 0.53):
+            for _ in conn.synchronous(operations=ops, timeout=5):
+                pass
+    return n + 1
 
 
 # --------------------------------------------------------------------------
@@ -204,10 +359,22 @@ def hmi(seconds: float) -> None:
 
 
 def ews() -> None:
+    import threading
+
     from pymodbus.client import ModbusTcpClient
     from pymodbus.constants import DeviceInformation
 
     t0 = time.monotonic()
+    others = [threading.Thread(target=f, args=(t0,)) for f in (ews_s7, ews_enip)]
+    for t in others:
+        t.start()
+    ews_modbus(t0, ModbusTcpClient, DeviceInformation)
+    for t in others:
+        t.join()
+
+
+def ews_modbus(t0: float, ModbusTcpClient, DeviceInformation) -> None:
+    """The engineer's Modbus sessions, one connection each (samples/README.md)."""
 
     def at(t: float) -> None:
         time.sleep(max(0.0, t0 + t - time.monotonic()))
@@ -251,6 +418,44 @@ def ews() -> None:
                       lambda c, u: c.write_register(0, 500, slave=u))])
 
 
+def ews_s7(t0: float) -> None:
+    """The engineer's S7 sessions: identify the CPU and read the recipe
+    (10 s), change the recipe's press time (24 s), list the blocks (32 s)."""
+    import snap7
+
+    def session(t: float, what: str, call) -> None:
+        time.sleep(max(0.0, t0 + t - time.monotonic()))
+        c = snap7.client.Client()
+        c.connect(HOSTS["s7plc"][0], S7_RACK, S7_SLOT, S7_PORT)
+        call(c)
+        c.disconnect()
+        print(f"ews: s7plc {what}: ok", file=sys.stderr)
+
+    def identify(c) -> None:
+        c.get_order_code()   # SZL 0x0011: module identification
+        c.get_cpu_info()     # SZL 0x001C: component identification
+        c.db_read(S7_DB, 0, 16)
+
+    session(10, "identify the CPU, read the recipe", identify)
+    session(24, "press time 30 s -> 45 s (DB1.DBW4)",
+            lambda c: c.db_write(S7_DB, 4, bytes([0x00, 0x2D])))
+    session(32, "list blocks", lambda c: c.list_blocks())
+
+
+def ews_enip(t0: float) -> None:
+    """ListIdentity, then the line speed set point (15 s)."""
+    from cpppo.server.enip import client
+
+    time.sleep(max(0.0, t0 + 15 - time.monotonic()))
+    with client.connector(host=HOSTS["logix"][0], port=ENIP_PORT, timeout=5) as conn:
+        conn.list_identity(timeout=5)
+        rsp, _ = client.await_response(conn, timeout=5)
+        ops = list(client.parse_operations(["LineSpeed[0]=(REAL)1.25"]))
+        for _ in conn.synchronous(operations=ops, timeout=5):
+            pass
+    print("ews: logix line speed set point 1.25 m/s: ok", file=sys.stderr)
+
+
 def tx_checksum_off(iface: str) -> None:
     import array
     import fcntl
@@ -274,6 +479,12 @@ def main() -> None:
             print(n, ip, mac, unit if unit is not None else "-")
     elif args[:1] == ["plc"] and len(args) == 2 and args[1] in IDENTITY:
         plc(args[1])
+    elif args == ["s7plc"]:
+        s7plc()
+    elif args == ["rtu"]:
+        rtu()
+    elif args == ["logix"]:
+        logix()
     elif args[:1] == ["hmi"] and len(args) == 2:
         hmi(float(args[1]))
     elif args == ["ews"]:

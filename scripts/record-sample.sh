@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Records samples/plant-cell.pcap: a small plant cell of real pymodbus stacks
-# (three PLCs, an HMI, an engineering workstation; see samples/README.md),
+# Records samples/plant-cell.pcap: a small plant cell of real protocol stacks
+# (three Modbus PLCs, an S7 PLC, an IEC 104 RTU, an EtherNet/IP PLC, an HMI
+# and an engineering workstation; see samples/README.md),
 # each host in its own network namespace, joined by veth pairs to a Linux
 # bridge in a "switch" namespace, where tcpdump records the bridge.
 #
 #   scripts/record-sample.sh [OUTPUT.pcap]      (as root; default samples/plant-cell.pcap)
 #
-# Needs: root, ip (iproute2), tcpdump, python3 with the pymodbus pinned in
+# Needs: root, ip (iproute2), tcpdump, python3 with the stacks pinned in
 # tests/requirements.txt (.ci/install provides them). Nothing outside the
 # namespaces it creates is touched; they are removed on exit, even on failure.
 set -euo pipefail
@@ -21,7 +22,8 @@ die() { echo "record-sample.sh: $*" >&2; exit 1; }
 command -v ip >/dev/null || die "ip (iproute2) is not installed (run .ci/install)"
 TCPDUMP=$(command -v tcpdump || true)
 [ -n "$TCPDUMP" ] || die "tcpdump is not installed (run .ci/install)"
-python3 -c 'import pymodbus' 2>/dev/null || die "pymodbus is not installed (run .ci/install)"
+python3 -c 'import pymodbus, snap7, c104, cpppo' 2>/dev/null ||
+  die "the stacks of tests/requirements.txt are not installed (run .ci/install)"
 
 TAG="psc$$"          # namespace names are unique to this run
 SW="$TAG-sw"
@@ -86,7 +88,10 @@ done < <(python3 "$HELPER" hosts)
 for plc in plc1 plc2 plc3; do
   spawn "$TAG-$plc" "$WORK/$plc.log" python3 "$HELPER" plc "$plc"
 done
-in_ns "$TAG-hmi" python3 "$HELPER" wait plc1 plc2 plc3
+for server in s7plc rtu logix; do
+  spawn "$TAG-$server" "$WORK/$server.log" python3 "$HELPER" "$server"
+done
+in_ns "$TAG-hmi" python3 "$HELPER" wait plc1 plc2 plc3 s7plc rtu logix
 sleep 1
 
 # Record the bridge. -B: a large kernel buffer; the drop count is checked.

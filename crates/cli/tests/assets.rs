@@ -211,7 +211,8 @@ fn ip_moving_to_another_mac_is_reported_once() {
 
 /// The map of the sample plant cell renders with Graphviz into a valid PNG
 /// with one node per device the sample contains (samples/README.md: three
-/// PLCs, an HMI and an engineering workstation).
+/// Modbus PLCs, an S7 PLC, an IEC 104 RTU, an EtherNet/IP PLC, an HMI and
+/// an engineering workstation).
 #[test]
 fn map_renders_with_graphviz() {
     let sample = repo().join("samples/plant-cell.pcap");
@@ -228,10 +229,11 @@ fn map_renders_with_graphviz() {
         .filter(|l| l.contains("[label="))
         .filter_map(|l| l.split_whitespace().next())
         .collect();
-    assert_eq!(nodes.len(), 5, "{dot}");
+    assert_eq!(nodes.len(), 8, "{dot}");
     let edges = dot.lines().filter(|l| l.contains("->")).count();
-    // HMI to each PLC, and the workstation to each PLC.
-    assert_eq!(edges, 6, "{dot}");
+    // The HMI to each of the six servers, the workstation to each PLC
+    // (not to the RTU).
+    assert_eq!(edges, 11, "{dot}");
     let dir = tempfile::tempdir().unwrap();
     let png = dir.path().join("map.png");
     let mut child = Command::new("dot")
@@ -261,16 +263,16 @@ fn map_renders_with_graphviz() {
         .output()
         .unwrap();
     let map: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(map["nodes"].as_array().unwrap().len(), 5);
-    assert_eq!(map["edges"].as_array().unwrap().len(), 6);
+    assert_eq!(map["nodes"].as_array().unwrap().len(), 8);
+    assert_eq!(map["edges"].as_array().unwrap().len(), 11);
     let out = Command::new(bin())
         .args(["map", "--no-progress", "--format", "graphml"])
         .arg(&sample)
         .output()
         .unwrap();
     let xml = String::from_utf8(out.stdout).unwrap();
-    assert_eq!(xml.matches("<node ").count(), 5);
-    assert_eq!(xml.matches("<edge ").count(), 6);
+    assert_eq!(xml.matches("<node ").count(), 8);
+    assert_eq!(xml.matches("<edge ").count(), 11);
 }
 
 /// The sample's identities, as the stacks that recorded it were configured
@@ -300,9 +302,34 @@ fn sample_inventory_has_the_configured_identities() {
         find("10.10.0.13")["identity"]["vendor"]["value"],
         "Aster Automation"
     );
+    // The S7 PLC: python-snap7's server answers the SZL reads with its
+    // built-in identity, the one its own client reports (get_order_code,
+    // get_cpu_info); the locally administered MAC has no vendor.
+    let s7 = find("10.10.0.14");
+    assert_eq!(s7["role"], "plc");
+    let id = |a: &Value, k: &str| a["identity"][k]["value"].clone();
+    assert_eq!(id(&s7, "order_number"), "6ES7 315-2EH14-0AB0");
+    assert_eq!(id(&s7, "firmware"), "V3.2.6");
+    assert_eq!(id(&s7, "serial_number"), "S C-C2UR28922012");
+    assert_eq!(id(&s7, "system_name"), "SNAP7-SERVER");
+    assert_eq!(id(&s7, "vendor"), "Siemens");
+    // The RTU: common address 47, also when the SCADA master interrogates
+    // and synchronises the global address 65535.
+    let rtu = find("10.10.0.15");
+    assert_eq!(rtu["role"], "rtu");
+    assert_eq!(id(&rtu, "iec104_common_address"), "47");
+    // The EtherNet/IP PLC: cpppo's default identity object (vendor 1,
+    // product code 0x36, revision 20.11, serial 0x006c061a).
+    let logix = find("10.10.0.16");
+    assert_eq!(logix["role"], "plc");
+    assert_eq!(id(&logix, "product"), "1756-L61/B LOGIX5561");
+    assert_eq!(id(&logix, "product_code"), "54");
+    assert_eq!(id(&logix, "firmware"), "20.011");
+    assert_eq!(id(&logix, "serial_number"), "006c061a");
+    // The HMI also commands the RTU and sets its clock: still an HMI.
     assert_eq!(find("10.10.0.20")["role"], "hmi");
     assert_eq!(find("10.10.0.30")["role"], "engineering_workstation");
-    assert_eq!(inv["assets"].as_array().unwrap().len(), 5);
+    assert_eq!(inv["assets"].as_array().unwrap().len(), 8);
 }
 
 /// One line per asset: what identifies it and what the inventory says.
@@ -332,6 +359,16 @@ fn describe(a: &Value) -> String {
         "os",
         "http_server",
         "dhcp_ip",
+        "device_name",
+        "station_name",
+        "bacnet_device_instance",
+        "bacnet_vendor_id",
+        "profinet_vendor_id",
+        "profinet_device_id",
+        "profinet_role",
+        "profinet_ip",
+        "application_uri",
+        "opcua_application_type",
     ] {
         if let Some(v) = a["identity"][key]["value"].as_str() {
             parts.push(format!("{key}={v}"));

@@ -248,7 +248,8 @@ fn audit_records_are_exactly_the_audited_events_and_verify_intact() {
         assert!(count(&|r| r.operation == *op) > 0, "no {op} record");
     }
     assert!(count(&|r| r.status != "ok") > 0, "refused operations too");
-    // The sample's engineering session (samples/README.md), in order.
+    // The sample's writes and commands (samples/README.md), in order: the
+    // breaker command is a select and an execute.
     let sample: Vec<(&str, i64, &str)> = log
         .iter()
         .filter(|r| {
@@ -268,8 +269,12 @@ fn audit_records_are_exactly_the_audited_events_and_verify_intact() {
         sample,
         [
             ("write_single_register", 6, "10.10.0.11"),
+            ("write_tag", 77, "10.10.0.16"),
             ("write_single_coil", 5, "10.10.0.12"),
+            ("c_sc_na_1", 45, "10.10.0.15"),
+            ("c_sc_na_1", 45, "10.10.0.15"),
             ("write_multiple_registers", 16, "10.10.0.13"),
+            ("write_var", 5, "10.10.0.14"),
             ("write_single_coil", 5, "10.10.0.12"),
             ("write_single_register", 6, "10.10.0.11"),
         ]
@@ -484,25 +489,28 @@ fn a_second_run_continues_the_chain() {
     let n = first.len();
     let head1 = first.last().unwrap().hash.clone();
     let plant = [repo().join("samples/plant-cell.pcap")];
+    // The sample's audited operations (samples/README.md): five Modbus
+    // writes, one S7 and one EtherNet/IP write, and the select and the
+    // execute of the feeder breaker command.
     let (_, stderr, code) = analyze_audit(&db, &["--count-only"], &plant);
     assert_eq!(code, 0, "{stderr}");
     assert!(
         stderr.contains(&format!(
-            "audit: 5 records appended to {}, head record {}",
+            "audit: 9 records appended to {}, head record {}",
             db.display(),
-            n + 5
+            n + 9
         )),
         "{stderr}"
     );
     let all = rows(&db);
-    assert_eq!(all.len(), n + 5);
+    assert_eq!(all.len(), n + 9);
     assert_eq!(all[..n], first[..]);
     assert_eq!(all[n].seq, n as i64 + 1);
     assert_eq!(all[n].prev_hash, head1);
     let head2 = all.last().unwrap().hash.clone();
     assert_eq!(
         verify(&db, &[]),
-        (0, format!("{} records, chain intact, head {head2}", n + 5))
+        (0, format!("{} records, chain intact, head {head2}", n + 9))
     );
     // The head noted after the first run is still in the chain.
     assert_eq!(
@@ -511,7 +519,7 @@ fn a_second_run_continues_the_chain() {
             0,
             format!(
                 "{} records, chain intact, head {head2}, expected head at record {n}",
-                n + 5
+                n + 9
             )
         )
     );

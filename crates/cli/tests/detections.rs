@@ -23,6 +23,11 @@ fn rule_ids(run: &Run) -> BTreeSet<String> {
 /// Captures that raise alerts, and which rules; every other corpus capture
 /// must raise none (no false alarms on ordinary traffic).
 const CORPUS: &[(&str, &[&str])] = &[
+    ("bacnet/bacnet-stack-services.cap", &["ps.ics.mode_change"]),
+    (
+        "bacnet/bacnet_error_reject_abort.pcap",
+        &["ps.ics.discovery_sweep", "ps.ics.mode_change"],
+    ),
     (
         "dnp3/cold_restart_and_response.pcap",
         &["ps.ics.device_restart"],
@@ -209,6 +214,55 @@ fn unit_and_function_scans() {
     assert!(a["message"].as_str().unwrap().contains("unit ids"), "{a}");
     // Units 8..=20 and then every function code beyond the threshold.
     assert_eq!(a["count"], 13 + 30);
+}
+
+/// A slow unit-id scan whose probes go unanswered, one every 3 s: the
+/// unanswered requests (rate window, 10 s) do not restart the sweep window
+/// (60 s), so the 12 unit ids make one sweep.
+#[test]
+fn slow_unanswered_unit_scan_is_a_sweep() {
+    let mut c = modbus_conv();
+    for u in 1..=12u8 {
+        c.client(&adu(u16::from(u), u, &[3, 0, 0, 0, 1]));
+        c.wait(3_000_000_000);
+    }
+    c.fin();
+    let r = run(&c);
+    let a = alerts(&r);
+    assert_eq!(a.len(), 1, "{a:?}");
+    assert_eq!(a[0]["alert"]["rule_id"], "ps.ics.discovery_sweep");
+    assert!(
+        a[0]["alert"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("8 unit ids"),
+        "{}",
+        a[0]
+    );
+    // Unit ids 8 to 12.
+    assert_eq!(a[0]["alert"]["count"], 5);
+}
+
+/// A sweep alert counts the refused probes, not the prober's transactions
+/// that succeed in the same window.
+#[test]
+fn sweep_counts_refused_probes_only() {
+    let mut c = modbus_conv();
+    for u in 1..=10u8 {
+        let t = u16::from(u);
+        c.client(&adu(t, u + 10, &[3, 0, 0, 0, 1]));
+        c.server(&adu(t, u + 10, &[0x83, 0x0b]));
+        c.client(&adu(100 + t, 1, &[3, 0, 0, 0, 1]));
+        c.server(&adu(100 + t, 1, &[3, 2, 0, 5]));
+        c.client(&adu(200 + t, 1, &[3, 0, 0, 0, 1]));
+        c.server(&adu(200 + t, 1, &[3, 2, 0, 5]));
+    }
+    let r = run(&c);
+    let a = alerts(&r);
+    assert_eq!(a.len(), 1, "{a:?}");
+    assert_eq!(a[0]["alert"]["rule_id"], "ps.ics.discovery_sweep");
+    // Unit ids 18, 19 and 20; none of the 20 reads that were answered.
+    assert_eq!(a[0]["alert"]["count"], 3);
 }
 
 /// Polling many units that answer is no scan; neither is reading many

@@ -912,3 +912,68 @@ fn the_inventory_learns_names_and_os_hints() {
     assert_eq!(by_mac(53)["role"], "it_host");
     assert_eq!(client["role"], "it_host");
 }
+
+/// A DHCP server's ACK gives a device its address: a device seen only by
+/// MAC (its DISCOVER comes from 0.0.0.0) gets the address the ACK binds,
+/// without ARP, and later traffic from that address is the same asset.
+#[test]
+fn a_dhcp_ack_binds_the_address_to_the_device() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cap = Capture::default();
+    cap.arp(mac(1), DHCP_SERVER);
+    let bcast = ip4(255, 255, 255, 255);
+    let to_server = udp_ep(40, ip4(0, 0, 0, 0), 68, MacAddr::BROADCAST, bcast, 67);
+    let from_server = udp_ep(1, ip(DHCP_SERVER), 67, MacAddr::BROADCAST, bcast, 68);
+    let new_ip = [10, 0, 0, 40];
+    cap.udp(
+        &to_server,
+        &dhcp_msg(1, 7, mac(40), [0; 4], &[(53, vec![1])]),
+    );
+    // An OFFER binds nothing; the ACK does.
+    cap.udp(
+        &from_server,
+        &dhcp_msg(2, 7, mac(40), new_ip, &[(53, vec![2])]),
+    );
+    let offered = dir.path().join("offer.pcap");
+    cap.write(&offered);
+    let ack = [(53, vec![5]), (54, DHCP_SERVER.to_vec())];
+    cap.udp(&from_server, &dhcp_msg(2, 7, mac(40), new_ip, &ack));
+    let acked = dir.path().join("ack.pcap");
+    cap.write(&acked);
+    // The device then talks from its address (a DNS query to the server).
+    let query = udp_ep(40, ip(new_ip), 5353, mac(1), ip(DHCP_SERVER), 53);
+    cap.udp(&query, &[0; 12]);
+    let talked = dir.path().join("talk.pcap");
+    cap.write(&talked);
+
+    let device = |p: &Path| -> Value {
+        let inv = assets(p);
+        let all = inv["assets"].as_array().unwrap();
+        let d: Vec<_> = all
+            .iter()
+            .filter(|a| a["macs"][0] == mac(40).to_string())
+            .collect();
+        assert_eq!(d.len(), 1, "{inv:#}");
+        // No other asset holds the address.
+        let others = all
+            .iter()
+            .filter(|a| a["macs"][0] != mac(40).to_string())
+            .filter(|a| {
+                a["ips"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|i| i == "10.0.0.40")
+            })
+            .count();
+        assert_eq!(others, 0, "{inv:#}");
+        d[0].clone()
+    };
+    // Known by MAC from its DISCOVER, with no address yet.
+    assert_eq!(device(&offered)["ips"], serde_json::json!([]));
+    for p in [&acked, &talked] {
+        let d = device(p);
+        assert_eq!(d["ips"], serde_json::json!(["10.0.0.40"]));
+        assert_eq!(d["identity"]["dhcp_ip"]["source"], "dhcp.ack");
+    }
+}

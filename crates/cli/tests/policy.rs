@@ -91,7 +91,7 @@ members = ["10.10.0.0/33", "10.10.0.1"]
 name = "x"
 from = "supervisory"
 to = "control"
-protocols = ["Modbus", "bacnet"]
+protocols = ["Modbus", "mqtt"]
 operations = ["wirte"]
 writes = { "DB 5" = ["9-3"] }
 
@@ -118,7 +118,7 @@ rule = "ps.nope"
             "`supervisory` is not a zone (zones: control)",
         ),
         ("13:14: error", "`Modbus` is not a protocol name"),
-        ("13:24: warning", "protocol `bacnet`"),
+        ("13:24: warning", "protocol `mqtt`"),
         ("14:15: error", "`wirte` is not an operation"),
         ("15:22: error", "`9-3` is not an address range"),
         ("19:10: error", "`not-an-ip` is not an IP address"),
@@ -169,14 +169,19 @@ fn learning_the_sample_and_checking_it_raises_nothing() {
     let o = plantshield(&["policy", "check", base.to_str().unwrap()]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let text = std::fs::read_to_string(&base).unwrap();
-    // What the sample holds (samples/README.md): three PLCs polled by the HMI,
-    // written by the engineering workstation.
-    assert_eq!(text.matches("\n[[asset]]").count(), 5, "{text}");
-    assert_eq!(text.matches("\n[[pair]]").count(), 6, "{text}");
-    assert!(
-        text.contains("\"unit 1 holding_register\" = [\"0-9\"]"),
-        "{text}"
-    );
+    // What the sample holds (samples/README.md): six controllers polled by
+    // the HMI, five of them also used by the engineering workstation.
+    assert_eq!(text.matches("\n[[asset]]").count(), 8, "{text}");
+    assert_eq!(text.matches("\n[[pair]]").count(), 11, "{text}");
+    for range in [
+        "\"unit 1 holding_register\" = [\"0-9\"]",
+        // The HMI reads the recipe, DB1 bytes 0-15.
+        "\"DB 1\" = [\"0-15\"]",
+        // The breaker command, IOA 5001 of station 47.
+        "\"ca 47\" = [\"5001\"]",
+    ] {
+        assert!(text.contains(range), "{range} not in {text}");
+    }
     let run = check_policy(&[&base], &sample);
     assert!(run.of_type("alert").is_empty(), "{:?}", alert_keys(&run));
     assert!(!run.of_type("modbus").is_empty());

@@ -225,16 +225,32 @@ impl Default for DetectConfig {
     }
 }
 
+/// Rate counters of one pair, over `flood_window`.
 #[derive(Default)]
-struct Window {
+struct Rates {
     start: i64,
     writes: u32,
     passwords: u32,
     malformed: u32,
     unanswered: u32,
+}
+
+/// What one host probed of one device and was refused, over `sweep_window`.
+#[derive(Default)]
+struct Probes {
+    start: i64,
     units: HashSet<u32>,
     functions: HashSet<u32>,
     szl: HashSet<u16>,
+}
+
+/// The two windows of a pair run on their own: a write or an unanswered
+/// request must not restart a sweep window (a scan whose probes go
+/// unanswered would otherwise never last more than `flood_window`).
+#[derive(Default)]
+struct Window {
+    rates: Rates,
+    probes: Probes,
 }
 
 #[derive(Default)]
@@ -269,18 +285,37 @@ impl Detections {
         }
     }
 
-    fn window(&mut self, pair: Pair, ts: i64, span: i64) -> &mut Window {
+    fn window(&mut self, pair: Pair) -> &mut Window {
         if self.pairs.len() >= self.cfg.max_tracked && !self.pairs.contains_key(&pair) {
             self.pairs.clear();
         }
-        let w = self.pairs.entry(pair).or_default();
-        if ts.saturating_sub(w.start) >= span {
-            *w = Window {
+        self.pairs.entry(pair).or_default()
+    }
+
+    /// The pair's rate counters, restarted when `flood_window` has passed.
+    fn rates(&mut self, pair: Pair, ts: i64) -> &mut Rates {
+        let span = self.cfg.flood_window_ns;
+        let r = &mut self.window(pair).rates;
+        if ts.saturating_sub(r.start) >= span {
+            *r = Rates {
                 start: ts,
-                ..Window::default()
+                ..Rates::default()
             };
         }
-        w
+        r
+    }
+
+    /// The pair's refused probes, restarted when `sweep_window` has passed.
+    fn probes(&mut self, pair: Pair, ts: i64) -> &mut Probes {
+        let span = self.cfg.sweep_window_ns;
+        let p = &mut self.window(pair).probes;
+        if ts.saturating_sub(p.start) >= span {
+            *p = Probes {
+                start: ts,
+                ..Probes::default()
+            };
+        }
+        p
     }
 
     /// Looks at one event; alerts go to `agg`.
@@ -357,7 +392,7 @@ impl Detections {
                     format!("{src} sent a broadcast {f} ({proto}) through {dst}"),
                 );
             }
-            let w = self.window((src, dst), ts, flood);
+            let w = self.rates((src, dst), ts);
             w.writes += 1;
             if w.writes > cfg.flood_writes {
                 hit(
@@ -377,7 +412,7 @@ impl Detections {
                 "ps.ics.password",
                 format!("{src} sent a password operation to {dst} ({proto} {f})"),
             );
-            let w = self.window((src, dst), ts, flood);
+            let w = self.rates((src, dst), ts);
             w.passwords += 1;
             if w.passwords >= cfg.password_attempts {
                 hit(
@@ -392,7 +427,7 @@ impl Detections {
             }
         }
         if ics.status == Status::NoResponse {
-            let w = self.window((src, dst), ts, flood);
+            let w = self.rates((src, dst), ts);
             w.unanswered += 1;
             if w.unanswered >= cfg.unanswered_requests {
                 hit(
@@ -425,23 +460,28 @@ impl Detections {
         self.host_sweep(src, dst, ts, proto, at, agg);
         // Scanners probe what a device does not support: only unit ids and
         // function codes that were refused or left unanswered count, so an
-        // engineering tool using many supported functions is no sweep.
+        // engineering tool using many supported functions is no sweep; and
+        // only they count towards the alert, not the transactions that
+        // succeed in the same window (the prober's ordinary polling).
         let refused = ev
             .ics()
             .is_some_and(|i| matches!(i.status, Status::Exception | Status::NoResponse));
+        if !refused {
+            return;
+        }
         let unit = match ev {
-            Event::Modbus(m) if refused => Some(u32::from(m.unit_id)),
+            Event::Modbus(m) => Some(u32::from(m.unit_id)),
             _ => None,
         };
-        let szl = szl_id(ev).filter(|_| refused);
-        let w = self.window((src, dst), ts, span);
+        let szl = szl_id(ev);
+        let w = self.probes((src, dst), ts);
         let cap = 4 * cfg.sweep_functions.max(cfg.sweep_units);
         if let Some(u) = unit {
             if w.units.len() < cap {
                 w.units.insert(u);
             }
         }
-        if refused && w.functions.len() < cap {
+        if w.functions.len() < cap {
             w.functions.insert(code);
         }
         if let Some(id) = szl {
@@ -528,7 +568,7 @@ impl Detections {
         agg: &mut Aggregator,
     ) {
         let cfg = self.cfg;
-        let w = self.window((src, dst), ts, cfg.flood_window_ns);
+        let w = self.rates((src, dst), ts);
         w.malformed += 1;
         if w.malformed >= cfg.malformed_messages {
             agg.hit(

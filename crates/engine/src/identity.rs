@@ -7,14 +7,22 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use plantshield_decode::MacAddr;
+use plantshield_protocols::bacnet::services::{self as bacnet_services, AccessList, AccessResult};
+use plantshield_protocols::bacnet::{self, tags, ObjectId, ObjectType, PduType, PropertyId};
 use plantshield_protocols::dhcp::{self, MessageType, Op};
 use plantshield_protocols::dns::{self, RData, Rcode, MAX_TEXT_LEN};
 use plantshield_protocols::enip::{Body, ClassId, Identity, Target};
 use plantshield_protocols::modbus::ResponseBody;
 use plantshield_protocols::netbios::{self, NameRole, NbHeader, NbName, NodeStatus};
+use plantshield_protocols::opcua::services::{self as opcua_services, AppDescription};
+use plantshield_protocols::opcua::{application_type_name, ServiceId};
+use plantshield_protocols::profinet::{self, BlockValue};
 use plantshield_protocols::s7comm::userdata::{self, Component, Version};
 use plantshield_protocols::s7comm::FunctionGroup;
-use plantshield_sensor::{DhcpEvent, Event, HttpEvent, Iec104Event, NameServiceEvent};
+use plantshield_sensor::{
+    BacnetEvent, DhcpEvent, Event, HttpEvent, Iec104Event, NameServiceEvent, OpcuaEvent,
+    ProfinetDcpEvent,
+};
 
 /// One thing a transaction says about a device.
 #[derive(Clone, Debug, PartialEq)]
@@ -52,6 +60,9 @@ const SELF_REPORTED: u8 = 90;
 const OBSERVED: u8 = 95;
 /// What only the protocol implies (S7 means Siemens, or a clone).
 const IMPLIED: u8 = 60;
+/// What a configuration command assigns to a device (a PROFINET DCP Set):
+/// the device may refuse it.
+const ASSIGNED: u8 = 70;
 /// A name service vouching for another host's name (a NetBIOS answer, a
 /// DNS PTR record): authoritative for the name, but not the host itself.
 const NAME_SERVICE: u8 = 85;
@@ -236,10 +247,13 @@ pub fn facts(ev: &Event<'_>, f: &mut impl FnMut(Fact)) {
             }
         }
         Event::Iec104(Iec104Event::Transaction(t)) => {
+            // A request to the global address (65535) says nothing about
+            // the station; its confirmation carries the station's own.
             let asdu = [t.request, t.confirmation, t.data]
                 .into_iter()
                 .flatten()
-                .find_map(|a| a.asdu.ok());
+                .filter_map(|a| a.asdu.ok())
+                .find(|a| a.common_address != 0xFFFF);
             if let Some(a) = asdu {
                 server(
                     "iec104_common_address",
@@ -253,6 +267,9 @@ pub fn facts(ev: &Event<'_>, f: &mut impl FnMut(Fact)) {
         Event::Netbios(n) => netbios_facts(n, f),
         Event::Dns(d) => dns_facts(d, f),
         Event::Http(h) => http_facts(h, f),
+        Event::Bacnet(b) => bacnet_facts(b, f),
+        Event::Opcua(o) => opcua_facts(o, f),
+        Event::ProfinetDcp(d) => dcp_facts(d, f),
         _ => {}
     }
 }
@@ -626,6 +643,300 @@ fn http_facts(ev: &HttpEvent<'_>, f: &mut impl FnMut(Fact)) {
             false,
             None,
         ));
+    }
+}
+
+/// The identity attribute a Device object property gives (clause 12.11).
+fn device_property(p: PropertyId) -> Option<&'static str> {
+    Some(match p {
+        PropertyId::VENDOR_NAME => "vendor",
+        PropertyId::VENDOR_IDENTIFIER => "bacnet_vendor_id",
+        PropertyId::MODEL_NAME => "model",
+        PropertyId::FIRMWARE_REVISION => "firmware",
+        PropertyId::APPLICATION_SOFTWARE_VERSION => "software_version",
+        PropertyId::OBJECT_NAME => "device_name",
+        PropertyId::LOCATION => "location",
+        PropertyId::DESCRIPTION => "description",
+        PropertyId::SERIAL_NUMBER => "serial_number",
+        PropertyId::OBJECT_IDENTIFIER => "bacnet_device_instance",
+        _ => return None,
+    })
+}
+
+/// A property value as attribute text: strings, numbers, and a device's
+/// object identifier as its instance.
+fn bacnet_value(encoded: &[u8]) -> Option<String> {
+    let mut it = tags::app_values(encoded);
+    let v = it.next()?;
+    if it.next().is_some() {
+        return None;
+    }
+    match v {
+        bacnet::Value::CharacterString { .. } => v.text(),
+        bacnet::Value::Unsigned(n) | bacnet::Value::Enumerated(n) => Some(n.to_string()),
+        bacnet::Value::ObjectId(o) if o.object_type == ObjectType::DEVICE => {
+            Some(o.instance.to_string())
+        }
+        _ => None,
+    }
+}
+
+/// BACnet: I-Am and I-Have tell who sent them; ReadProperty and
+/// ReadPropertyMultiple acks on the Device object tell what the device
+/// answering is. Messages relayed by a BBMD (Forwarded-NPDU) or routed from
+/// another BACnet network (NPDU source address) are about a device behind
+/// the IP sender, not the sender: they teach nothing here.
+fn bacnet_facts(b: &BacnetEvent<'_>, f: &mut impl FnMut(Fact)) {
+    let fact = |f: &mut dyn FnMut(Fact), attribute, value: String, source, about_client| {
+        f(Fact {
+            attribute,
+            value,
+            source,
+            confidence: SELF_REPORTED,
+            about_client,
+            about: None,
+        })
+    };
+    if let Some(req) = b.request.filter(|m| !m.relayed()) {
+        if let Some(a) = req
+            .apdu()
+            .filter(|a| a.pdu_type == PduType::UNCONFIRMED_REQUEST)
+        {
+            // The sender is the event's server when the announcement was
+            // oriented towards its receiver, else its client.
+            let sender_is_client = !b.request_from_server;
+            match a.service {
+                Some(0) => {
+                    if let Some(i) = bacnet_services::i_am(a.data) {
+                        let source = "bacnet.i_am";
+                        fact(
+                            f,
+                            "bacnet_device_instance",
+                            i.device.instance.to_string(),
+                            source,
+                            sender_is_client,
+                        );
+                        fact(
+                            f,
+                            "bacnet_vendor_id",
+                            i.vendor_id.to_string(),
+                            source,
+                            sender_is_client,
+                        );
+                    }
+                }
+                Some(1) => {
+                    if let Some(i) = bacnet_services::i_have(a.data) {
+                        let source = "bacnet.i_have";
+                        fact(
+                            f,
+                            "bacnet_device_instance",
+                            i.device.instance.to_string(),
+                            source,
+                            sender_is_client,
+                        );
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    // Acks of reads of the Device object, about the device answering.
+    let Some(resp) = b.response.filter(|m| !m.relayed()) else {
+        return;
+    };
+    let Some(a) = resp.apdu().filter(|a| a.pdu_type == PduType::COMPLEX_ACK) else {
+        return;
+    };
+    let data = b.response_data.unwrap_or(a.data);
+    let is_device = |o: ObjectId| o.object_type == ObjectType::DEVICE;
+    match a.service {
+        Some(12) => {
+            let source = "bacnet.read_property";
+            let Some(r) = bacnet_services::property_ref(data).filter(|r| is_device(r.object))
+            else {
+                return;
+            };
+            if r.object.instance != ObjectId::WILDCARD_INSTANCE {
+                fact(
+                    f,
+                    "bacnet_device_instance",
+                    r.object.instance.to_string(),
+                    source,
+                    false,
+                );
+            }
+            if let (Some(attr), None, Some(v)) =
+                (device_property(r.property), r.array_index, r.value)
+            {
+                if let Some(text) = bacnet_value(v) {
+                    fact(f, attr, text, source, false);
+                }
+            }
+        }
+        Some(14) => {
+            let source = "bacnet.read_property_multiple";
+            for i in bacnet_services::access_items(data, AccessList::ReadAck) {
+                if !is_device(i.object) || i.array_index.is_some() {
+                    continue;
+                }
+                if i.object.instance != ObjectId::WILDCARD_INSTANCE {
+                    fact(
+                        f,
+                        "bacnet_device_instance",
+                        i.object.instance.to_string(),
+                        source,
+                        false,
+                    );
+                }
+                let (Some(attr), AccessResult::Value(v)) = (device_property(i.property), i.result)
+                else {
+                    continue;
+                };
+                if let Some(text) = bacnet_value(v) {
+                    fact(f, attr, text, source, false);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The facts of an OPC UA ApplicationDescription.
+fn application_facts(
+    a: &AppDescription<'_>,
+    source: &'static str,
+    about_client: bool,
+    f: &mut impl FnMut(Fact),
+) {
+    let mut fact = |attribute, value: Option<&[u8]>| {
+        if let Some(v) = value {
+            f(Fact {
+                attribute,
+                value: text(&v[..v.len().min(plantshield_protocols::opcua::MAX_STRING)]),
+                source,
+                confidence: SELF_REPORTED,
+                about_client,
+                about: None,
+            });
+        }
+    };
+    fact("product", a.application_name.text);
+    fact("product_uri", a.product_uri);
+    fact("application_uri", a.application_uri);
+    fact(
+        "opcua_application_type",
+        Some(application_type_name(a.application_type).as_bytes()),
+    );
+}
+
+/// OPC UA: the ApplicationDescriptions of GetEndpoints responses and
+/// CreateSession (the client's in the request, the server's in the
+/// response's endpoints). Encrypted channels are never decoded.
+fn opcua_facts(o: &OpcuaEvent<'_>, f: &mut impl FnMut(Fact)) {
+    if let Some(req) = &o.request {
+        if req.id == Some(ServiceId::CREATE_SESSION_REQUEST) {
+            if let Some(c) = opcua_services::create_session_request(req.params) {
+                application_facts(&c.client, "opcua.create_session", true, f);
+            }
+        }
+    }
+    let Some(resp) = &o.response else {
+        return;
+    };
+    let endpoints = match resp.id {
+        Some(ServiceId::GET_ENDPOINTS_RESPONSE) => {
+            opcua_services::get_endpoints_response(resp.params).map(|e| (e, "opcua.get_endpoints"))
+        }
+        Some(ServiceId::CREATE_SESSION_RESPONSE) => {
+            opcua_services::create_session_response(resp.params)
+                .map(|(_, e)| (e, "opcua.create_session"))
+        }
+        _ => None,
+    };
+    if let Some((mut endpoints, source)) = endpoints {
+        if let Some(e) = endpoints.next() {
+            application_facts(&e.server, source, false, f);
+        }
+    }
+}
+
+/// Vendor names of the PROFINET vendor ids PlantShield knows.
+fn profinet_vendor(id: u16) -> Option<&'static str> {
+    match id {
+        0x002a => Some("Siemens"),
+        _ => None,
+    }
+}
+
+/// PROFINET DCP: what a device reports about itself (Identify response,
+/// Hello, Get response), and what a Set assigns to the device it was sent
+/// to: confirmed by the device's response without error as strongly as
+/// what it reports; unanswered more weakly (the device may have refused).
+/// Identify requests name the device searched for, not the sender: nothing.
+fn dcp_facts(d: &ProfinetDcpEvent<'_>, f: &mut impl FnMut(Fact)) {
+    let m = &d.message;
+    let (source, about_client, confidence, blocks) = match (m.service_id.0, m.service_type.0) {
+        (5, 1) => ("profinet_dcp.identify", true, SELF_REPORTED, m),
+        (3, 1) => ("profinet_dcp.get", true, SELF_REPORTED, m),
+        (6, 0) => ("profinet_dcp.hello", true, SELF_REPORTED, m),
+        (3, 0) => match &d.response {
+            Some(r) if r.service_type.0 == 1 => ("profinet_dcp.get", false, SELF_REPORTED, r),
+            _ => return,
+        },
+        (4, 0) => match (&d.response, d.ics.status) {
+            (Some(r), plantshield_events::Status::Ok) if r.service_type.0 == 1 => {
+                ("profinet_dcp.set", false, SELF_REPORTED, m)
+            }
+            (None, _) => ("profinet_dcp.set", false, ASSIGNED, m),
+            _ => return,
+        },
+        _ => return,
+    };
+    let mut fact = |attribute, value: String| {
+        f(Fact {
+            attribute,
+            value,
+            source,
+            confidence,
+            about_client,
+            about: None,
+        })
+    };
+    for b in blocks.blocks() {
+        match BlockValue::of(&b) {
+            BlockValue::NameOfStation(n) => fact("station_name", text(n)),
+            BlockValue::VendorValue(v) => fact("model", text(v)),
+            BlockValue::DeviceId {
+                vendor_id,
+                device_id,
+            } => {
+                fact("profinet_vendor_id", format!("0x{vendor_id:04x}"));
+                fact("profinet_device_id", format!("0x{device_id:04x}"));
+                if let Some(v) = profinet_vendor(vendor_id) {
+                    fact("vendor", v.to_string());
+                }
+            }
+            BlockValue::Role(r) => {
+                let roles: Vec<&str> = profinet::role_names(r).collect();
+                if !roles.is_empty() {
+                    fact("profinet_role", roles.join(","));
+                }
+            }
+            BlockValue::Ip { ip, mask, gateway } if !ip.is_unspecified() => {
+                let bits = u32::from(mask);
+                let value = if bits.leading_ones() + bits.trailing_zeros() == 32 {
+                    format!("{ip}/{}", bits.leading_ones())
+                } else {
+                    format!("{ip}/{mask}")
+                };
+                fact("profinet_ip", value);
+                if !gateway.is_unspecified() && gateway != ip {
+                    fact("profinet_gateway", gateway.to_string());
+                }
+            }
+            _ => {}
+        }
     }
 }
 

@@ -318,6 +318,10 @@ struct Cached {
     server: AssetId,
     protocol: EdgeProto,
     edge: Option<u32>,
+    /// The envelope source the entry was made for: protocols whose peers
+    /// both request (BACnet) orient each event from its requester, so one
+    /// flow's events can come either way.
+    src: (IpAddr, u16),
 }
 
 /// The inventory.
@@ -461,7 +465,7 @@ impl Inventory {
         if !is_unicast(ip) || arp.sender_ip.is_unspecified() {
             return;
         }
-        self.arp_ips.entry(arp.sender_mac).or_default().insert(ip);
+        self.claim(arp.sender_mac, ip);
         self.bind_ip(id, arp.sender_mac, ip, ts, "arp", None);
     }
 
@@ -493,6 +497,10 @@ impl Inventory {
     /// An event from the sensor.
     pub fn event(&mut self, env: &Envelope, ev: &Event<'_>) {
         let (Some(src), Some(dst)) = (env.src, env.dst) else {
+            // Layer-2 protocol events (PROFINET DCP) name their MACs only.
+            if env.src.is_none() && ev.ics().is_some() {
+                self.layer2_facts(env, ev);
+            }
             return;
         };
         if let Event::Anomaly(_) | Event::Stats(_) | Event::Ext(_) = ev {
@@ -510,7 +518,7 @@ impl Inventory {
         // Fast path: a transaction of a flow already resolved.
         if let (Some(ics), Some(id)) = (ics, env.flow_id) {
             if let Some(c) = self.flow_cache.get(&id).copied() {
-                if c.protocol == protocol {
+                if c.protocol == protocol && c.src == src {
                     if let Some(e) = c.edge {
                         self.transaction_on(
                             e,
@@ -529,8 +537,17 @@ impl Inventory {
         let c = self.endpoint(src.0, env.src_mac, env.src_ttl, ts, env.flow_id);
         let s = self.endpoint(dst.0, env.dst_mac, env.dst_ttl, ts, env.flow_id);
         let (Some(c), Some(s)) = (c, s) else {
-            // A broadcast (a DHCP client without an address) is no asset, but
-            // facts that name their device by MAC or IP still apply.
+            // A broadcast is no asset, but facts that name their device by
+            // MAC or IP still apply. A sender without an address yet (a
+            // DHCP client, 0.0.0.0) is a local device, known by its MAC.
+            let c = match (c, env.src_mac) {
+                (None, Some(m))
+                    if src.0.is_unspecified() && !m.is_multicast() && m != MacAddr::default() =>
+                {
+                    self.asset_for_mac(m, ts)
+                }
+                (c, _) => c,
+            };
             if !matches!(ev, Event::Flow(_)) {
                 self.facts(ev, c, s, ts, env.flow_id);
             }
@@ -548,6 +565,7 @@ impl Inventory {
                     server: s,
                     protocol,
                     edge,
+                    src,
                 },
             );
         }
@@ -577,16 +595,48 @@ impl Inventory {
         let mut facts = Vec::new();
         identity::facts(ev, &mut |f| facts.push(f));
         for f in facts {
+            // Both ends are one asset (loopback, or hosts behind one MAC):
+            // what the client says would overwrite what the server says
+            // about the same attributes; the server's identity is kept.
+            if f.about.is_none() && f.about_client && c.is_some() && c == s {
+                continue;
+            }
             let id = match f.about {
                 Some(identity::About::Mac(m)) => self.by_mac.get(&m).copied(),
                 Some(identity::About::Ip(ip)) => self.by_ip.get(&ip).copied(),
                 None if f.about_client => c,
                 None => s,
             };
-            if let Some(id) = id {
-                self.learn(id, f.attribute, f.value, f.source, f.confidence, ts, flow);
+            let Some(id) = id else {
+                continue;
+            };
+            // A DHCP server's ACK binds an address to the client's MAC: as
+            // authoritative as the client's own ARP.
+            if let (Some(identity::About::Mac(m)), "dhcp_ip") = (f.about, f.attribute) {
+                if let Ok(ip) = f.value.parse::<IpAddr>() {
+                    if is_unicast(ip) && !ip.is_unspecified() {
+                        self.claim(m, ip);
+                        self.bind_ip(id, m, ip, ts, "dhcp", flow);
+                    }
+                }
             }
+            self.learn(id, f.attribute, f.value, f.source, f.confidence, ts, flow);
         }
+    }
+
+    /// The facts of a layer-2 event: its "client" is the sending MAC, its
+    /// "server" the destination MAC (unless a group address).
+    fn layer2_facts(&mut self, env: &Envelope, ev: &Event<'_>) {
+        let ts = env.ts_ns;
+        let mut end = |mac: Option<MacAddr>| {
+            let m = mac.filter(|m| !m.is_multicast() && *m != MacAddr::default())?;
+            let id = self.asset_for_mac(m, ts)?;
+            self.touch(id, ts);
+            Some(id)
+        };
+        let c = end(env.src_mac);
+        let s = end(env.dst_mac);
+        self.facts(ev, c, s, ts, None);
     }
 
     /// The edge of (client, server, protocol), created if there is room.
@@ -856,6 +906,16 @@ impl Inventory {
         self.new_asset(ts, None, Some(ip))
     }
 
+    /// Records that `mac` claims `ip` (ARP, DHCP), up to the per-asset
+    /// address cap: a host flooding claims cannot grow the table.
+    fn claim(&mut self, mac: MacAddr, ip: IpAddr) {
+        let cap = self.cfg.max_ips_per_asset;
+        let set = self.arp_ips.entry(mac).or_default();
+        if set.len() < cap {
+            set.insert(ip);
+        }
+    }
+
     /// Binds `ip` to the asset of `mac`, moving it from another asset if needed.
     fn bind_ip(
         &mut self,
@@ -879,8 +939,10 @@ impl Inventory {
                 // Drop the address from where it was.
                 self.assets[old as usize].ips.retain(|x| *x != ip);
                 if old_remote {
-                    // A remote IP-only asset turns out to be this local one: merge.
+                    // A remote IP-only asset turns out to be this local one:
+                    // merge, and judge the role on the joined evidence.
                     self.merge(old, id);
+                    self.update_role(id, ts);
                 } else if new_pair && !first_mac {
                     let old_mac = self.assets[old as usize]
                         .macs
@@ -948,6 +1010,9 @@ impl Inventory {
             a.ops_sent[i] += src.ops_sent[i];
             a.ops_received[i] += src.ops_received[i];
         }
+        a.servers_polled += src.servers_polled;
+        a.it_flows += src.it_flows;
+        a.serves_historian_port |= src.serves_historian_port;
         a.first_seen = a.first_seen.min(src.first_seen);
         a.last_seen = a.last_seen.max(src.last_seen);
         // Re-key the edges of the merged asset, combining duplicates.

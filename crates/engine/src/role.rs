@@ -73,13 +73,15 @@ pub fn is_ics(p: &str) -> bool {
 }
 
 /// Operations engineering tools send and operator stations do not:
-/// programs, firmware, modes, configuration, and reading device identities.
-const ENGINEERING: [Operation; 6] = [
+/// programs, firmware, modes, and reading device identities. Not
+/// configuration: SCADA masters set their stations' clocks (IEC 104
+/// C_CS_NA_1, DNP3 record current time), which the protocols file under
+/// configuration, as routinely as they poll.
+const ENGINEERING: [Operation; 5] = [
     Operation::ProgramDownload,
     Operation::ProgramUpload,
     Operation::Firmware,
     Operation::ModeChange,
-    Operation::Configuration,
     Operation::Discovery,
 ];
 

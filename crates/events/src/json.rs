@@ -172,6 +172,26 @@ impl JsonWriter {
             .extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
     }
 
+    /// A signed integer array element.
+    pub fn i64_value(&mut self, v: i64) {
+        self.sep();
+        self.buf
+            .extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
+    }
+
+    /// A boolean array element.
+    pub fn bool_value(&mut self, v: bool) {
+        self.sep();
+        self.buf
+            .extend_from_slice(if v { b"true" } else { b"false" });
+    }
+
+    /// A null array element.
+    pub fn null_value(&mut self) {
+        self.sep();
+        self.buf.extend_from_slice(b"null");
+    }
+
     /// `"key":value` for a float (non-finite values become null).
     pub fn f64_field(&mut self, key: &str, v: f64) {
         self.key(key);

@@ -13,6 +13,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod bacnet;
 pub mod cursor;
 pub mod dhcp;
 pub mod dnp3;
@@ -22,6 +23,8 @@ pub mod http;
 pub mod iec104;
 pub mod modbus;
 pub mod netbios;
+pub mod opcua;
+pub mod profinet;
 pub mod s7comm;
 
 /// How sure a content probe is that bytes start a given protocol's stream.

@@ -9,7 +9,7 @@ use std::net::IpAddr;
 
 use plantshield_events::{Operation, Status};
 use plantshield_protocols::s7comm::{self, plus};
-use plantshield_protocols::{dhcp, dnp3, dns, enip, http, iec104, modbus};
+use plantshield_protocols::{bacnet, dhcp, dnp3, dns, enip, http, iec104, modbus, opcua, profinet};
 
 /// The EVE envelope shared by every event.
 #[derive(Clone, Copy, Debug)]
@@ -74,6 +74,13 @@ pub enum Event<'a> {
     S7comm(&'a S7commEvent<'a>),
     /// An S7comm-plus transaction or notification.
     S7commPlus(&'a S7commPlusEvent<'a>),
+    /// A BACnet/IP transaction, unconfirmed service, network layer or BVLL message.
+    Bacnet(&'a BacnetEvent<'a>),
+    /// An OPC UA transaction (or connection, secure channel or message
+    /// count of an encrypted channel).
+    Opcua(&'a OpcuaEvent<'a>),
+    /// One PROFINET DCP message (a layer-2 frame: the envelope has no IPs).
+    ProfinetDcp(&'a ProfinetDcpEvent<'a>),
     /// A DNS query with its response (no `ics`).
     Dns(&'a NameServiceEvent<'a>),
     /// A NetBIOS name service query, registration or response (no `ics`).
@@ -113,6 +120,9 @@ impl Event<'_> {
             Event::Enip(e) => e.ics.as_ref(),
             Event::S7comm(s) => Some(&s.ics),
             Event::S7commPlus(s) => Some(&s.ics),
+            Event::Bacnet(b) => Some(&b.ics),
+            Event::Opcua(o) => o.ics.as_ref(),
+            Event::ProfinetDcp(d) => Some(&d.ics),
             Event::Dns(_)
             | Event::Netbios(_)
             | Event::Dhcp(_)
@@ -133,6 +143,9 @@ impl Event<'_> {
             Event::Enip(_) => "enip",
             Event::S7comm(_) => "s7comm",
             Event::S7commPlus(_) => "s7comm_plus",
+            Event::Bacnet(_) => "bacnet",
+            Event::Opcua(_) => "opcua",
+            Event::ProfinetDcp(_) => "profinet_dcp",
             Event::Dns(_) => "dns",
             Event::Netbios(_) => "netbios",
             Event::Dhcp(_) => "dhcp",
@@ -562,6 +575,136 @@ pub struct EnipIo {
     pub last_sequence: Option<u32>,
     /// Datagrams whose sequence number did not follow the previous one.
     pub sequence_gaps: u64,
+}
+
+/// A BACnet/IP event: a confirmed request with its reply (all segments,
+/// and the segment acknowledgements), an unconfirmed request, a network
+/// layer message, a BVLL management request with its result, or a
+/// message whose counterpart was not seen.
+#[derive(Clone, Copy, Debug)]
+pub struct BacnetEvent<'a> {
+    /// The message that opened the transaction (the first segment of a
+    /// segmented request).
+    pub request: Option<bacnet::Message<'a>>,
+    /// A segmented request: its service data joined over the segments.
+    pub request_data: Option<&'a [u8]>,
+    /// The reply (the first segment of a segmented ComplexACK), or the
+    /// Abort that ended the transaction (from either side).
+    pub response: Option<bacnet::Message<'a>>,
+    /// A segmented ComplexACK: its service data joined over the segments.
+    pub response_data: Option<&'a [u8]>,
+    /// The request travelled from the event's destination to its source: an
+    /// announcement or notification (I-Am, I-Have, COV and event
+    /// notifications) sent by the device, which is the event's server.
+    pub request_from_server: bool,
+    /// Segments of the request (0 when not segmented).
+    pub request_segments: u32,
+    /// Segments of the ComplexACK (0 when not segmented).
+    pub response_segments: u32,
+    /// SegmentACKs (positive) exchanged in the transaction.
+    pub segment_acks: u32,
+    /// Negative SegmentACKs.
+    pub segment_naks: u32,
+    /// The destination is a broadcast or multicast address.
+    pub broadcast: bool,
+    /// Only the reply was seen.
+    pub request_missing: bool,
+    /// A request that expects a reply got none.
+    pub response_missing: bool,
+    /// Reply time minus request time.
+    pub latency_ns: Option<i64>,
+    /// Findings of the messages and their pairing.
+    pub flags: bacnet::Flags,
+    /// The `ics` object.
+    pub ics: IcsSummary,
+}
+
+/// An OPC UA binary event: a service request with its response, a
+/// secure channel opened or closed, the Hello/Acknowledge of a connection,
+/// an error message, or the message count of an encrypted channel.
+#[derive(Clone, Copy, Debug)]
+pub struct OpcuaEvent<'a> {
+    /// What kind of exchange.
+    pub kind: OpcuaKind,
+    /// The Hello message (connection events).
+    pub hello: Option<opcua::Hello<'a>>,
+    /// The Acknowledge message (connection events).
+    pub acknowledge: Option<opcua::Acknowledge>,
+    /// An Error message.
+    pub error: Option<opcua::ErrorMessage<'a>>,
+    /// The secure channel (OPN/CLO/MSG).
+    pub channel: Option<OpcuaChannel<'a>>,
+    /// The request (service node id and body; the first chunk's when chunked).
+    pub request: Option<opcua::Service<'a>>,
+    /// The response.
+    pub response: Option<opcua::Service<'a>>,
+    /// Chunks of the request and of the response.
+    pub chunks: (u32, u32),
+    /// Encrypted channel report: MSG chunks from the client and from the server.
+    pub encrypted_messages: Option<(u64, u64)>,
+    /// Only the response was seen.
+    pub request_missing: bool,
+    /// The request got no response.
+    pub response_missing: bool,
+    /// Response time minus request time.
+    pub latency_ns: Option<i64>,
+    /// Findings.
+    pub flags: opcua::Flags,
+    /// The `ics` object (none for encrypted-channel reports).
+    pub ics: Option<IcsSummary>,
+}
+
+/// What an OPC UA event reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OpcuaKind {
+    /// Hello and Acknowledge.
+    Connection,
+    /// An ERR message.
+    Error,
+    /// OpenSecureChannel.
+    OpenSecureChannel,
+    /// CloseSecureChannel.
+    CloseSecureChannel,
+    /// A service call over MSG.
+    Service,
+    /// The message count of an encrypted channel (no `ics`).
+    Encrypted,
+}
+
+/// The secure channel of an OPC UA message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OpcuaChannel<'a> {
+    /// SecureChannelId.
+    pub id: u32,
+    /// The security policy URI of the OPN that opened it, when seen.
+    pub policy_uri: Option<&'a [u8]>,
+    /// Messages are signed and encrypted (policy other than None, or the
+    /// OPN bodies did not decode as plain text).
+    pub encrypted: bool,
+    /// Request id of the request (sequence header).
+    pub request_id: Option<u32>,
+}
+
+/// A PROFINET DCP event (IEC 61158-6-10, DCP): a Set or Get request with
+/// its response (paired by xid and MAC addresses), or one message of its
+/// own (Identify requests and responses, Hello, a Set or Get response whose
+/// request was not seen).
+#[derive(Clone, Copy, Debug)]
+pub struct ProfinetDcpEvent<'a> {
+    /// Sender of `message`.
+    pub src_mac: plantshield_decode::MacAddr,
+    /// Destination of `message`.
+    pub dst_mac: plantshield_decode::MacAddr,
+    /// The request, or the message seen on its own.
+    pub message: profinet::DcpMessage<'a>,
+    /// The response to a Set or Get request.
+    pub response: Option<profinet::DcpMessage<'a>>,
+    /// A Set or Get request got no response.
+    pub response_missing: bool,
+    /// Response time minus request time.
+    pub latency_ns: Option<i64>,
+    /// The `ics` object.
+    pub ics: IcsSummary,
 }
 
 /// A DNS or NetBIOS name service transaction: a query with its response,

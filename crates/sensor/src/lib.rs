@@ -14,6 +14,7 @@
 #![forbid(unsafe_code)]
 
 mod app;
+mod dcp;
 mod event;
 pub mod json;
 mod stats;
@@ -32,10 +33,11 @@ use plantshield_flow::{
 
 use app::{AppCtx, FlowApp, FlowMeta};
 pub use event::{
-    AnomalyEvent, AnomalyKind, CotpConnect, Dnp3Event, EnipCip, EnipConnection, EnipEvent, EnipIo,
-    Envelope, Event, EventSink, ExtEvent, FlowEvent, IcsSummary, Iec104Asdu, Iec104Event,
-    Iec104Flags, Iec104Link, Iec104LinkCounters, Iec104Transaction, Iec104UFrames, ModbusEvent,
-    Observation, S7commEvent, S7commPlusEvent,
+    AnomalyEvent, AnomalyKind, BacnetEvent, CotpConnect, Dnp3Event, EnipCip, EnipConnection,
+    EnipEvent, EnipIo, Envelope, Event, EventSink, ExtEvent, FlowEvent, IcsSummary, Iec104Asdu,
+    Iec104Event, Iec104Flags, Iec104Link, Iec104LinkCounters, Iec104Transaction, Iec104UFrames,
+    ModbusEvent, Observation, OpcuaChannel, OpcuaEvent, OpcuaKind, ProfinetDcpEvent, S7commEvent,
+    S7commPlusEvent,
 };
 pub use event::{DhcpEvent, HttpEvent, NameServiceEvent};
 pub use stats::{ProtoCounters, Stats};
@@ -144,6 +146,7 @@ pub struct Sensor {
     defrag_events: Vec<DefragEvent>,
     stream_events: Vec<StreamEvent>,
     decode_anomalies: u64,
+    dcp: dcp::DcpState,
 }
 
 impl Sensor {
@@ -159,6 +162,7 @@ impl Sensor {
             defrag_events: Vec::new(),
             stream_events: Vec::new(),
             decode_anomalies: 0,
+            dcp: dcp::DcpState::default(),
             cfg,
         }
     }
@@ -246,7 +250,7 @@ impl Sensor {
                     arp: &arp,
                 });
             }
-            Net::Other { ethertype, .. } => {
+            Net::Other { ethertype, payload } => {
                 self.stats.other_ethertype += 1;
                 if let (Some(src), Some(dst)) = (frame.src_mac, frame.dst_mac) {
                     sink.observe(&Observation::Frame {
@@ -256,6 +260,9 @@ impl Sensor {
                         dst,
                         ethertype: ethertype.0,
                     });
+                    if ethertype.0 == plantshield_protocols::profinet::ETHERTYPE {
+                        self.profinet_frame(ts, vlan, src, dst, payload, sink);
+                    }
                 }
             }
             Net::UnsupportedLink(_) => self.stats.unsupported_link += 1,
@@ -573,6 +580,7 @@ impl Sensor {
         self.flows.drain(&mut |f, r| ended.push((f, r)));
         self.ended.reverse();
         self.drain_ended(sink);
+        self.dcp_finish(sink);
         let ts = if self.now == i64::MIN { 0 } else { self.now };
         sink.event(&Envelope::at(ts), &Event::Stats(&self.stats));
     }

@@ -191,6 +191,33 @@ pub fn analyze_file(p: &Path) -> Run {
     analyze(&["--no-progress", p.to_str().unwrap()])
 }
 
+/// `plantshield learn` on a capture, then `analyze --policy` with that
+/// baseline on the same capture: learning benign traffic and checking it
+/// must raise no alert.
+pub fn learn_then_check_raises_nothing(p: &Path) {
+    let base = p.with_extension("baseline.toml");
+    let out = Command::new(bin())
+        .args(["learn", "--no-progress", "-o"])
+        .arg(&base)
+        .arg(p)
+        .output()
+        .expect("run plantshield learn");
+    assert!(
+        out.status.success(),
+        "learn failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r = analyze(&[
+        "--no-progress",
+        "--policy",
+        base.to_str().unwrap(),
+        p.to_str().unwrap(),
+    ]);
+    assert!(r.status.success(), "{}", r.stderr);
+    let alerts = r.of_type("alert");
+    assert!(alerts.is_empty(), "{} raised {alerts:#?}", p.display());
+}
+
 /// Crafts a TCP conversation between a client and a server with correct
 /// sequence and acknowledgment numbers, written as an Ethernet pcap.
 pub struct Conversation {

@@ -27,7 +27,20 @@ use crate::target::{Space, Target};
 /// Protocols the sensor names (`app_proto` and transaction event types);
 /// other names draw a warning from `policy check`, since they can only
 /// match flows of protocols a later version parses.
-pub const KNOWN_PROTOCOLS: &[&str] = &["modbus", "dnp3", "iec104", "s7comm", "s7comm_plus", "enip"];
+pub const KNOWN_PROTOCOLS: &[&str] = &[
+    "modbus",
+    "dnp3",
+    "iec104",
+    "s7comm",
+    "s7comm_plus",
+    "enip",
+    "bacnet",
+    "opcua",
+    "dns",
+    "netbios",
+    "dhcp",
+    "http",
+];
 
 /// An IPv4 or IPv6 network.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -352,6 +365,8 @@ const SERVICE_PORTS: &[(&str, &[&str])] = &[
     ("s7comm", &["tcp/102"]),
     ("s7comm_plus", &["tcp/102"]),
     ("enip", &["tcp/44818", "udp/44818", "udp/2222"]),
+    ("bacnet", &["udp/47808"]),
+    ("opcua", &["tcp/4840"]),
     ("dns", &["udp/53", "tcp/53"]),
     ("netbios", &["udp/137"]),
     ("dhcp", &["udp/67", "udp/68"]),

@@ -107,6 +107,11 @@ struct Key {
     ioa: u32,
 }
 
+/// The global common address: a command to every station (a general
+/// interrogation or clock synchronisation after STARTDT, typically); each
+/// station confirms it with its own address.
+const BROADCAST_CA: u16 = 0xFFFF;
+
 impl Key {
     fn of(a: &Asdu<'_>) -> Key {
         Key {
@@ -114,6 +119,14 @@ impl Key {
             common_address: a.common_address,
             ioa: a.first_ioa().unwrap_or(u32::MAX),
         }
+    }
+
+    /// Whether a mirror with this key answers the request keyed `request`.
+    fn answers(self, request: Key) -> bool {
+        self.type_id == request.type_id
+            && self.ioa == request.ioa
+            && (self.common_address == request.common_address
+                || request.common_address == BROADCAST_CA)
     }
 }
 
@@ -570,7 +583,7 @@ impl Iec104Session {
         let found = self
             .pending
             .iter()
-            .position(|p| p.dir != dir && p.key == key);
+            .position(|p| p.dir != dir && key.answers(p.key));
         // A second ACTCON/DEACTCON for a confirmed request answers nothing
         // that is pending: it is logged on its own.
         let duplicate = found.is_some_and(|i| {

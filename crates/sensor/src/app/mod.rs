@@ -17,6 +17,7 @@
 //! reverse connection) is still the protocol's server: the session is told
 //! that requests travel towards the TCP client (`reverse`).
 
+mod bacnet;
 mod dhcp;
 mod dnp3;
 mod dns;
@@ -25,6 +26,7 @@ mod http;
 mod iec104;
 mod modbus;
 mod netbios;
+mod opcua;
 mod s7comm;
 
 use std::borrow::Cow;
@@ -73,6 +75,8 @@ pub(crate) static DETECTORS: &[Detector] = &[
     iec104::DETECTOR,
     s7comm::DETECTOR,
     enip::DETECTOR,
+    bacnet::DETECTOR,
+    opcua::DETECTOR,
     // IT protocols that name hosts; only HTTP is found by content off its ports.
     dns::DETECTOR,
     netbios::DETECTOR,

@@ -4,6 +4,7 @@
 //! The envelope, `ics`, `flow`, `anomaly` and `stats` objects are written
 //! here; each protocol's own object is written by its submodule.
 
+mod bacnet;
 mod dhcp;
 mod dnp3;
 mod dns;
@@ -11,6 +12,8 @@ mod enip;
 mod http;
 mod iec104;
 mod modbus;
+mod opcua;
+mod profinet_dcp;
 mod s7comm;
 
 use std::io::{self, Write};
@@ -189,6 +192,9 @@ pub fn write_event(
         Event::Iec104(e) => iec104::write(w, e, max_values),
         Event::S7comm(e) => s7comm::write(w, e, max_values),
         Event::S7commPlus(e) => s7comm::write_plus(w, e, max_values),
+        Event::Bacnet(e) => bacnet::write(w, e, max_values),
+        Event::Opcua(e) => opcua::write(w, e, max_values),
+        Event::ProfinetDcp(e) => profinet_dcp::write(w, e, max_values),
         Event::Dns(e) => dns::write(w, e, max_values),
         Event::Netbios(e) => dns::write_netbios(w, e, max_values),
         Event::Dhcp(e) => dhcp::write(w, e, max_values),
