@@ -255,6 +255,22 @@ impl<R: Read> CaptureReader<R> {
     ///
     /// After an error the reader is finished and returns `Ok(None)`.
     pub fn next_packet(&mut self) -> Result<Option<Packet<'_>>, CaptureError> {
+        // Most classic pcap records lie whole in the buffer: take them
+        // without the refill checks and the step dispatch.
+        if let State::Pcap(st) = self.state {
+            if let Some(hdr) = st.whole_record(&self.buf[self.start..self.end]) {
+                let at = self.start + pcap::RECORD_HEADER_LEN;
+                self.consume(pcap::RECORD_HEADER_LEN + hdr.incl_len);
+                self.records += 1;
+                return Ok(Some(Packet {
+                    ts_ns: hdr.ts_ns,
+                    link_type: st.link_type,
+                    data: &self.buf[at..at + hdr.incl_len],
+                    orig_len: hdr.orig_len,
+                    interface: 0,
+                }));
+            }
+        }
         loop {
             let step = match &mut self.state {
                 State::Done => return Ok(None),

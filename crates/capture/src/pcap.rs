@@ -65,26 +65,43 @@ impl PcapState {
         b: &[u8],
         offset: u64,
     ) -> Result<RecordHeader, CaptureError> {
-        let sec = read_u32(&b[0..4], self.big_endian) as i64;
-        let frac = read_u32(&b[4..8], self.big_endian) as i64;
-        let incl = read_u32(&b[8..12], self.big_endian) as usize;
-        let orig = read_u32(&b[12..16], self.big_endian);
-        if incl > MAX_RECORD_LEN {
+        let hdr = self.parse(&b[..RECORD_HEADER_LEN]);
+        if hdr.incl_len > MAX_RECORD_LEN {
             return Err(CaptureError::Malformed {
                 offset,
                 reason: "record length exceeds 256 KiB",
             });
         }
+        Ok(hdr)
+    }
+
+    /// The header of the record `b` starts with, when `b` holds the whole
+    /// record and its length is within the cap; otherwise `None`, and
+    /// [`PcapState::record_header`] with a refill decides.
+    #[inline]
+    pub(crate) fn whole_record(&self, b: &[u8]) -> Option<RecordHeader> {
+        let hdr = self.parse(b.get(..RECORD_HEADER_LEN)?);
+        (hdr.incl_len <= MAX_RECORD_LEN && RECORD_HEADER_LEN + hdr.incl_len <= b.len())
+            .then_some(hdr)
+    }
+
+    /// The fields of a 16-byte record header, unchecked.
+    #[inline]
+    fn parse(&self, h: &[u8]) -> RecordHeader {
+        let sec = read_u32(&h[0..4], self.big_endian) as i64;
+        let frac = read_u32(&h[4..8], self.big_endian) as i64;
+        let incl = read_u32(&h[8..12], self.big_endian) as usize;
+        let orig = read_u32(&h[12..16], self.big_endian);
         let ts_ns = if self.nanosecond {
             sec * 1_000_000_000 + frac
         } else {
             sec * 1_000_000_000 + frac * 1_000
         };
-        Ok(RecordHeader {
+        RecordHeader {
             ts_ns,
             incl_len: incl,
             orig_len: orig,
-        })
+        }
     }
 }
 

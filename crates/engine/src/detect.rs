@@ -3,7 +3,6 @@
 //! stable id, a severity and its MITRE ATT&CK for ICS techniques; see
 //! `docs/detections.md`.
 
-use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 
 use plantshield_events::{Operation, Status};
@@ -225,6 +224,9 @@ impl Default for DetectConfig {
     }
 }
 
+type HashMap<K, V> = std::collections::HashMap<K, V, ahash::RandomState>;
+type HashSet<K> = std::collections::HashSet<K, ahash::RandomState>;
+
 /// Rate counters of one pair, over `flood_window`.
 #[derive(Default)]
 struct Rates {
@@ -261,11 +263,41 @@ struct Sweep {
 
 type Pair = (IpAddr, IpAddr);
 
+const NIL: u32 = u32::MAX;
+
+/// Flows (by slot) whose sweep is cached.
+const FLOW_SLOTS: usize = 1 << 17;
+
+/// Where one flow's events find their client's sweep, valid while the
+/// flow, the addresses and the generation (bumped when the sweeps are
+/// cleared) are the same. Saves hashing the client's address and the
+/// server's (into the sweep's host set) for every transaction.
+#[derive(Clone, Copy)]
+struct FlowSweep {
+    flow_id: u64,
+    pair: Pair,
+    gen: u32,
+    sweep: u32,
+    /// The `start` of the sweep into whose host set `pair.1` went (or
+    /// found it full): inserting it again changes nothing until the sweep
+    /// restarts.
+    host_in: Option<i64>,
+}
+
+/// The flow slot and id of an event.
+type FlowHint = Option<(usize, u64)>;
+
 /// The built-in detections' state.
 pub struct Detections {
     cfg: DetectConfig,
-    pairs: HashMap<Pair, Window, ahash::RandomState>,
-    sweeps: HashMap<IpAddr, Sweep, ahash::RandomState>,
+    pairs: HashMap<Pair, Window>,
+    /// Sweep of each source, as an index into `sweep_state`.
+    sweeps: HashMap<IpAddr, u32>,
+    sweep_state: Vec<Sweep>,
+    sweep_gen: u32,
+    flows: Vec<Option<FlowSweep>>,
+    /// Whether a function name contains `password`, by the name's address.
+    password_names: [(usize, usize, bool); 16],
 }
 
 fn restart(function: &str) -> bool {
@@ -282,7 +314,45 @@ impl Detections {
             cfg,
             pairs: HashMap::default(),
             sweeps: HashMap::default(),
+            sweep_state: Vec::new(),
+            sweep_gen: 0,
+            flows: Vec::new(),
+            password_names: [(0, 0, false); 16],
         }
+    }
+
+    /// The cached sweep of the event's flow for `pair`, reset when it
+    /// belongs to another flow or pair.
+    fn flow_sweep(&mut self, hint: FlowHint, pair: Pair) -> Option<&mut FlowSweep> {
+        let (slot, flow_id) = hint?;
+        if slot >= FLOW_SLOTS {
+            return None;
+        }
+        if slot >= self.flows.len() {
+            self.flows.resize(slot + 1, None);
+        }
+        let e = &mut self.flows[slot];
+        if !e.is_some_and(|f| f.flow_id == flow_id && f.pair == pair) {
+            *e = Some(FlowSweep {
+                flow_id,
+                pair,
+                gen: 0,
+                sweep: NIL,
+                host_in: None,
+            });
+        }
+        e.as_mut()
+    }
+
+    /// True when the function name contains `password` (cached by the
+    /// name's address: names are static strings).
+    fn password(&mut self, f: &'static str) -> bool {
+        let key = (f.as_ptr() as usize, f.len());
+        let e = &mut self.password_names[(key.0 >> 3) % 16];
+        if (e.0, e.1) != key {
+            *e = (key.0, key.1, f.contains("password"));
+        }
+        e.2
     }
 
     fn window(&mut self, pair: Pair) -> &mut Window {
@@ -329,11 +399,12 @@ impl Detections {
             event_id: None,
         };
         let ts = env.ts_ns;
+        let hint = env.flow_slot.zip(env.flow_id).map(|(s, f)| (s as usize, f));
         if let Event::Flow(_) = ev {
             // Connections to industrial ports count towards host sweeps even
             // when no transaction followed (a SYN scan, a refused connect).
             if env.dst.is_some_and(|d| ICS_PORTS.contains(&d.1)) {
-                self.host_sweep(src, dst, ts, env.app_proto.unwrap_or("tcp"), at, agg);
+                self.host_sweep(src, dst, ts, env.app_proto.unwrap_or("tcp"), at, agg, hint);
             }
             return;
         }
@@ -406,7 +477,7 @@ impl Detections {
                 );
             }
         }
-        if f.contains("password") {
+        if self.password(f) {
             hit(
                 agg,
                 "ps.ics.password",
@@ -440,7 +511,7 @@ impl Detections {
                 );
             }
         }
-        self.sweep(src, dst, ts, ev, proto, ics.function_code, at, agg);
+        self.sweep(src, dst, ts, ev, proto, ics.function_code, at, agg, hint);
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -454,10 +525,11 @@ impl Detections {
         code: u32,
         at: EventRef,
         agg: &mut Aggregator,
+        hint: FlowHint,
     ) {
         let cfg = self.cfg;
         let span = cfg.sweep_window_ns;
-        self.host_sweep(src, dst, ts, proto, at, agg);
+        self.host_sweep(src, dst, ts, proto, at, agg, hint);
         // Scanners probe what a device does not support: only unit ids and
         // function codes that were refused or left unanswered count, so an
         // engineering tool using many supported functions is no sweep; and
@@ -516,6 +588,7 @@ impl Detections {
     }
 
     /// One host reaching many devices with industrial protocols.
+    #[allow(clippy::too_many_arguments)]
     fn host_sweep(
         &mut self,
         src: IpAddr,
@@ -524,22 +597,56 @@ impl Detections {
         proto: &'static str,
         at: EventRef,
         agg: &mut Aggregator,
+        hint: FlowHint,
     ) {
         let cfg = self.cfg;
         let span = cfg.sweep_window_ns;
-        if self.sweeps.len() >= cfg.max_tracked && !self.sweeps.contains_key(&src) {
-            self.sweeps.clear();
-        }
-        let s = self.sweeps.entry(src).or_default();
+        let gen = self.sweep_gen;
+        let (idx, host_in) = match self.flow_sweep(hint, (src, dst)) {
+            Some(c) if c.sweep != NIL && c.gen == gen => (c.sweep, c.host_in),
+            _ => {
+                let idx = match self.sweeps.get(&src) {
+                    Some(&i) => i,
+                    None => {
+                        if self.sweeps.len() >= cfg.max_tracked {
+                            self.sweeps.clear();
+                            self.sweep_state.clear();
+                            self.sweep_gen = self.sweep_gen.wrapping_add(1);
+                        }
+                        let i = self.sweep_state.len() as u32;
+                        self.sweep_state.push(Sweep::default());
+                        self.sweeps.insert(src, i);
+                        i
+                    }
+                };
+                let gen = self.sweep_gen;
+                if let Some(c) = self.flow_sweep(hint, (src, dst)) {
+                    c.sweep = idx;
+                    c.gen = gen;
+                    c.host_in = None;
+                }
+                (idx, None)
+            }
+        };
+        let s = &mut self.sweep_state[idx as usize];
         if ts.saturating_sub(s.start) >= span {
             *s = Sweep {
                 start: ts,
                 ..Sweep::default()
             };
         }
-        if s.hosts.len() < 4 * cfg.sweep_hosts {
-            s.hosts.insert(dst);
+        // After a restart the start is later (span > 0), so a cached
+        // start tells whether this sweep already holds `dst`.
+        if span <= 0 || host_in != Some(s.start) {
+            if s.hosts.len() < 4 * cfg.sweep_hosts {
+                s.hosts.insert(dst);
+            }
+            let start = s.start;
+            if let Some(c) = self.flow_sweep(hint, (src, dst)) {
+                c.host_in = Some(start);
+            }
         }
+        let s = &self.sweep_state[idx as usize];
         if s.hosts.len() >= cfg.sweep_hosts {
             let n = s.hosts.len();
             agg.hit(

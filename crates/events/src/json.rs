@@ -3,10 +3,94 @@
 //! Serde would build each event through a generic serializer; events are the
 //! sensor's hottest output path, so this writer appends bytes directly and
 //! leaves comma placement to a one-bit-per-level stack.
+//!
+//! Small pieces (keys, digits, timestamps) are appended as fixed-size chunks:
+//! a copy whose length the compiler knows becomes a few stores, where a
+//! variable one becomes a call to `memcpy`.
 
 use std::net::IpAddr;
 
 use crate::TimestampCache;
+
+/// Bytes a JSON string must escape: control characters, `"` and `\` (and
+/// DEL, which this writer escapes too).
+static ESCAPE: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 0x20 {
+        t[i] = true;
+        i += 1;
+    }
+    t[b'"' as usize] = true;
+    t[b'\\' as usize] = true;
+    t[0x7f] = true;
+    t
+};
+
+/// True when `s` can be written between quotes as it is.
+fn plain(s: &[u8]) -> bool {
+    !s.iter().any(|&c| ESCAPE[usize::from(c)])
+}
+
+/// The decimal digits of `v < 10^8` as ASCII, most significant first in
+/// the low bytes of the word, and how many there are. Branch-free: the two
+/// halves, their hundreds and their tens are split in parallel lanes of one
+/// 64-bit word (multiply-shift division; no lane overflows into the next).
+#[inline]
+fn digits8(v: u32) -> (u64, usize) {
+    debug_assert!(v < 100_000_000);
+    let v = u64::from(v);
+    // Four-digit halves in 32-bit lanes, the high half first.
+    let halves = (v / 10_000) | ((v % 10_000) << 32);
+    // x / 100 for x < 10^4 in each lane: (x * 10486) >> 20.
+    let hundreds = ((halves * 10_486) >> 20) & ((0x7f << 32) | 0x7f);
+    // Two-digit pairs in 16-bit lanes, the high pair of each half first.
+    let pairs = hundreds | ((halves - hundreds * 100) << 16);
+    // x / 10 for x < 100 in each lane: (x * 103) >> 10.
+    let tens = ((pairs * 103) >> 10) & 0x000f_000f_000f_000f;
+    let digits = tens | ((pairs - tens * 10) << 8);
+    // Leading zero digits are the low zero bytes; a zero keeps one digit.
+    let skip = (digits.trailing_zeros() as usize / 8).min(7);
+    ((digits + 0x3030_3030_3030_3030) >> (8 * skip), 8 - skip)
+}
+
+/// Appends `v < 10^8`.
+#[inline]
+fn put_digits8(buf: &mut Vec<u8>, v: u32) {
+    let (word, len) = digits8(v);
+    let end = buf.len() + len;
+    buf.extend_from_slice(&word.to_le_bytes());
+    buf.truncate(end);
+}
+
+/// Appends `v < 10^5` followed by the byte `then`, in one 8-byte store.
+#[inline]
+fn put_small(buf: &mut Vec<u8>, v: u32, then: u8) {
+    debug_assert!(v < 100_000);
+    let (word, len) = digits8(v);
+    let word = word | (u64::from(then) << (8 * len));
+    let end = buf.len() + len + 1;
+    buf.extend_from_slice(&word.to_le_bytes());
+    buf.truncate(end);
+}
+
+/// Appends the decimal text of `v`.
+#[inline]
+fn put_u64(buf: &mut Vec<u8>, v: u64) {
+    if v < 100_000_000 {
+        put_digits8(buf, v as u32);
+    } else {
+        buf.extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
+    }
+}
+
+/// Appends `"a.b.c.d"` without the quotes.
+fn put_ipv4(buf: &mut Vec<u8>, o: [u8; 4]) {
+    put_small(buf, u32::from(o[0]), b'.');
+    put_small(buf, u32::from(o[1]), b'.');
+    put_small(buf, u32::from(o[2]), b'.');
+    put_digits8(buf, u32::from(o[3]));
+}
 
 /// Appends JSON to a byte buffer. Keys are trusted static strings; string
 /// values are escaped.
@@ -59,6 +143,7 @@ impl JsonWriter {
         self.depth = 0;
     }
 
+    #[inline]
     fn sep(&mut self) {
         let bit = 1u64 << (self.depth & 63);
         if self.need_comma & bit != 0 {
@@ -68,58 +153,70 @@ impl JsonWriter {
         }
     }
 
+    #[inline]
     fn open(&mut self, c: u8) {
         self.buf.push(c);
         self.depth += 1;
         self.need_comma &= !(1u64 << (self.depth & 63));
     }
 
+    #[inline]
     fn close(&mut self, c: u8) {
         self.buf.push(c);
         self.depth = self.depth.saturating_sub(1);
     }
 
     /// `{` as a value.
+    #[inline]
     pub fn begin_object(&mut self) {
         self.sep();
         self.open(b'{');
     }
 
     /// `"key":{`.
+    #[inline]
     pub fn begin_object_field(&mut self, key: &str) {
         self.key(key);
         self.open(b'{');
     }
 
     /// `}`.
+    #[inline]
     pub fn end_object(&mut self) {
         self.close(b'}');
     }
 
     /// `"key":[`.
+    #[inline]
     pub fn begin_array_field(&mut self, key: &str) {
         self.key(key);
         self.open(b'[');
     }
 
     /// `[` as a value.
+    #[inline]
     pub fn begin_array(&mut self) {
         self.sep();
         self.open(b'[');
     }
 
     /// `]`.
+    #[inline]
     pub fn end_array(&mut self) {
         self.close(b']');
     }
 
     /// Ends one JSON Lines record.
+    #[inline]
     pub fn newline(&mut self) {
         self.buf.push(b'\n');
         self.need_comma = 0;
         self.depth = 0;
     }
 
+    /// Inlined into the field methods, so that a literal key is copied
+    /// with a known length.
+    #[inline(always)]
     fn key(&mut self, key: &str) {
         self.sep();
         self.buf.push(b'"');
@@ -128,9 +225,22 @@ impl JsonWriter {
     }
 
     /// `"key":"value"` (escaped).
+    #[inline]
     pub fn str_field(&mut self, key: &str, v: &str) {
         self.key(key);
         self.escaped(v.as_bytes());
+    }
+
+    /// `"key":"name"` for a name of the event vocabulary (static ASCII
+    /// with nothing to escape: snake_case names, protocol keywords), copied
+    /// without the escaping scan.
+    #[inline]
+    pub fn name_field(&mut self, key: &str, name: &'static str) {
+        debug_assert!(plain(name.as_bytes()), "{name:?} needs escaping");
+        self.key(key);
+        self.buf.push(b'"');
+        self.buf.extend_from_slice(name.as_bytes());
+        self.buf.push(b'"');
     }
 
     /// `"key":"value"` from bytes that may not be UTF-8 (invalid bytes become U+FFFD).
@@ -152,10 +262,10 @@ impl JsonWriter {
     }
 
     /// `"key":value` for an unsigned integer.
+    #[inline]
     pub fn u64_field(&mut self, key: &str, v: u64) {
         self.key(key);
-        self.buf
-            .extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
+        put_u64(&mut self.buf, v);
     }
 
     /// `"key":value` for a signed integer.
@@ -166,10 +276,40 @@ impl JsonWriter {
     }
 
     /// An unsigned integer array element.
+    #[inline]
     pub fn u64_value(&mut self, v: u64) {
         self.sep();
-        self.buf
-            .extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
+        put_u64(&mut self.buf, v);
+    }
+
+    /// `"key":[v,...]`: a whole array of 16-bit values. Elements are
+    /// formatted into a stack chunk (each one 8-byte store) that is appended
+    /// when full, rather than element by element into the buffer.
+    pub fn u16_array_field(&mut self, key: &str, values: impl Iterator<Item = u16>) {
+        const CHUNK: usize = 256;
+        self.key(key);
+        let mut chunk = [0u8; CHUNK];
+        chunk[0] = b'[';
+        let mut n = 1;
+        for v in values {
+            if n > CHUNK - 8 {
+                self.buf.extend_from_slice(&chunk[..n]);
+                n = 0;
+            }
+            let (word, len) = digits8(u32::from(v));
+            let word = word | (u64::from(b',') << (8 * len));
+            chunk[n..n + 8].copy_from_slice(&word.to_le_bytes());
+            n += len + 1;
+        }
+        // A value was written last (its comma becomes the bracket), or the
+        // chunk still holds only the opening bracket.
+        if chunk[n - 1] == b',' {
+            chunk[n - 1] = b']';
+        } else {
+            chunk[n] = b']';
+            n += 1;
+        }
+        self.buf.extend_from_slice(&chunk[..n]);
     }
 
     /// A signed integer array element.
@@ -214,18 +354,21 @@ impl JsonWriter {
     }
 
     /// `"key":true|false`.
+    #[inline]
     pub fn bool_field(&mut self, key: &str, v: bool) {
         self.key(key);
-        self.buf
-            .extend_from_slice(if v { b"true" } else { b"false" });
+        if v {
+            self.buf.extend_from_slice(b"true");
+        } else {
+            self.buf.extend_from_slice(b"false");
+        }
     }
 
     /// `"key":"<RFC 3339 with microseconds>"`.
+    #[inline]
     pub fn time_field(&mut self, key: &str, ts_ns: i64) {
         self.key(key);
-        self.buf.push(b'"');
-        self.ts.push(ts_ns, &mut self.buf);
-        self.buf.push(b'"');
+        self.ts.push_quoted(ts_ns, &mut self.buf);
     }
 
     /// `"key":null`.
@@ -239,16 +382,7 @@ impl JsonWriter {
         self.key(key);
         self.buf.push(b'"');
         match ip {
-            IpAddr::V4(v4) => {
-                let o = v4.octets();
-                let mut b = itoa::Buffer::new();
-                for (i, x) in o.iter().enumerate() {
-                    if i > 0 {
-                        self.buf.push(b'.');
-                    }
-                    self.buf.extend_from_slice(b.format(*x).as_bytes());
-                }
-            }
+            IpAddr::V4(v4) => put_ipv4(&mut self.buf, v4.octets()),
             IpAddr::V6(v6) => {
                 use std::io::Write;
                 let _ = write!(self.buf, "{v6}");
@@ -290,9 +424,26 @@ impl JsonWriter {
         self.buf.extend_from_slice(json);
     }
 
+    /// Bytes that continue the open object or array as they are, their
+    /// separators included (`,"a":1,"b":2` after a first member): for
+    /// members written once and reused.
+    pub fn raw(&mut self, json: &[u8]) {
+        self.buf.extend_from_slice(json);
+    }
+
     fn escaped(&mut self, s: &[u8]) {
-        const HEX: &[u8; 16] = b"0123456789abcdef";
         self.buf.push(b'"');
+        if plain(s) {
+            self.buf.extend_from_slice(s);
+        } else {
+            self.escape_slow(s);
+        }
+        self.buf.push(b'"');
+    }
+
+    #[cold]
+    fn escape_slow(&mut self, s: &[u8]) {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
         let mut start = 0;
         for (i, &c) in s.iter().enumerate() {
             let esc: &[u8] = match c {
@@ -315,6 +466,43 @@ impl JsonWriter {
             start = i + 1;
         }
         self.buf.extend_from_slice(&s[start..]);
-        self.buf.push(b'"');
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn digits_of_every_small_number() {
+        let check = |v: u32| {
+            let (word, len) = digits8(v);
+            assert_eq!(&word.to_le_bytes()[..len], v.to_string().as_bytes());
+        };
+        (0..1_000_000).for_each(check);
+        (0..100_000_000).step_by(9_973).for_each(check);
+        check(99_999_999);
+    }
+
+    #[test]
+    fn small_numbers_and_arrays() {
+        for v in [
+            0u32, 7, 9, 10, 99, 100, 999, 1000, 9999, 10_000, 65_535, 99_999,
+        ] {
+            let mut b = Vec::new();
+            put_small(&mut b, v, b',');
+            assert_eq!(b, format!("{v},").as_bytes());
+        }
+        for v in [0u64, 5, 10, 12_345_678, 99_999_999, 100_000_000, u64::MAX] {
+            let mut b = Vec::new();
+            put_u64(&mut b, v);
+            assert_eq!(b, v.to_string().as_bytes());
+        }
+        let mut w = JsonWriter::new();
+        w.begin_object();
+        w.u16_array_field("a", [1u16, 65_535, 0].into_iter());
+        w.u16_array_field("e", std::iter::empty::<u16>());
+        w.end_object();
+        assert_eq!(w.as_bytes(), b"{\"a\":[1,65535,0],\"e\":[]}");
     }
 }

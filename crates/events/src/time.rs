@@ -2,41 +2,30 @@
 
 /// Formats nanoseconds since the epoch as `YYYY-MM-DDTHH:MM:SS.ffffff+00:00`.
 pub fn format_rfc3339_micros(ts_ns: i64, out: &mut Vec<u8>) {
-    let secs = ts_ns.div_euclid(1_000_000_000);
-    let micros = ts_ns.rem_euclid(1_000_000_000) / 1000;
-    push_seconds(secs, out);
-    push_micros(micros as u32, out);
+    TimestampCache::default().push(ts_ns, out);
 }
 
-fn push_seconds(secs: i64, out: &mut Vec<u8>) {
+/// `YYYY-MM-DDTHH:MM:SS` of `secs` since the epoch (the year clamped to
+/// 0000..=9999, so the text is always 19 bytes).
+fn seconds_text(secs: i64) -> [u8; 19] {
     let days = secs.div_euclid(86_400);
     let sod = secs.rem_euclid(86_400);
     let (y, m, d) = civil_from_days(days);
-    let y = y.clamp(0, 9999) as u32;
-    push_n(out, y, 4);
-    out.push(b'-');
-    push_n(out, m, 2);
-    out.push(b'-');
-    push_n(out, d, 2);
-    out.push(b'T');
-    push_n(out, (sod / 3600) as u32, 2);
-    out.push(b':');
-    push_n(out, (sod % 3600 / 60) as u32, 2);
-    out.push(b':');
-    push_n(out, (sod % 60) as u32, 2);
+    let mut t = *b"0000-00-00T00:00:00";
+    put_digits(&mut t[0..4], y.clamp(0, 9999) as u32);
+    put_digits(&mut t[5..7], m);
+    put_digits(&mut t[8..10], d);
+    put_digits(&mut t[11..13], (sod / 3600) as u32);
+    put_digits(&mut t[14..16], (sod % 3600 / 60) as u32);
+    put_digits(&mut t[17..19], (sod % 60) as u32);
+    t
 }
 
-fn push_micros(us: u32, out: &mut Vec<u8>) {
-    out.push(b'.');
-    push_n(out, us, 6);
-    out.extend_from_slice(b"+00:00");
-}
-
-fn push_n(out: &mut Vec<u8>, mut v: u32, width: usize) {
-    let start = out.len();
-    out.resize(start + width, b'0');
-    for i in (0..width).rev() {
-        out[start + i] = b'0' + (v % 10) as u8;
+/// Writes `v` as exactly `out.len()` digits, zero-padded.
+#[inline]
+fn put_digits(out: &mut [u8], mut v: u32) {
+    for b in out.iter_mut().rev() {
+        *b = b'0' + (v % 10) as u8;
         v /= 10;
     }
 }
@@ -59,19 +48,37 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 #[derive(Default)]
 pub struct TimestampCache {
     sec: Option<i64>,
-    text: Vec<u8>,
+    /// The date-time text of `sec`.
+    text: [u8; 19],
 }
 
 impl TimestampCache {
     /// Appends the RFC 3339 text of `ts_ns`.
     pub fn push(&mut self, ts_ns: i64, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.quoted(ts_ns)[1..33]);
+    }
+
+    /// Appends the RFC 3339 text of `ts_ns` between quotes, as one
+    /// fixed-size copy.
+    #[inline]
+    pub fn push_quoted(&mut self, ts_ns: i64, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.quoted(ts_ns));
+    }
+
+    /// `"YYYY-MM-DDTHH:MM:SS.ffffff+00:00"`, quotes included.
+    #[inline]
+    fn quoted(&mut self, ts_ns: i64) -> [u8; 34] {
         let secs = ts_ns.div_euclid(1_000_000_000);
         if self.sec != Some(secs) {
-            self.text.clear();
-            push_seconds(secs, &mut self.text);
+            self.text = seconds_text(secs);
             self.sec = Some(secs);
         }
-        out.extend_from_slice(&self.text);
-        push_micros((ts_ns.rem_euclid(1_000_000_000) / 1000) as u32, out);
+        let mut t = *b"\"0000-00-00T00:00:00.000000+00:00\"";
+        t[1..20].copy_from_slice(&self.text);
+        put_digits(
+            &mut t[21..27],
+            (ts_ns.rem_euclid(1_000_000_000) / 1000) as u32,
+        );
+        t
     }
 }

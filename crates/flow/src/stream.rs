@@ -188,13 +188,7 @@ impl Stream {
         }
         let start = self.rel(seq);
         if payload.is_empty() || self.bypass {
-            if self.bypass {
-                let end = start + payload.len() as i64;
-                if end > self.next as i64 {
-                    self.stats.delivered += (end - self.next as i64) as u64;
-                    self.next = end as u64;
-                }
-            }
+            self.skip(start, payload.len());
             return;
         }
         let end = start + payload.len() as i64;
@@ -248,6 +242,27 @@ impl Stream {
         }
     }
 
+    /// A segment without payload (nothing to deliver, no sink needed).
+    pub(crate) fn empty_segment(&mut self, seq: u32) {
+        if !self.init {
+            self.init(seq);
+        }
+        let start = self.rel(seq);
+        self.skip(start, 0);
+    }
+
+    /// A segment whose `len` bytes at relative `start` are not delivered:
+    /// none, or the stream is bypassed (then they count as delivered).
+    fn skip(&mut self, start: i64, len: usize) {
+        if self.bypass {
+            let end = start + len as i64;
+            if end > self.next as i64 {
+                self.stats.delivered += (end - self.next as i64) as u64;
+                self.next = end as u64;
+            }
+        }
+    }
+
     /// The peer acknowledged up to `ack` in this direction.
     pub fn acknowledged(
         &mut self,
@@ -257,22 +272,27 @@ impl Stream {
         sink: &mut impl StreamSink,
         events: &mut Vec<StreamEvent>,
     ) {
+        if self.note_ack(ack) {
+            // Buffered data behind an acknowledged hole: the hole will not be filled.
+            self.skip_to_first(dir, sink, events);
+            self.drain(dir, sink, budget, events);
+        }
+    }
+
+    /// Records an acknowledgement; true when buffered data now waits
+    /// behind an acknowledged hole (never when nothing is buffered).
+    pub(crate) fn note_ack(&mut self, ack: u32) -> bool {
         if !self.init || self.bypass {
-            return;
+            return false;
         }
         let r = self.rel(ack);
         if r <= self.next as i64 {
-            return;
+            return false;
         }
-        let r = r as u64;
-        self.acked = self.acked.max(r);
-        // Buffered data behind an acknowledged hole: the hole will not be filled.
-        if let Some(first) = self.pieces.first() {
-            if first.rel <= self.acked && first.rel > self.next {
-                self.skip_to_first(dir, sink, events);
-                self.drain(dir, sink, budget, events);
-            }
-        }
+        self.acked = self.acked.max(r as u64);
+        self.pieces
+            .first()
+            .is_some_and(|first| first.rel <= self.acked && first.rel > self.next)
     }
 
     /// End of the connection: deliver everything buffered, gaps included.

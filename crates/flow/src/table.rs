@@ -1,8 +1,9 @@
 //! The bounded flow table with capture-time timeouts.
 
-use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::net::IpAddr;
+
+use hashbrown::HashTable;
 
 use plantshield_decode::TcpFlags;
 
@@ -16,9 +17,9 @@ const LRU_GRANULARITY_NS: i64 = 1_000_000_000;
 const PROTO_TCP: u8 = 6;
 
 /// Timeout classes; each has its own least-recently-seen list.
-const CLASS_CLOSED: usize = 0;
-const CLASS_SHORT: usize = 1;
-const CLASS_LONG: usize = 2;
+const CLASS_CLOSED: u8 = 0;
+const CLASS_SHORT: u8 = 1;
+const CLASS_LONG: u8 = 2;
 
 /// Limits and timeouts of the table.
 #[derive(Clone, Debug)]
@@ -147,8 +148,69 @@ impl EndReason {
     }
 }
 
+/// The fields every packet of a flow reads, in one 64-byte struct: the key
+/// the table compares while probing (addresses as integers, ports,
+/// protocol and VLAN), the direction, and the flow's place in its timeout
+/// list.
+struct Hot {
+    /// Lower endpoint's address (IPv4 zero-extended).
+    lo: u128,
+    /// Higher endpoint's address.
+    hi: u128,
+    /// Lower port << 48 | higher port << 32 | protocol << 24 | VLAN key
+    /// (24 bits: two 12-bit ids).
+    meta: u64,
+    /// The addresses are IPv6 (IPv4 ones would collide with `::a.b.c.d`).
+    v6: bool,
+    client_is_lo: bool,
+    class: u8,
+    prev: u32,
+    next: u32,
+    /// `last_ts` when the flow was last moved to its list's tail.
+    linked_ts: i64,
+}
+
+/// A packet's key as the table hashes and compares it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct CompactKey {
+    lo: u128,
+    hi: u128,
+    meta: u64,
+    v6: bool,
+}
+
+impl CompactKey {
+    fn of(hot: &Hot) -> CompactKey {
+        CompactKey {
+            lo: hot.lo,
+            hi: hot.hi,
+            meta: hot.meta,
+            v6: hot.v6,
+        }
+    }
+
+    /// Keyed hash; `v6` is left out (it only tells apart keys whose
+    /// numbers are equal, which the comparison does).
+    fn hash(&self, hasher: &ahash::RandomState) -> u64 {
+        hasher.hash_one((self.lo, self.hi, self.meta))
+    }
+}
+
 /// One bidirectional flow.
 pub struct Flow<S> {
+    hot: Hot,
+    /// Last packet time (ns).
+    pub last_ts: i64,
+    /// Packets per direction ([`TO_SERVER`], [`TO_CLIENT`]).
+    pub pkts: [u64; 2],
+    /// IP bytes per direction.
+    pub bytes: [u64; 2],
+    /// Start of the current record (moves on interim records).
+    pub record_ts: i64,
+    /// TCP state, for TCP flows.
+    pub tcp: Option<TcpConn>,
+    /// Application-layer state owned by the layer above.
+    pub app: S,
     /// Stable identifier (53 bits, safe in JSON numbers).
     pub id: u64,
     /// The table key.
@@ -159,40 +221,30 @@ pub struct Flow<S> {
     pub server: (IpAddr, u16),
     /// First packet time (ns).
     pub first_ts: i64,
-    /// Last packet time (ns).
-    pub last_ts: i64,
-    /// Start of the current record (moves on interim records).
-    pub record_ts: i64,
-    /// Packets per direction ([`TO_SERVER`], [`TO_CLIENT`]).
-    pub pkts: [u64; 2],
-    /// IP bytes per direction.
-    pub bytes: [u64; 2],
     /// The initiator was guessed, not seen.
     pub midstream: bool,
-    /// TCP state, for TCP flows.
-    pub tcp: Option<TcpConn>,
-    /// Application-layer state owned by the layer above.
-    pub app: S,
-    client_is_lo: bool,
-    class: usize,
-    prev: u32,
-    next: u32,
-    /// `last_ts` when the flow was last moved to its list's tail.
-    linked_ts: i64,
+    /// The flow's slot in the table.
+    slot: u32,
 }
 
 impl<S> Flow<S> {
+    /// The flow's slot in its table: dense (below the number of flows held
+    /// at once) and reused once the flow has ended.
+    pub fn slot(&self) -> u32 {
+        self.slot
+    }
+
     /// The direction of a packet sent from `src`:`src_port`.
     pub fn direction(&self, src: IpAddr, src_port: u16) -> usize {
         let from_lo = (src, src_port) == self.key.lo;
-        if from_lo == self.client_is_lo {
+        if from_lo == self.hot.client_is_lo {
             TO_SERVER
         } else {
             TO_CLIENT
         }
     }
 
-    fn wanted_class(&self) -> usize {
+    fn wanted_class(&self) -> u8 {
         match &self.tcp {
             Some(t) if t.is_finished() => CLASS_CLOSED,
             Some(t) => {
@@ -232,7 +284,10 @@ pub struct FlowTable<S> {
     cfg: FlowConfig,
     timeouts: [i64; 3],
     server_ports: Box<[u64; 1024]>,
-    map: HashMap<FlowKey, u32, ahash::RandomState>,
+    /// Slots of the flows, by the hash of their key (compared with the
+    /// key in the flow's first cache line).
+    index: HashTable<u32>,
+    hasher: ahash::RandomState,
     slots: Vec<Option<Flow<S>>>,
     free: Vec<u32>,
     lists: [List; 3],
@@ -256,7 +311,8 @@ impl<S> FlowTable<S> {
                 cfg.long_timeout_ns,
             ],
             server_ports: ports,
-            map: HashMap::with_hasher(ahash::RandomState::new()),
+            index: HashTable::new(),
+            hasher: ahash::RandomState::new(),
             slots: Vec::new(),
             free: Vec::new(),
             lists: [List {
@@ -279,12 +335,12 @@ impl<S> FlowTable<S> {
 
     /// Flows currently held.
     pub fn len(&self) -> usize {
-        self.map.len()
+        self.index.len()
     }
 
     /// True when empty.
     pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
+        self.index.is_empty()
     }
 
     /// True when `port` is a well-known server port.
@@ -319,18 +375,34 @@ impl<S> FlowTable<S> {
         make_app: impl FnOnce() -> S,
         ended: &mut impl FnMut(Flow<S>, EndReason),
     ) -> Lookup {
-        let a = (pk.src, pk.src_port);
-        let b = (pk.dst, pk.dst_port);
-        let src_is_lo = a <= b;
-        let key = FlowKey {
-            lo: if src_is_lo { a } else { b },
-            hi: if src_is_lo { b } else { a },
-            proto: pk.proto,
-            vlan: pk.vlan,
+        let (a, b) = (ip_bits(pk.src), ip_bits(pk.dst));
+        // The same order as (IpAddr, port) tuples: both addresses are of
+        // one family, whose order is that of their numbers.
+        let src_is_lo = (a, pk.src_port) <= (b, pk.dst_port);
+        let ((lo, lo_port), (hi, hi_port)) = if src_is_lo {
+            ((a, pk.src_port), (b, pk.dst_port))
+        } else {
+            ((b, pk.dst_port), (a, pk.src_port))
         };
-        if let Some(&idx) = self.map.get(&key) {
+        let ck = CompactKey {
+            lo,
+            hi,
+            meta: (u64::from(lo_port) << 48)
+                | (u64::from(hi_port) << 32)
+                | (u64::from(pk.proto) << 24)
+                | u64::from(pk.vlan & 0x00ff_ffff),
+            v6: pk.src.is_ipv6(),
+        };
+        let hash = ck.hash(&self.hasher);
+        let slots = &self.slots;
+        let found = self.index.find(hash, |&i| {
+            slots[i as usize]
+                .as_ref()
+                .is_some_and(|f| CompactKey::of(&f.hot) == ck)
+        });
+        if let Some(&idx) = found {
             if let Some(f) = self.slots[idx as usize].as_ref() {
-                let dir = if src_is_lo == f.client_is_lo {
+                let dir = if src_is_lo == f.hot.client_is_lo {
                     TO_SERVER
                 } else {
                     TO_CLIENT
@@ -342,42 +414,78 @@ impl<S> FlowTable<S> {
                 };
             }
         }
-        if self.map.len() >= self.cfg.max_flows.max(1) {
+        self.create(ts, pk, flags, ck, hash, src_is_lo, make_app, ended)
+    }
+
+    /// Adds the flow of a packet that found none (apart from `lookup`, so
+    /// that the path of every other packet stays small).
+    #[allow(clippy::too_many_arguments)]
+    #[cold]
+    #[inline(never)]
+    fn create(
+        &mut self,
+        ts: i64,
+        pk: &PacketKey,
+        flags: Option<TcpFlags>,
+        ck: CompactKey,
+        hash: u64,
+        src_is_lo: bool,
+        make_app: impl FnOnce() -> S,
+        ended: &mut impl FnMut(Flow<S>, EndReason),
+    ) -> Lookup {
+        if self.index.len() >= self.cfg.max_flows.max(1) {
             self.evict_one(ended);
         }
         let (sender_is_client, midstream) = self.guess_initiator(pk, flags);
         let client_is_lo = src_is_lo == sender_is_client;
-        let (client, server) = if sender_is_client { (a, b) } else { (b, a) };
+        let (sa, sb) = ((pk.src, pk.src_port), (pk.dst, pk.dst_port));
+        let key = FlowKey {
+            lo: if src_is_lo { sa } else { sb },
+            hi: if src_is_lo { sb } else { sa },
+            proto: pk.proto,
+            vlan: pk.vlan,
+        };
+        let (client, server) = if sender_is_client { (sa, sb) } else { (sb, sa) };
+        let idx = match self.free.pop() {
+            Some(i) => i,
+            None => {
+                self.slots.push(None);
+                (self.slots.len() - 1) as u32
+            }
+        };
         let flow = Flow {
+            hot: Hot {
+                lo: ck.lo,
+                hi: ck.hi,
+                meta: ck.meta,
+                v6: ck.v6,
+                client_is_lo,
+                class: CLASS_SHORT,
+                prev: NIL,
+                next: NIL,
+                linked_ts: ts,
+            },
+            last_ts: ts,
+            pkts: [0; 2],
+            bytes: [0; 2],
+            record_ts: ts,
+            tcp: (pk.proto == PROTO_TCP).then(|| TcpConn::new(self.cfg.max_stream_buffer)),
+            app: make_app(),
             id: flow_id(&key, ts),
             key,
             client,
             server,
             first_ts: ts,
-            last_ts: ts,
-            record_ts: ts,
-            pkts: [0; 2],
-            bytes: [0; 2],
             midstream,
-            tcp: (pk.proto == PROTO_TCP).then(|| TcpConn::new(self.cfg.max_stream_buffer)),
-            app: make_app(),
-            client_is_lo,
-            class: CLASS_SHORT,
-            prev: NIL,
-            next: NIL,
-            linked_ts: ts,
+            slot: idx,
         };
-        let idx = match self.free.pop() {
-            Some(i) => {
-                self.slots[i as usize] = Some(flow);
-                i
-            }
-            None => {
-                self.slots.push(Some(flow));
-                (self.slots.len() - 1) as u32
-            }
-        };
-        self.map.insert(key, idx);
+        self.slots[idx as usize] = Some(flow);
+        let (slots, hasher) = (&self.slots, &self.hasher);
+        self.index.insert_unique(hash, idx, |&i| {
+            slots[i as usize]
+                .as_ref()
+                .map_or(0, |f| CompactKey::of(&f.hot).hash(hasher))
+        });
         self.link_tail(idx, CLASS_SHORT);
         Lookup {
             idx,
@@ -428,10 +536,10 @@ impl<S> FlowTable<S> {
         // Moving to the tail of the list touches two neighbours: do it only
         // when the class changes or the position is a second stale. Expiry
         // then runs at most a second late, and busy flows cost less.
-        if class == f.class && f.last_ts - f.linked_ts < LRU_GRANULARITY_NS {
+        if class == f.hot.class && f.last_ts - f.hot.linked_ts < LRU_GRANULARITY_NS {
             return;
         }
-        f.linked_ts = f.last_ts;
+        f.hot.linked_ts = f.last_ts;
         self.unlink(idx);
         self.link_tail(idx, class);
     }
@@ -440,14 +548,14 @@ impl<S> FlowTable<S> {
     pub fn expire(&mut self, now: i64, ended: &mut impl FnMut(Flow<S>, EndReason)) {
         for class in [CLASS_CLOSED, CLASS_SHORT, CLASS_LONG] {
             loop {
-                let head = self.lists[class].head;
+                let head = self.lists[usize::from(class)].head;
                 if head == NIL {
                     break;
                 }
                 let Some(f) = self.slots[head as usize].as_ref() else {
                     break;
                 };
-                if now.saturating_sub(f.last_ts) < self.timeouts[class] {
+                if now.saturating_sub(f.last_ts) < self.timeouts[usize::from(class)] {
                     break;
                 }
                 let reason = if class == CLASS_CLOSED {
@@ -466,9 +574,12 @@ impl<S> FlowTable<S> {
     pub fn remove(&mut self, idx: u32) -> Option<Flow<S>> {
         let f = self.slots.get_mut(idx as usize)?.take()?;
         // Unlink by hand: the slot is already empty.
-        let (p, n, c) = (f.prev, f.next, f.class);
+        let (p, n, c) = (f.hot.prev, f.hot.next, f.hot.class);
         self.relink(p, n, c);
-        self.map.remove(&f.key);
+        let hash = CompactKey::of(&f.hot).hash(&self.hasher);
+        if let Ok(e) = self.index.find_entry(hash, |&i| i == idx) {
+            e.remove();
+        }
         self.free.push(idx);
         // The flow leaves the table's accounting; its buffered bytes stay
         // with it so that the caller can still flush them.
@@ -497,7 +608,7 @@ impl<S> FlowTable<S> {
 
     fn evict_one(&mut self, ended: &mut impl FnMut(Flow<S>, EndReason)) {
         for class in [CLASS_CLOSED, CLASS_SHORT, CLASS_LONG] {
-            let head = self.lists[class].head;
+            let head = self.lists[usize::from(class)].head;
             if head != NIL {
                 if let Some(f) = self.remove(head) {
                     self.evictions += 1;
@@ -508,39 +619,50 @@ impl<S> FlowTable<S> {
         }
     }
 
-    fn link_tail(&mut self, idx: u32, class: usize) {
-        let tail = self.lists[class].tail;
-        if let Some(f) = self.slots[idx as usize].as_mut() {
-            f.class = class;
-            f.prev = tail;
-            f.next = NIL;
-        }
+    fn link_tail(&mut self, idx: u32, class: u8) {
+        let list = &mut self.lists[usize::from(class)];
+        let tail = list.tail;
         if tail == NIL {
-            self.lists[class].head = idx;
-        } else if let Some(t) = self.slots[tail as usize].as_mut() {
-            t.next = idx;
+            list.head = idx;
         }
-        self.lists[class].tail = idx;
+        list.tail = idx;
+        if let Some(f) = self.slots[idx as usize].as_mut() {
+            f.hot.class = class;
+            f.hot.prev = tail;
+            f.hot.next = NIL;
+        }
+        if tail != NIL {
+            if let Some(t) = self.slots[tail as usize].as_mut() {
+                t.hot.next = idx;
+            }
+        }
     }
 
     fn unlink(&mut self, idx: u32) {
         let Some(f) = self.slots[idx as usize].as_ref() else {
             return;
         };
-        let (p, n, c) = (f.prev, f.next, f.class);
+        let (p, n, c) = (f.hot.prev, f.hot.next, f.hot.class);
         self.relink(p, n, c);
     }
 
-    fn relink(&mut self, p: u32, n: u32, class: usize) {
+    fn relink(&mut self, p: u32, n: u32, class: u8) {
+        let list = &mut self.lists[usize::from(class)];
         if p == NIL {
-            self.lists[class].head = n;
-        } else if let Some(pf) = self.slots[p as usize].as_mut() {
-            pf.next = n;
+            list.head = n;
         }
         if n == NIL {
-            self.lists[class].tail = p;
-        } else if let Some(nf) = self.slots[n as usize].as_mut() {
-            nf.prev = p;
+            list.tail = p;
+        }
+        if p != NIL {
+            if let Some(pf) = self.slots[p as usize].as_mut() {
+                pf.hot.next = n;
+            }
+        }
+        if n != NIL {
+            if let Some(nf) = self.slots[n as usize].as_mut() {
+                nf.hot.prev = p;
+            }
         }
     }
 }

@@ -1,7 +1,7 @@
 //! TCP connection tracking: the handshake, FIN/RST, and the two reassembled
 //! directions.
 
-use plantshield_decode::TcpSegment;
+use plantshield_decode::{TcpFlags, TcpSegment};
 
 use crate::stream::{Budget, Stream, StreamEvent, StreamSink};
 use crate::{TO_CLIENT, TO_SERVER};
@@ -106,6 +106,28 @@ impl TcpConn {
     /// True when the handshake was seen.
     pub fn saw_handshake(&self) -> bool {
         self.syn[TO_SERVER]
+    }
+
+    /// Processes a segment travelling in `dir` that carries only an
+    /// acknowledgement (no payload; no SYN, FIN or RST) when the direction
+    /// it acknowledges holds no out-of-order data, so that nothing can be
+    /// delivered: the common pure ACK, without building a sink. Returns
+    /// false, having changed nothing, for any other segment (use
+    /// [`TcpConn::segment`]).
+    pub fn pure_ack(&mut self, dir: usize, seg: &TcpSegment<'_>) -> bool {
+        let f = seg.flags;
+        let other = 1 - dir;
+        if !seg.payload.is_empty()
+            || f.0 & (TcpFlags::SYN | TcpFlags::FIN | TcpFlags::RST) != 0
+            || self.streams[other].buffered() > 0
+        {
+            return false;
+        }
+        if f.ack() {
+            self.streams[other].note_ack(seg.ack);
+        }
+        self.streams[dir].empty_segment(seg.seq);
+        true
     }
 
     /// Processes one segment travelling in `dir`.

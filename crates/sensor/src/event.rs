@@ -18,6 +18,10 @@ pub struct Envelope {
     pub ts_ns: i64,
     /// The flow the event belongs to.
     pub flow_id: Option<u64>,
+    /// The flow's slot in the sensor's flow table: dense and reused once
+    /// the flow has ended, so a consumer can keep per-flow state in an
+    /// array indexed by it (checking `flow_id` to tell flows apart).
+    pub flow_slot: Option<u32>,
     /// Source (the client, for transactions and flows).
     pub src: Option<(IpAddr, u16)>,
     /// Destination (the server, for transactions and flows).
@@ -50,6 +54,7 @@ impl Envelope {
             dst_ttl: 0,
             ts_ns,
             flow_id: None,
+            flow_slot: None,
             src: None,
             dst: None,
             proto: None,

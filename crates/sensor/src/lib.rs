@@ -28,7 +28,7 @@ use plantshield_decode::{
     Transport,
 };
 use plantshield_flow::{
-    EndReason, Flow, FlowConfig, FlowTable, PacketKey, StreamEvent, TcpVerdict,
+    EndReason, Flow, FlowConfig, FlowTable, Lookup, PacketKey, StreamEvent, TcpVerdict,
 };
 
 use app::{AppCtx, FlowApp, FlowMeta};
@@ -40,7 +40,7 @@ pub use event::{
     S7commPlusEvent,
 };
 pub use event::{DhcpEvent, HttpEvent, NameServiceEvent};
-pub use stats::{ProtoCounters, Stats};
+pub use stats::{FunctionCounts, ProtoCounters, Stats};
 
 /// Limits and options of the pipeline.
 #[derive(Clone, Debug)]
@@ -110,11 +110,37 @@ fn flow_record(f: &Flow<FlowApp>, reason: &'static str) -> FlowEvent {
 fn flow_meta(f: &Flow<FlowApp>) -> FlowMeta {
     FlowMeta {
         id: f.id,
+        slot: f.slot(),
         client: f.client,
         server: f.server,
         proto: f.key.proto,
         vlan: f.key.vlan,
     }
+}
+
+/// Per-packet flow bookkeeping before the payload is processed: the
+/// sender's MAC address and TTL (first seen), and an interim record for a
+/// flow older than the lifetime timeout (a new record period starts; the
+/// flow's state carries on).
+fn on_packet(f: &mut Flow<FlowApp>, dir: usize, l3: &L3, lifetime: i64, sink: &mut dyn EventSink) {
+    if f.app.ttls[dir] == 0 {
+        f.app.macs[dir] = l3.src_mac;
+        f.app.ttls[dir] = l3.ttl.max(1);
+    }
+    if l3.ts.saturating_sub(f.record_ts) < lifetime {
+        return;
+    }
+    let ev = flow_record(f, "lifetime");
+    sink.event(
+        &app::envelope(&flow_meta(f), &f.app, f.last_ts),
+        &Event::Flow(&ev),
+    );
+    f.record_ts = l3.ts;
+    f.pkts = [0; 2];
+    f.bytes = [0; 2];
+    f.app.transactions = 0;
+    f.app.anomalies = 0;
+    f.app.gaps_reported = ev.gaps_total;
 }
 
 /// The network-layer facts of one packet that the layers above need.
@@ -277,8 +303,7 @@ impl Sensor {
             protocol,
             vlan,
             wire,
-            src_mac,
-            ttl,
+            ..
         } = *l3;
         let t = match decode_transport(protocol, src.is_ipv6(), payload) {
             Ok(t) => t,
@@ -319,25 +344,30 @@ impl Sensor {
             vlan,
         };
         let mut look = self.lookup(ts, &pk, flags, sink);
-        self.on_packet(look.idx, look.dir, ts, src_mac, ttl, sink);
-        if let Transport::Tcp(seg) = &t {
-            let verdict = self.tcp_segment(look.idx, look.dir, ts, seg, sink);
-            if verdict == TcpVerdict::InvalidFlags {
-                let msg = format!("TCP segment from {src} with SYN and FIN or RST set; ignored");
-                self.decode_anomaly(ts, Some((src, dst)), "tcp", "invalid_flags", msg, sink);
-            }
-            if verdict == TcpVerdict::NewConnection {
-                // The 5-tuple was reused by a new connection: end the old flow.
-                if let Some(f) = self.flows.remove(look.idx) {
-                    self.end_flow(f, EndReason::Reused, sink);
+        match &t {
+            Transport::Tcp(seg) => {
+                let verdict = self.tcp_segment(look, l3, seg, sink);
+                if verdict == TcpVerdict::InvalidFlags {
+                    let msg =
+                        format!("TCP segment from {src} with SYN and FIN or RST set; ignored");
+                    self.decode_anomaly(ts, Some((src, dst)), "tcp", "invalid_flags", msg, sink);
                 }
-                look = self.lookup(ts, &pk, flags, sink);
-                self.on_packet(look.idx, look.dir, ts, src_mac, ttl, sink);
-                self.tcp_segment(look.idx, look.dir, ts, seg, sink);
+                if verdict == TcpVerdict::NewConnection {
+                    // The 5-tuple was reused by a new connection: end the old flow.
+                    if let Some(f) = self.flows.remove(look.idx) {
+                        self.end_flow(f, EndReason::Reused, sink);
+                    }
+                    look = self.lookup(ts, &pk, flags, sink);
+                    self.tcp_segment(look, l3, seg, sink);
+                }
             }
-        }
-        if let Transport::Udp(u) = &t {
-            self.udp_datagram(look.idx, look.dir, ts, u.payload, sink);
+            Transport::Udp(u) => self.udp_datagram(look, l3, u.payload, sink),
+            Transport::Icmp(_) | Transport::Other(_) => {
+                let lifetime = self.cfg.flow.lifetime_ns;
+                if let Some(f) = self.flows.get_mut(look.idx) {
+                    on_packet(f, look.dir, l3, lifetime, sink);
+                }
+            }
         }
         self.flows.touch(look.idx, ts, look.dir, wire);
     }
@@ -348,7 +378,7 @@ impl Sensor {
         pk: &PacketKey,
         flags: Option<plantshield_decode::TcpFlags>,
         sink: &mut dyn EventSink,
-    ) -> plantshield_flow::Lookup {
+    ) -> Lookup {
         let ended = &mut self.ended;
         let look = self
             .flows
@@ -362,17 +392,24 @@ impl Sensor {
         look
     }
 
+    /// A TCP segment of the flow `look` found (one access to its slot).
     fn tcp_segment(
         &mut self,
-        idx: u32,
-        dir: usize,
-        ts: i64,
+        look: Lookup,
+        l3: &L3,
         seg: &plantshield_decode::TcpSegment<'_>,
         sink: &mut dyn EventSink,
     ) -> TcpVerdict {
-        let Some((flow, budget)) = self.flows.flow_and_budget(idx) else {
+        let (dir, ts) = (look.dir, l3.ts);
+        let Some((flow, budget)) = self.flows.flow_and_budget(look.idx) else {
             return TcpVerdict::Continue;
         };
+        on_packet(flow, dir, l3, self.cfg.flow.lifetime_ns, sink);
+        // A pure ACK changes no application state: nothing above TCP to
+        // tell (and no bypass decision to revisit).
+        if flow.tcp.as_mut().is_some_and(|t| t.pure_ack(dir, seg)) {
+            return TcpVerdict::Continue;
+        }
         let meta = flow_meta(flow);
         let Some(tcp) = flow.tcp.as_mut() else {
             return TcpVerdict::Continue;
@@ -415,20 +452,21 @@ impl Sensor {
         verdict
     }
 
-    fn udp_datagram(
-        &mut self,
-        idx: u32,
-        dir: usize,
-        ts: i64,
-        payload: &[u8],
-        sink: &mut dyn EventSink,
-    ) {
-        let Some(flow) = self.flows.get_mut(idx) else {
+    fn udp_datagram(&mut self, look: Lookup, l3: &L3, payload: &[u8], sink: &mut dyn EventSink) {
+        let Some(flow) = self.flows.get_mut(look.idx) else {
             return;
         };
+        on_packet(flow, look.dir, l3, self.cfg.flow.lifetime_ns, sink);
         let meta = flow_meta(flow);
-        AppCtx::new(&mut flow.app, &meta, sink, &mut self.stats, &self.cfg, ts)
-            .datagram(dir, payload);
+        AppCtx::new(
+            &mut flow.app,
+            &meta,
+            sink,
+            &mut self.stats,
+            &self.cfg,
+            l3.ts,
+        )
+        .datagram(look.dir, payload);
     }
 
     fn decode_anomaly(
@@ -534,43 +572,6 @@ impl Sensor {
         let env = app::envelope(&meta, &f.app, f.last_ts);
         let ev = flow_record(&f, reason.name());
         sink.event(&env, &Event::Flow(&ev));
-    }
-
-    /// Per-packet flow bookkeeping before the payload is processed: the
-    /// sender's MAC address (first seen), and an interim record for a flow
-    /// older than the lifetime timeout (a new record period starts; the
-    /// flow's state carries on).
-    fn on_packet(
-        &mut self,
-        idx: u32,
-        dir: usize,
-        ts: i64,
-        mac: Option<plantshield_decode::MacAddr>,
-        ttl: u8,
-        sink: &mut dyn EventSink,
-    ) {
-        let lifetime = self.cfg.flow.lifetime_ns;
-        let Some(f) = self.flows.get_mut(idx) else {
-            return;
-        };
-        if f.app.ttls[dir] == 0 {
-            f.app.macs[dir] = mac;
-            f.app.ttls[dir] = ttl.max(1);
-        }
-        if ts.saturating_sub(f.record_ts) < lifetime {
-            return;
-        }
-        let ev = flow_record(f, "lifetime");
-        sink.event(
-            &app::envelope(&flow_meta(f), &f.app, f.last_ts),
-            &Event::Flow(&ev),
-        );
-        f.record_ts = ts;
-        f.pkts = [0; 2];
-        f.bytes = [0; 2];
-        f.app.transactions = 0;
-        f.app.anomalies = 0;
-        f.app.gaps_reported = ev.gaps_total;
     }
 
     /// Ends the run: every flow ends (flushing unanswered requests), then a

@@ -16,7 +16,7 @@ pub struct ProtoCounters {
     /// By function: (code, name) -> count. The name is part of the key
     /// because some protocols reuse a code with another meaning (CIP
     /// class-specific services, DNP3 link services).
-    pub by_function: BTreeMap<(u32, &'static str), u64>,
+    pub by_function: FunctionCounts,
 }
 
 impl ProtoCounters {
@@ -25,8 +25,67 @@ impl ProtoCounters {
             protocol,
             transactions: 0,
             by_status: [0; 4],
-            by_function: BTreeMap::new(),
+            by_function: FunctionCounts::default(),
         }
+    }
+}
+
+/// Counts by (code, name), iterated in key order like a `BTreeMap`.
+///
+/// Counting runs once per transaction, so codes below 256 (every code of
+/// most protocols) find their entry through a direct index instead of a
+/// tree search with string comparisons.
+#[derive(Clone, Debug, Default)]
+pub struct FunctionCounts {
+    /// Sorted by key.
+    entries: Vec<((u32, &'static str), u64)>,
+    /// For a code below 256: 1 + the position in `entries` of the entry
+    /// last counted for it (0: none yet).
+    recent: Vec<u16>,
+}
+
+impl FunctionCounts {
+    /// Adds one to (code, name).
+    pub fn add(&mut self, code: u32, name: &'static str) {
+        if let Some(&r) = self.recent.get(code as usize) {
+            if let Some(((c, n), count)) = self.entries.get_mut(usize::from(r).wrapping_sub(1)) {
+                // Pointer equality first: names are static strings.
+                if *c == code && (std::ptr::eq(*n, name) || *n == name) {
+                    *count += 1;
+                    return;
+                }
+            }
+        }
+        let key = (code, name);
+        let pos = match self.entries.binary_search_by(|(k, _)| k.cmp(&key)) {
+            Ok(i) => {
+                self.entries[i].1 += 1;
+                i
+            }
+            Err(i) => {
+                self.entries.insert(i, (key, 1));
+                // Later entries moved: forget where they were.
+                self.recent.fill(0);
+                i
+            }
+        };
+        if code < 256 {
+            self.recent.resize(256, 0);
+            // Past 65535 keys (not expected) positions are not indexed.
+            self.recent[code as usize] = u16::try_from(pos + 1).unwrap_or(0);
+        }
+    }
+}
+
+impl<'a> IntoIterator for &'a FunctionCounts {
+    type Item = (&'a (u32, &'static str), &'a u64);
+    type IntoIter = std::iter::Map<
+        std::slice::Iter<'a, ((u32, &'static str), u64)>,
+        fn(&'a ((u32, &'static str), u64)) -> (&'a (u32, &'static str), &'a u64),
+    >;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.entries.iter().map(|(k, n)| (k, n))
     }
 }
 
@@ -94,17 +153,21 @@ impl Stats {
         name: &'static str,
         status: Status,
     ) {
-        let p = match self.protocols.iter().position(|p| p.protocol == protocol) {
-            Some(i) => &mut self.protocols[i],
+        let i = match self
+            .protocols
+            .iter()
+            .position(|p| std::ptr::eq(p.protocol, protocol) || p.protocol == protocol)
+        {
+            Some(i) => i,
             None => {
                 self.protocols.push(ProtoCounters::new(protocol));
-                let n = self.protocols.len() - 1;
-                &mut self.protocols[n]
+                self.protocols.len() - 1
             }
         };
+        let p = &mut self.protocols[i];
         p.transactions += 1;
         p.by_status[status as usize] += 1;
-        *p.by_function.entry((code, name)).or_insert(0) += 1;
+        p.by_function.add(code, name);
     }
 
     /// Transactions over all protocols.

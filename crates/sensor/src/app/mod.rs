@@ -141,6 +141,7 @@ impl FlowApp {
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct FlowMeta {
     pub id: u64,
+    pub slot: u32,
     pub client: (std::net::IpAddr, u16),
     pub server: (std::net::IpAddr, u16),
     pub proto: u8,
@@ -182,6 +183,7 @@ fn envelope_of(
     Envelope {
         ts_ns: ts,
         flow_id: Some(meta.id),
+        flow_slot: Some(meta.slot),
         src: Some(ends[s]),
         dst: Some(ends[d]),
         proto: Some(meta.proto),

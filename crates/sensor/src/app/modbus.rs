@@ -41,24 +41,25 @@ pub(crate) const DETECTOR: Detector = Detector {
     },
 };
 
-/// A request waiting for its response; the PDU is kept inline so that
-/// pairing allocates nothing.
+/// A request waiting for its response.
+#[derive(Clone, Copy)]
 struct Pending {
     ts: i64,
     transaction_id: u16,
     unit_id: u8,
+    /// The function code without the exception bit.
+    function: u8,
     len: u8,
-    pdu: [u8; MAX_PDU_LEN],
+    /// The buffer in [`ModbusSession::pdus`] holding the PDU.
+    buf: u32,
 }
 
-impl Pending {
-    fn pdu(&self) -> &[u8] {
-        &self.pdu[..usize::from(self.len)]
-    }
-    /// The function code without the exception bit.
-    fn function(&self) -> u8 {
-        self.pdu[0] & 0x7f
-    }
+/// A request as [`emit`] reads it.
+struct Request<'a> {
+    ts: i64,
+    transaction_id: u16,
+    unit_id: u8,
+    pdu: &'a [u8],
 }
 
 /// One Modbus/TCP connection.
@@ -66,7 +67,14 @@ impl Pending {
 pub(crate) struct ModbusSession {
     partial: [Vec<u8>; 2],
     resync: [bool; 2],
+    /// Unanswered requests, oldest first.
     pending: VecDeque<Pending>,
+    /// PDU buffers of pending requests, reused: pairing copies only the
+    /// PDU's bytes and allocates only when more requests than ever before
+    /// are pending at once (so at most `max_pending` buffers).
+    pdus: Vec<[u8; MAX_PDU_LEN]>,
+    /// Buffers of `pdus` not in use.
+    free: Vec<u32>,
     /// The flow direction that carries requests (towards the Modbus server).
     request_dir: usize,
 }
@@ -83,7 +91,7 @@ impl Session for ModbusSession {
 
     fn finish(&mut self, out: &mut Out<'_>) {
         while let Some(p) = self.pending.pop_front() {
-            emit(out, Some(&p), None, None);
+            self.unanswered(p, out);
         }
     }
 }
@@ -199,21 +207,38 @@ impl ModbusSession {
             .is_some_and(|p| now.saturating_sub(p.ts) > timeout)
         {
             if let Some(p) = self.pending.pop_front() {
-                emit(out, Some(&p), None, None);
+                self.unanswered(p, out);
             }
         }
     }
 
+    /// The position of the pending request a PDU with `mbap` and function
+    /// `fc` pairs with.
+    fn find(&self, mbap: &Mbap, fc: u8) -> Option<usize> {
+        self.pending.iter().position(|p| {
+            p.transaction_id == mbap.transaction_id && p.unit_id == mbap.unit_id && p.function == fc
+        })
+    }
+
+    fn request_of(&self, p: &Pending) -> Request<'_> {
+        Request {
+            ts: p.ts,
+            transaction_id: p.transaction_id,
+            unit_id: p.unit_id,
+            pdu: &self.pdus[p.buf as usize][..usize::from(p.len)],
+        }
+    }
+
+    /// Ends a request taken off the pending queue as `no_response`.
+    fn unanswered(&mut self, p: Pending, out: &mut Out<'_>) {
+        emit(out, Some(self.request_of(&p)), None, None);
+        self.free.push(p.buf);
+    }
+
     fn request(&mut self, mbap: Mbap, pdu: &[u8], ts: i64, out: &mut Out<'_>) {
         let fc = pdu.first().copied().unwrap_or(0) & 0x7f;
-        if let Some(i) = self.pending.iter().position(|p| {
-            p.transaction_id == mbap.transaction_id
-                && p.unit_id == mbap.unit_id
-                && p.function() == fc
-        }) {
-            if let Some(old) = self.pending.remove(i) {
-                emit(out, Some(&old), None, None);
-            }
+        if let Some(old) = self.find(&mbap, fc).and_then(|i| self.pending.remove(i)) {
+            self.unanswered(old, out);
         }
         if self.pending.len() >= out.cfg.max_pending_transactions.max(1) {
             if let Some(old) = self.pending.pop_front() {
@@ -223,37 +248,42 @@ impl ModbusSession {
                     "pending_table_full",
                     Cow::Borrowed("too many unanswered Modbus requests; the oldest was ended"),
                 );
-                emit(out, Some(&old), None, None);
+                self.unanswered(old, out);
             }
         }
-        let mut p = Pending {
+        let buf = match self.free.pop() {
+            Some(b) => b,
+            None => {
+                self.pdus.push([0; MAX_PDU_LEN]);
+                (self.pdus.len() - 1) as u32
+            }
+        };
+        let len = pdu.len().min(MAX_PDU_LEN);
+        self.pdus[buf as usize][..len].copy_from_slice(&pdu[..len]);
+        self.pending.push_back(Pending {
             ts,
             transaction_id: mbap.transaction_id,
             unit_id: mbap.unit_id,
-            len: pdu.len().min(MAX_PDU_LEN) as u8,
-            pdu: [0; MAX_PDU_LEN],
-        };
-        let n = usize::from(p.len);
-        p.pdu[..n].copy_from_slice(&pdu[..n]);
-        self.pending.push_back(p);
+            function: fc,
+            len: len as u8,
+            buf,
+        });
     }
 
     fn response(&mut self, mbap: Mbap, pdu: &[u8], ts: i64, out: &mut Out<'_>) {
         let fc = pdu.first().copied().unwrap_or(0) & 0x7f;
         // A response of another function does not answer the request: it
         // is logged on its own and the request keeps waiting.
-        let pos = self.pending.iter().position(|p| {
-            p.transaction_id == mbap.transaction_id
-                && p.unit_id == mbap.unit_id
-                && p.function() == fc
-        });
-        let req = pos.and_then(|i| self.pending.remove(i));
+        let req = self.find(&mbap, fc).and_then(|i| self.pending.remove(i));
         emit(
             out,
-            req.as_ref(),
+            req.map(|p| self.request_of(&p)),
             Some((ts, mbap, pdu)),
-            req.as_ref().map(|p| ts - p.ts),
+            req.map(|p| ts - p.ts),
         );
+        if let Some(p) = req {
+            self.free.push(p.buf);
+        }
     }
 }
 
@@ -279,11 +309,11 @@ fn find_header(b: &[u8]) -> Option<usize> {
 
 fn emit(
     out: &mut Out<'_>,
-    req: Option<&Pending>,
+    req: Option<Request<'_>>,
     resp: Option<(i64, Mbap, &[u8])>,
     latency_ns: Option<i64>,
 ) {
-    let request = req.map(|p| parse_request(p.pdu()));
+    let request = req.as_ref().map(|p| parse_request(p.pdu));
     let response = resp.map(|(_, _, pdu)| parse_response(pdu));
     let mut flags = request.map(|q| q.flags).unwrap_or_default();
     if let Some(r) = &response {

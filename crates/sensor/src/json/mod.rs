@@ -17,6 +17,7 @@ mod profinet_dcp;
 mod s7comm;
 
 use std::io::{self, Write};
+use std::net::IpAddr;
 
 use plantshield_events::{JsonWriter, Status};
 
@@ -30,8 +31,11 @@ const FLUSH_AT: usize = 256 * 1024;
 pub struct JsonSink<W: Write> {
     out: W,
     w: JsonWriter,
-    sensor: String,
+    /// `,"sensor":"<name>"`, escaped once.
+    sensor: Vec<u8>,
     max_values: usize,
+    envelopes: EnvelopeCache,
+    ics: IcsCache,
     /// Events written, by type.
     pub counts: EventCounts,
     error: Option<io::Error>,
@@ -88,11 +92,15 @@ impl<W: Write> JsonSink<W> {
     /// A sink writing to `out`; `max_values` bounds the register and coil
     /// values written per transaction.
     pub fn new(out: W, sensor: &str, max_values: usize) -> Self {
+        let mut member = JsonWriter::new();
+        member.str_field("sensor", sensor);
         JsonSink {
             out,
             w: JsonWriter::new(),
-            sensor: sensor.to_string(),
+            sensor: [b",", member.as_bytes()].concat(),
             max_values,
+            envelopes: EnvelopeCache::default(),
+            ics: IcsCache::default(),
             counts: EventCounts::default(),
             error: None,
         }
@@ -120,23 +128,48 @@ impl<W: Write> JsonSink<W> {
 impl<W: Write> EventSink for JsonSink<W> {
     fn event(&mut self, env: &Envelope, ev: &Event<'_>) {
         self.counts.count(ev);
-        write_event(&mut self.w, &self.sensor, self.max_values, env, ev);
+        self.write_event(env, ev);
         if self.w.len() >= FLUSH_AT {
             self.flush_buf();
         }
     }
 }
 
-/// IANA protocol keyword as Suricata writes it.
-fn proto_name(p: u8) -> Option<&'static str> {
-    Some(match p {
-        1 => "ICMP",
-        6 => "TCP",
-        17 => "UDP",
-        58 => "IPv6-ICMP",
-        132 => "SCTP",
-        _ => return None,
-    })
+impl<W: Write> JsonSink<W> {
+    /// Serialises one event (with its trailing newline), as [`write_event`]
+    /// does, with the envelope members and the `ics` object copied from
+    /// the caches when they were written before.
+    fn write_event(&mut self, env: &Envelope, ev: &Event<'_>) {
+        let w = &mut self.w;
+        w.begin_object();
+        w.time_field("timestamp", env.ts_ns);
+        match self.envelopes.entry(env, ev.event_type()) {
+            Some(Ok(json)) => w.raw(json),
+            Some(Err(json)) => {
+                let start = w.len();
+                envelope(w, env, ev.event_type());
+                w.raw(&self.sensor);
+                json.extend_from_slice(&w.as_bytes()[start..]);
+            }
+            None => {
+                envelope(w, env, ev.event_type());
+                w.raw(&self.sensor);
+            }
+        }
+        body(w, ev, self.max_values);
+        if let Some(s) = ev.ics() {
+            match self.ics.entry(ev.event_type(), s) {
+                Ok(json) => w.raw(json),
+                Err(json) => {
+                    let start = w.len();
+                    ics(w, ev.event_type(), s);
+                    json.extend_from_slice(&w.as_bytes()[start..]);
+                }
+            }
+        }
+        w.end_object();
+        w.newline();
+    }
 }
 
 /// Serialises one event (with its trailing newline) into `w`.
@@ -149,42 +182,18 @@ pub fn write_event(
 ) {
     w.begin_object();
     w.time_field("timestamp", env.ts_ns);
-    if let Some(id) = env.flow_id {
-        w.u64_field("flow_id", id);
-    }
-    w.str_field("event_type", ev.event_type());
-    if let Some((ip, port)) = env.src {
-        w.ip_field("src_ip", ip);
-        if env.proto.is_some() {
-            w.u64_field("src_port", u64::from(port));
-        }
-    }
-    if let Some((ip, port)) = env.dst {
-        w.ip_field("dest_ip", ip);
-        if env.proto.is_some() {
-            w.u64_field("dest_port", u64::from(port));
-        }
-    }
-    if let Some(p) = env.proto {
-        match proto_name(p) {
-            Some(n) => w.str_field("proto", n),
-            None => w.str_field("proto", itoa::Buffer::new().format(p)),
-        }
-    }
-    if let Some(a) = env.app_proto {
-        w.str_field("app_proto", a);
-    }
-    if env.vlan != 0 {
-        w.begin_array_field("vlan");
-        if env.vlan < 4096 {
-            w.u64_value(u64::from(env.vlan));
-        } else {
-            w.u64_value(u64::from(env.vlan >> 12));
-            w.u64_value(u64::from(env.vlan & 0xfff));
-        }
-        w.end_array();
-    }
+    envelope(w, env, ev.event_type());
     w.str_field("sensor", sensor);
+    body(w, ev, max_values);
+    if let Some(s) = ev.ics() {
+        ics(w, ev.event_type(), s);
+    }
+    w.end_object();
+    w.newline();
+}
+
+/// The event's own object (or members), between the envelope and `ics`.
+fn body(w: &mut JsonWriter, ev: &Event<'_>, max_values: usize) {
     match ev {
         Event::Modbus(m) => modbus::write(w, m, max_values),
         Event::Dnp3(d) => dnp3::write(w, d, max_values),
@@ -204,20 +213,206 @@ pub fn write_event(
         Event::Stats(s) => stats(w, s),
         Event::Ext(e) => e.write_json(w),
     }
-    if let Some(s) = ev.ics() {
-        ics(w, ev.event_type(), s);
-    }
-    w.end_object();
-    w.newline();
 }
 
-fn ics(w: &mut JsonWriter, protocol: &str, s: &IcsSummary) {
+/// IANA protocol keyword as Suricata writes it.
+fn proto_name(p: u8) -> Option<&'static str> {
+    Some(match p {
+        1 => "ICMP",
+        6 => "TCP",
+        17 => "UDP",
+        58 => "IPv6-ICMP",
+        132 => "SCTP",
+        _ => return None,
+    })
+}
+
+/// The envelope members after the timestamp, from `,"flow_id"` to `"vlan"`
+/// (`"sensor"` follows).
+fn envelope(w: &mut JsonWriter, env: &Envelope, event_type: &'static str) {
+    if let Some(id) = env.flow_id {
+        w.u64_field("flow_id", id);
+    }
+    w.name_field("event_type", event_type);
+    if let Some((ip, port)) = env.src {
+        w.ip_field("src_ip", ip);
+        if env.proto.is_some() {
+            w.u64_field("src_port", u64::from(port));
+        }
+    }
+    if let Some((ip, port)) = env.dst {
+        w.ip_field("dest_ip", ip);
+        if env.proto.is_some() {
+            w.u64_field("dest_port", u64::from(port));
+        }
+    }
+    if let Some(p) = env.proto {
+        match proto_name(p) {
+            Some(n) => w.name_field("proto", n),
+            None => w.str_field("proto", itoa::Buffer::new().format(p)),
+        }
+    }
+    if let Some(a) = env.app_proto {
+        w.name_field("app_proto", a);
+    }
+    if env.vlan != 0 {
+        w.begin_array_field("vlan");
+        if env.vlan < 4096 {
+            w.u64_value(u64::from(env.vlan));
+        } else {
+            w.u64_value(u64::from(env.vlan >> 12));
+            w.u64_value(u64::from(env.vlan & 0xfff));
+        }
+        w.end_array();
+    }
+}
+
+/// True when two static strings are the same object (which implies the
+/// same text; the same text at two addresses only costs a cache miss).
+fn same(a: &'static str, b: &'static str) -> bool {
+    std::ptr::eq(a, b)
+}
+
+/// What the envelope members of an event depend on.
+#[derive(Clone, Copy)]
+struct EnvelopeKey {
+    flow_id: u64,
+    event_type: &'static str,
+    src: Option<(IpAddr, u16)>,
+    dst: Option<(IpAddr, u16)>,
+    proto: Option<u8>,
+    app_proto: Option<&'static str>,
+    vlan: u32,
+}
+
+impl EnvelopeKey {
+    fn same(&self, o: &EnvelopeKey) -> bool {
+        self.flow_id == o.flow_id
+            && same(self.event_type, o.event_type)
+            && self.src == o.src
+            && self.dst == o.dst
+            && self.proto == o.proto
+            && match (self.app_proto, o.app_proto) {
+                (Some(a), Some(b)) => same(a, b),
+                (a, b) => a.is_none() && b.is_none(),
+            }
+            && self.vlan == o.vlan
+    }
+}
+
+/// JSON written once for a key and copied while the key stays the same.
+struct Cached<K> {
+    key: Option<K>,
+    json: Vec<u8>,
+}
+
+impl<K> Default for Cached<K> {
+    fn default() -> Self {
+        Cached {
+            key: None,
+            json: Vec::new(),
+        }
+    }
+}
+
+impl<K> Cached<K> {
+    /// `Ok(json)` when `hit`, otherwise the buffer to fill (emptied) for `key`.
+    fn get(&mut self, key: K, hit: bool) -> Result<&[u8], &mut Vec<u8>> {
+        if hit {
+            return Ok(&self.json);
+        }
+        self.key = Some(key);
+        self.json.clear();
+        Err(&mut self.json)
+    }
+}
+
+/// Flows (by slot) whose envelope members are cached.
+const ENVELOPE_SLOTS: usize = 1 << 16;
+
+/// The envelope members of each flow's events, by flow slot: written at
+/// the flow's first event and copied for the others. A changed key (a new
+/// flow in the slot, the application protocol decided) writes them again.
+#[derive(Default)]
+struct EnvelopeCache {
+    entries: Vec<Cached<EnvelopeKey>>,
+}
+
+impl EnvelopeCache {
+    /// `Some(Ok(members))` to copy, `Some(Err(buffer))` to fill (emptied),
+    /// `None` for events not cached (without a flow, or in a slot beyond
+    /// the cache).
+    fn entry(
+        &mut self,
+        env: &Envelope,
+        event_type: &'static str,
+    ) -> Option<Result<&[u8], &mut Vec<u8>>> {
+        let (Some(flow_id), Some(slot)) = (env.flow_id, env.flow_slot) else {
+            return None;
+        };
+        let slot = slot as usize;
+        if slot >= ENVELOPE_SLOTS {
+            return None;
+        }
+        if slot >= self.entries.len() {
+            self.entries.resize_with(slot + 1, Default::default);
+        }
+        let key = EnvelopeKey {
+            flow_id,
+            event_type,
+            src: env.src,
+            dst: env.dst,
+            proto: env.proto,
+            app_proto: env.app_proto,
+            vlan: env.vlan,
+        };
+        let e = &mut self.entries[slot];
+        let hit = e.key.is_some_and(|k| k.same(&key));
+        Some(e.get(key, hit))
+    }
+}
+
+/// Cached `ics` objects.
+const ICS_SLOTS: usize = 64;
+
+/// `,"ics":{...}` by content: transactions repeat a few combinations of
+/// function and status, so each object is written once and copied.
+/// Direct-mapped; a collision only costs writing the object again.
+#[derive(Default)]
+struct IcsCache {
+    entries: Vec<Cached<(&'static str, IcsSummary)>>,
+}
+
+impl IcsCache {
+    /// `Ok(object)` to copy, or `Err(buffer)` to fill (emptied).
+    fn entry(&mut self, protocol: &'static str, s: &IcsSummary) -> Result<&[u8], &mut Vec<u8>> {
+        if self.entries.is_empty() {
+            self.entries.resize_with(ICS_SLOTS, Default::default);
+        }
+        let h = s
+            .function_code
+            .wrapping_mul(0x9e37_79b9)
+            .wrapping_add(((s.status as u32) << 3) ^ s.exception_code.unwrap_or(0));
+        let e = &mut self.entries[h as usize % ICS_SLOTS];
+        let hit = e.key.is_some_and(|(p, k)| {
+            same(p, protocol)
+                && k.function_code == s.function_code
+                && same(k.function, s.function)
+                && k.operation == s.operation
+                && k.status == s.status
+                && k.exception_code == s.exception_code
+        });
+        e.get((protocol, *s), hit)
+    }
+}
+
+fn ics(w: &mut JsonWriter, protocol: &'static str, s: &IcsSummary) {
     w.begin_object_field("ics");
-    w.str_field("protocol", protocol);
+    w.name_field("protocol", protocol);
     w.u64_field("function_code", u64::from(s.function_code));
-    w.str_field("function", s.function);
-    w.str_field("operation", s.operation.name());
-    w.str_field("status", s.status.name());
+    w.name_field("function", s.function);
+    w.name_field("operation", s.operation.name());
+    w.name_field("status", s.status.name());
     if let Some(c) = s.exception_code {
         w.u64_field("exception_code", u64::from(c));
     }
@@ -337,24 +532,23 @@ impl Bounded {
 
     /// Big-endian 16-bit registers.
     pub fn registers(&mut self, w: &mut JsonWriter, key: &str, bytes: &[u8]) {
-        w.begin_array_field(key);
-        let n = bytes.len() / 2;
-        for r in bytes.chunks_exact(2).take(self.max) {
-            w.u64_value(u64::from(u16::from_be_bytes([r[0], r[1]])));
-        }
-        w.end_array();
-        self.truncated |= n > self.max;
+        let regs = bytes.chunks_exact(2);
+        self.truncated |= regs.len() > self.max;
+        w.u16_array_field(
+            key,
+            regs.take(self.max)
+                .map(|r| u16::from_be_bytes([r[0], r[1]])),
+        );
     }
 
     /// `count` bits, least significant bit of each byte first.
     pub fn bits(&mut self, w: &mut JsonWriter, key: &str, bytes: &[u8], count: usize) {
-        w.begin_array_field(key);
         let count = count.min(bytes.len() * 8);
-        for i in 0..count.min(self.max) {
-            w.u64_value(u64::from((bytes[i / 8] >> (i % 8)) & 1));
-        }
-        w.end_array();
         self.truncated |= count > self.max;
+        w.u16_array_field(
+            key,
+            (0..count.min(self.max)).map(|i| u16::from((bytes[i / 8] >> (i % 8)) & 1)),
+        );
     }
 
     /// Raw bytes as hex, at most `2 * max` bytes.

@@ -13,7 +13,7 @@ pub(super) fn write(w: &mut JsonWriter, m: &ModbusEvent<'_>, max_values: usize) 
     w.u64_field("transaction_id", u64::from(m.transaction_id));
     w.u64_field("unit_id", u64::from(m.unit_id));
     w.u64_field("function_code", u64::from(m.ics.function_code));
-    w.str_field("function", m.ics.function);
+    w.name_field("function", m.ics.function);
     let mut quantity = None;
     if let Some(q) = &m.request {
         match q.body {
@@ -69,7 +69,7 @@ pub(super) fn write(w: &mut JsonWriter, m: &ModbusEvent<'_>, max_values: usize) 
             }
             RequestBody::Diagnostics { sub_function, data } => {
                 w.u64_field("sub_function", u64::from(sub_function.0));
-                w.str_field("sub_function_name", sub_function.name());
+                w.name_field("sub_function_name", sub_function.name());
                 b.hex(w, "data", data);
             }
             RequestBody::ReadFileRecord { sub_requests, .. }
@@ -142,7 +142,7 @@ pub(super) fn write(w: &mut JsonWriter, m: &ModbusEvent<'_>, max_values: usize) 
         match r.body {
             ResponseBody::Exception { code } => {
                 w.u64_field("exception_code", u64::from(code.0));
-                w.str_field("exception", code.name());
+                w.name_field("exception", code.name());
             }
             ResponseBody::ReadBits { byte_count, values } => {
                 let n = quantity.map_or(usize::from(byte_count) * 8, usize::from);
