@@ -725,3 +725,118 @@ impl Ingest {
 pub fn describe(e: &StoreError) -> String {
     e.to_string()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(ts: i64) -> EventRow {
+        EventRow {
+            ts_ns: ts,
+            event_type: "modbus".into(),
+            protocol: Some("modbus".into()),
+            operation: Some("read".into()),
+            json: "{}".into(),
+            ..EventRow::default()
+        }
+    }
+
+    fn count(conn: &Connection, sql: &str) -> i64 {
+        conn.query_row(sql, [], |r| r.get(0)).unwrap()
+    }
+
+    #[test]
+    fn a_capture_is_ingested_once_and_an_interrupted_one_again() {
+        let dir = std::env::temp_dir().join(format!("ps-platform-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let db = dir.join("p.db");
+        let _ = std::fs::remove_file(&db);
+        let mut conn = open(&db).unwrap();
+        let FileState::Ingest(id) = begin_file(&mut conn, "aa", "a.pcap", 10).unwrap() else {
+            panic!("new capture");
+        };
+        // Interrupted: some events written, never finished.
+        let mut ing = Ingest::new(open(&db).unwrap(), Some(id));
+        ing.set_batch_size(2);
+        for t in 0..5 {
+            ing.event(event(t)).unwrap();
+        }
+        drop(ing);
+        assert_eq!(count(&conn, "SELECT COUNT(*) FROM events"), 4);
+        // Read again: the partial events go, the same id is reused.
+        assert_eq!(
+            begin_file(&mut conn, "aa", "a.pcap", 10).unwrap(),
+            FileState::Ingest(id)
+        );
+        assert_eq!(count(&conn, "SELECT COUNT(*) FROM events"), 0);
+        assert_eq!(count(&conn, "SELECT COUNT(*) FROM event_counts"), 0);
+        let mut ing = Ingest::new(open(&db).unwrap(), Some(id));
+        for t in 0..5 {
+            ing.event(event(t)).unwrap();
+        }
+        ing.finish().unwrap();
+        assert_eq!(count(&conn, "SELECT COUNT(*) FROM events"), 5);
+        assert_eq!(count(&conn, "SELECT SUM(n) FROM event_counts"), 5);
+        // Done: skipped from now on; another content is a new capture.
+        assert_eq!(
+            begin_file(&mut conn, "aa", "renamed.pcap", 10).unwrap(),
+            FileState::Done(id)
+        );
+        assert!(matches!(
+            begin_file(&mut conn, "bb", "a.pcap", 10).unwrap(),
+            FileState::Ingest(n) if n != id
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn assets_are_upserted_by_key_and_edges_add_up() {
+        let dir = std::env::temp_dir().join(format!("ps-platform-a-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let db = dir.join("p.db");
+        let _ = std::fs::remove_file(&db);
+        let mut ing = Ingest::new(open(&db).unwrap(), None);
+        let mut a = AssetRow {
+            key: "mac:02:00:00:00:00:01".into(),
+            label: "10.0.0.1".into(),
+            ips: vec!["10.0.0.1".into()],
+            role: "plc".into(),
+            first_seen: 5,
+            last_seen: 6,
+            detail: "{}".into(),
+            ..AssetRow::default()
+        };
+        let id = ing.upsert_asset(&a).unwrap();
+        a.first_seen = 1;
+        a.last_seen = 3;
+        a.ips.push("10.0.0.2".into());
+        assert_eq!(ing.upsert_asset(&a).unwrap(), id);
+        let b = AssetRow {
+            key: "ip:10.9.9.9".into(),
+            ..a.clone()
+        };
+        let other = ing.upsert_asset(&b).unwrap();
+        assert_ne!(other, id);
+        let conn = open(&db).unwrap();
+        let (first, last): (i64, i64) = conn
+            .query_row(
+                "SELECT first_seen, last_seen FROM assets WHERE id = ?1",
+                [id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!((first, last), (1, 6));
+        let e = EdgeRow {
+            client_id: id,
+            server_id: other,
+            protocol: "modbus".into(),
+            transactions: 10,
+            operations: "{}".into(),
+            ..EdgeRow::default()
+        };
+        ing.upsert_edge(&e).unwrap();
+        ing.upsert_edge(&e).unwrap();
+        assert_eq!(count(&conn, "SELECT transactions FROM edges"), 20);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
