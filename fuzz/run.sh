@@ -11,13 +11,20 @@ cd "$(dirname "$0")"
 secs=${1:-600}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(capture_reader decode reassembly modbus sensor)
-[ -d corpus ] || python3 seed.py
+[ ${#targets[@]} -gt 0 ] || targets=(capture_reader decode reassembly modbus sensor
+    dnp3 s7comm iec104 enip dns netbios dhcp http bacnet opcua profinet_dcp)
+for t in "${targets[@]}"; do
+    [ -d "corpus/$t" ] || { python3 seed.py; break; }
+done
 mkdir -p logs
+# Longest input per target (see README.md, "Targets", for the reasons).
 max_len() {
     case $1 in
         modbus) echo 1024 ;;
-        decode | reassembly) echo 16384 ;;
+        iec104 | dns | netbios | dhcp | profinet_dcp) echo 4096 ;;
+        dnp3) echo 8192 ;;
+        decode | reassembly | enip | bacnet | opcua) echo 16384 ;;
+        s7comm | http) echo 20480 ;;
         *) echo 65536 ;;
     esac
 }

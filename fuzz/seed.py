@@ -255,6 +255,110 @@ def tcp_flows(records):
     return flows
 
 
+def transport_of(link, f):
+    """(proto, src, dst, sport, dport, seq, flags, payload) of an unfragmented
+    TCP (6) or UDP (17) packet, or None."""
+    n = network(link, f)
+    if n is None:
+        return None
+    et, off = n
+    b = f[off:]
+    if et == 0x0800 and len(b) >= 20 and b[0] >> 4 == 4:
+        ihl = (b[0] & 15) * 4
+        total = struct.unpack(">H", b[2:4])[0]
+        frag = struct.unpack(">H", b[6:8])[0]
+        if frag & 0x3FFF or total < ihl or total > len(b):
+            return None
+        proto, src, dst, seg = b[9], b[12:16], b[16:20], b[ihl:total]
+    elif et == 0x86DD and len(b) >= 40 and b[0] >> 4 == 6:
+        plen = struct.unpack(">H", b[4:6])[0]
+        if 40 + plen > len(b):
+            return None
+        proto, src, dst, seg = b[6], b[8:24], b[24:40], b[40 : 40 + plen]
+    else:
+        return None
+    if proto == 6:
+        t = tcp_of(link, f)
+        if t is None:
+            return None
+        src, dst, sport, dport, seq, _ack, flags, payload = t
+        return 6, src, dst, sport, dport, seq, flags, payload
+    if proto == 17 and len(seg) >= 8:
+        sport, dport, ulen = struct.unpack(">HHH", seg[:6])
+        payload = seg[8:ulen] if 8 <= ulen <= len(seg) else seg[8:]
+        return 17, src, dst, sport, dport, 0, 0, payload
+    return None
+
+
+def conversations(records, tcp_ports=(), udp_ports=()):
+    """The TCP streams and UDP exchanges on the given server ports, one list
+    per connection or port pair: [(from_server, udp, ts, payload)], TCP
+    payloads in sequence without retransmitted octets. For UDP flows where
+    both ends use a server port, the first sender is the client."""
+    convs, order = {}, []
+    for link, ts, f in records:
+        t = transport_of(link, f)
+        if t is None:
+            continue
+        proto, src, dst, sport, dport, seq, flags, payload = t
+        ports = tcp_ports if proto == 6 else udp_ports
+        if sport not in ports and dport not in ports:
+            continue
+        a, b = (src, sport), (dst, dport)
+        key = (proto, min(a, b), max(a, b))
+        c = convs.get(key)
+        if c is None:
+            if proto == 6 and flags & 0x02 and not flags & 0x10:
+                c = {"client": a}
+            elif proto == 6 and flags & 0x02:
+                c = {"client": b}
+            elif dport in ports and sport not in ports:
+                c = {"client": a}
+            elif sport in ports and dport not in ports:
+                c = {"client": b}
+            else:
+                c = {"client": a}
+            c.update(msgs=[], next={})
+            convs[key] = c
+            order.append(key)
+        from_server = 0 if a == c["client"] else 1
+        if proto == 6:
+            if flags & 0x02:
+                c["next"][from_server] = (seq + 1) & 0xFFFFFFFF
+                continue
+            nxt = c["next"].get(from_server)
+            if nxt is not None:
+                skip = (nxt - seq) & 0xFFFFFFFF
+                if skip >= 0x80000000:
+                    skip = 0  # a gap: take the segment as it is
+                if skip >= len(payload):
+                    continue
+                payload = payload[skip:]
+                seq = (seq + skip) & 0xFFFFFFFF
+            c["next"][from_server] = (seq + len(payload)) & 0xFFFFFFFF
+            if not payload:
+                continue
+        c["msgs"].append((from_server, proto == 17, ts, payload))
+    return [convs[k]["msgs"] for k in order if convs[k]["msgs"]]
+
+
+def conversation_input(mode, msgs, max_records=64):
+    """The shared conversation format of fuzz/src/lib.rs: a mode byte, then
+    records [ctl][len u16 LE][payload]; ctl bit 0 from the server, bit 1
+    UDP, bits 4-7 time steps of 250 ms."""
+    out = bytearray([mode])
+    last = msgs[0][2] if msgs else 0
+    for from_server, udp, ts, payload in msgs[:max_records]:
+        step = min(15, max(0, (ts - last) // 250_000_000))
+        last = ts
+        rec = bytes([(step << 4) | (2 if udp else 0) | from_server])
+        rec += struct.pack("<H", len(payload)) + payload
+        if len(out) + len(rec) > MAX_SEED:
+            break
+        out += rec
+    return bytes(out)
+
+
 # --------------------------------------------------------------------------
 # Corpus writers
 
@@ -413,12 +517,264 @@ def seeds_sensor(corpus, raw, records, flows):
         corpus.add(out)
 
 
+def seeds_dnp3(corpus, records):
+    """DNP3 link frames of every TCP and UDP conversation on port 20000."""
+    for msgs in conversations(records, (20000,), (20000,))[:40]:
+        corpus.add(conversation_input(0, msgs))
+        # Each direction's first messages alone, for the parsers.
+        for d in (0, 1):
+            side = [m for m in msgs if m[0] == d][:4]
+            if side:
+                corpus.add(conversation_input(0, side))
+
+
+def s7comm_session(msgs):
+    """The s7comm target's segment layout: a control octet per segment,
+    bit 0 the direction, the other bits the length minus one (1-128)."""
+    out = bytearray()
+    for from_server, _udp, _ts, payload in msgs:
+        for i in range(0, len(payload), 128):
+            piece = payload[i : i + 128]
+            out += bytes([((len(piece) - 1) << 1) | from_server]) + piece
+        if len(out) > MAX_SEED - 200:
+            break
+    return bytes(out)
+
+
+def seeds_s7comm(corpus, records):
+    """TPKT/COTP payloads of every port-102 connection: the conversation,
+    and each TPKT alone (the parsers see the whole input)."""
+    for msgs in conversations(records, (102,))[:40]:
+        corpus.add(s7comm_session(msgs))
+        for _d, _u, _t, payload in msgs[:60]:
+            corpus.add(payload)
+
+
+def iec104_session(msgs):
+    """The iec104 target's layout: a head octet per segment with the length
+    (0-63) in bits 0-5, 31 s later when bit 6, from the server when bit 7."""
+    out = bytearray()
+    last = msgs[0][2] if msgs else 0
+    for from_server, _udp, ts, payload in msgs:
+        late = 0x40 if ts - last >= 31_000_000_000 else 0
+        last = ts
+        for i in range(0, len(payload), 63):
+            piece = payload[i : i + 63]
+            out += bytes([len(piece) | late | (0x80 if from_server else 0)]) + piece
+            late = 0
+        if len(out) > MAX_SEED - 200:
+            break
+    return bytes(out)
+
+
+def seeds_iec104(corpus, records):
+    """IEC 104 APDUs of every port-2404 connection."""
+    for msgs in conversations(records, (2404,))[:40]:
+        corpus.add(iec104_session(msgs))
+        for _d, _u, _t, payload in msgs[:40]:
+            corpus.add(payload)
+
+
+def seeds_enip(corpus, records):
+    """ENIP encapsulation messages (TCP and UDP 44818) and CIP I/O (UDP
+    2222): whole messages behind an even mode byte (parsers only), and each
+    conversation as odd-mode records [len u8][ctl][payload] (TCP payloads cut
+    to 254 octets; datagrams kept to their first 254)."""
+    for msgs in conversations(records, (44818,), (44818, 2222))[:40]:
+        out = bytearray(b"\x01")
+        last = msgs[0][2]
+        for from_server, udp, ts, payload in msgs:
+            step = min(15, max(0, (ts - last) // 500_000_000))
+            last = ts
+            if not udp:
+                corpus.add(b"\0" + payload)
+            pieces = [payload[:254]] if udp else [payload[i : i + 254] for i in range(0, len(payload), 254)]
+            for piece in pieces:
+                ctl = (step << 4) | from_server
+                if udp:
+                    ctl |= 2 | (4 if len(payload) and payload[:2] != b"\x63\x00" and payload[:2] != b"\x04\x00" else 0)
+                out += bytes([len(piece) + 1, ctl]) + piece
+                step = 0
+            if len(out) > MAX_SEED - 300:
+                break
+        corpus.add(out)
+
+
+def dns_name(name):
+    out = b""
+    for label in name.split("."):
+        if label:
+            out += bytes([len(label)]) + label.encode()
+    return out + b"\0"
+
+
+def dns_message(ident, flags, questions, answers=(), authority=(), additional=()):
+    """A DNS message: questions (name, type), records (name bytes, type,
+    ttl, rdata)."""
+    out = struct.pack(">HHHHHH", ident, flags, len(questions), len(answers), len(authority),
+                      len(additional))
+    for name, qtype in questions:
+        out += dns_name(name) + struct.pack(">HH", qtype, 1)
+    for section in (answers, authority, additional):
+        for name, rtype, ttl, rdata in section:
+            out += name + struct.pack(">HHIH", rtype, 1, ttl, len(rdata)) + rdata
+    return out
+
+
+def crafted_dns():
+    """Query/response pairs the public captures lack: A with a CNAME chain
+    (compressed names), AAAA, MX, SRV, TXT, PTR, NXDOMAIN."""
+    ptr = b"\xc0\x0c"  # the question name
+    pairs = []
+    q = dns_message(0x1234, 0x0100, [("plc1.plant.example", 1)])
+    r = dns_message(0x1234, 0x8180, [("plc1.plant.example", 1)],
+                    [(ptr, 5, 300, dns_name("web.plant.example")),
+                     (b"\xc0\x30", 1, 300, bytes([192, 0, 2, 7])),
+                     (b"\xc0\x30", 28, 300, bytes.fromhex("20010db8000000000000000000000007"))])
+    pairs.append((q, r))
+    q = dns_message(7, 0x0100, [("plant.example", 15)])
+    r = dns_message(7, 0x8580, [("plant.example", 15)],
+                    [(ptr, 15, 3600, struct.pack(">H", 10) + dns_name("mail.plant.example"))],
+                    [(ptr, 2, 3600, dns_name("ns1.plant.example"))],
+                    [(dns_name("ns1.plant.example"), 1, 3600, bytes([192, 0, 2, 53]))])
+    pairs.append((q, r))
+    q = dns_message(8, 0x0100, [("_opcua-tcp._tcp.plant.example", 33)])
+    r = dns_message(8, 0x8180, [("_opcua-tcp._tcp.plant.example", 33)],
+                    [(ptr, 33, 60, struct.pack(">HHH", 0, 5, 4840) + dns_name("hmi.plant.example")),
+                     (ptr, 16, 60, b"\x0bpath=/ua/ok\x05x=y=z")])
+    pairs.append((q, r))
+    q = dns_message(9, 0x0100, [("7.2.0.192.in-addr.arpa", 12)])
+    r = dns_message(9, 0x8183, [("7.2.0.192.in-addr.arpa", 12)])
+    pairs.append((q, r))
+    r = dns_message(9, 0x8180, [("7.2.0.192.in-addr.arpa", 12)],
+                    [(ptr, 12, 60, dns_name("historian.plant.example"))])
+    pairs.append((q, r))
+    return pairs
+
+
+def seeds_dns(corpus, records, crafted=False):
+    """DNS-format datagrams of the captures (LLMNR on 5355, NetBIOS name
+    service on 137, mDNS on 5353, DNS on 53) replayed as DNS over UDP, and,
+    once, the crafted pairs over UDP and over TCP (two-octet lengths)."""
+    for msgs in conversations(records, (53,), (53, 137, 5353, 5355))[:30]:
+        corpus.add(conversation_input(0, [(d, True, t, p) for d, _u, t, p in msgs], 16))
+    if crafted:
+        for q, r in crafted_dns():
+            corpus.add(conversation_input(0, [(0, True, 0, q), (1, True, 10**7, r)]))
+            framed = [(0, False, 0, struct.pack(">H", len(q)) + q),
+                      (1, False, 10**7, struct.pack(">H", len(r)) + r)]
+            corpus.add(conversation_input(0, framed))
+
+
+def seeds_netbios(corpus, records):
+    """NetBIOS name service datagrams (UDP 137) of every conversation."""
+    for msgs in conversations(records, (), (137,))[:60]:
+        corpus.add(conversation_input(0, msgs, 16))
+
+
+def seeds_dhcp(corpus, records):
+    """DHCP datagrams (UDP 67/68), each conversation, and each message alone."""
+    for msgs in conversations(records, (), (67, 68))[:40]:
+        corpus.add(conversation_input(0, msgs, 16))
+        for m in msgs[:8]:
+            corpus.add(conversation_input(0, [m]))
+
+
+def crafted_http():
+    """Request/response exchanges: a head past the field and size caps,
+    Content-Length, chunked with trailers, HEAD, 304, pipelined requests, a
+    POST with a body."""
+    req = b"GET /status.html HTTP/1.1\r\nHost: 10.0.0.2\r\nUser-Agent: Mozilla/5.0 (X11; Linux x86_64)\r\nAccept: */*\r\n\r\n"
+    res = b"HTTP/1.1 200 OK\r\nServer: GoAhead-Webs\r\nContent-Type: text/html\r\nContent-Length: 13\r\n\r\n<html></html>"
+    chunked = (b"HTTP/1.1 200 OK\r\nServer: lighttpd/1.4\r\nTransfer-Encoding: chunked\r\n\r\n"
+               b"5\r\nhello\r\n1a;ext=1\r\nabcdefghijklmnopqrstuvwxyz\r\n0\r\nX-Trailer: t\r\n\r\n")
+    head = b"HEAD / HTTP/1.1\r\nHost: plc\r\n\r\n"
+    res304 = b"HTTP/1.1 304 Not Modified\r\nETag: \"1\"\r\n\r\n"
+    post = b"POST /cgi-bin/write HTTP/1.0\r\nContent-Length: 11\r\nContent-Type: application/x-www-form-urlencoded\r\n\r\nvalue=42&x=1"
+    res10 = b"HTTP/1.0 200 OK\r\nServer: Boa/0.94\r\n\r\nuntil close"
+    # Past MAX_HEADERS (128 fields) and MAX_HEAD_LEN (16 KiB): 150 fields
+    # of 115 octets, in segments of 4 KiB.
+    big = b"GET /trend HTTP/1.1\r\n" + b"".join(
+        b"X-Field-%03d: %s\r\n" % (i, b"v" * 100) for i in range(150)) + b"\r\n"
+    return [
+        [(0, big[i : i + 4096]) for i in range(0, len(big), 4096)] + [(1, res)],
+        [(0, req), (1, res)],
+        [(0, req), (1, chunked[:40]), (1, chunked[40:])],
+        [(0, head + req), (1, res304 + res)],
+        [(0, post[:30]), (0, post[30:]), (1, res10)],
+    ]
+
+
+def seeds_http(corpus, records, crafted=False):
+    """HTTP heads: TCP conversations on port 80 and 8080, SSDP (HTTP over UDP
+    1900) datagrams replayed as one TCP stream, the crafted exchanges."""
+    for msgs in conversations(records, (80, 8080))[:30]:
+        corpus.add(conversation_input(0, [(d, False, t, p) for d, _u, t, p in msgs]))
+    for msgs in conversations(records, (), (1900,))[:10]:
+        corpus.add(conversation_input(0, [(d, False, t, p) for d, _u, t, p in msgs], 8))
+    if crafted:
+        for ex in crafted_http():
+            msgs = [(d, False, i * 10**7, p) for i, (d, p) in enumerate(ex)]
+            corpus.add(conversation_input(0, msgs))
+            corpus.add(conversation_input(1, msgs))
+
+
+def seeds_bacnet(corpus, records):
+    """BACnet/IP datagrams (UDP 47808) of every conversation, and each of
+    the first datagrams alone."""
+    for msgs in conversations(records, (), (47808,))[:40]:
+        corpus.add(conversation_input(0, msgs, 32))
+        for m in msgs[:6]:
+            corpus.add(conversation_input(0, [m]))
+
+
+def seeds_opcua(corpus, records):
+    """OPC UA Binary connections (TCP 4840)."""
+    for msgs in conversations(records, (4840,))[:40]:
+        corpus.add(conversation_input(0, msgs))
+
+
+def seeds_profinet_dcp(corpus, records):
+    """PROFINET DCP frames (EtherType 0x8892 with a DCP frame id): the
+    payload from the frame id on, the first sender as the controller."""
+    frames = []
+    for link, ts, f in records:
+        if link != 1 or len(f) < 16:
+            continue
+        n = network(link, f)
+        if n is None or n[0] != 0x8892:
+            continue
+        payload = f[n[1] :]
+        if len(payload) < 2 or not 0xFEFC <= struct.unpack(">H", payload[:2])[0] <= 0xFEFF:
+            continue
+        frames.append((ts, f[6:12], f[0] & 1, n[1] > 14, payload))
+    if not frames:
+        return
+    controller = frames[0][1]
+    for start in range(0, min(len(frames), 256), 32):
+        out = bytearray(b"\0")
+        last = frames[start][0]
+        for ts, src, multicast, tagged, payload in frames[start : start + 32]:
+            step = min(15, max(0, (ts - last) // 250_000_000))
+            last = ts
+            ctl = (step << 4) | (4 if tagged else 0) | (2 if multicast else 0)
+            ctl |= 0 if src == controller else 1
+            out += bytes([ctl]) + struct.pack("<H", len(payload)) + payload
+        corpus.add(out)
+    for ts, src, multicast, tagged, payload in frames[:16]:
+        corpus.add(b"\0" + bytes([(2 if multicast else 0) | (0 if src == controller else 1)])
+                   + struct.pack("<H", len(payload)) + payload)
+
+
 def main():
     default = os.environ.get("PLANTSHIELD_PCAPS") or str(FUZZ.parent.parent / "shared" / "pcaps")
     root = Path(sys.argv[1] if len(sys.argv) > 1 else default)
     if not root.is_dir():
         sys.exit(f"seed.py: no capture folder at {root}")
-    corpora = {t: Corpus(t) for t in ("capture_reader", "decode", "reassembly", "modbus", "sensor")}
+    targets = ("capture_reader", "decode", "reassembly", "modbus", "sensor", "dnp3", "s7comm",
+               "iec104", "enip", "dns", "netbios", "dhcp", "http", "bacnet", "opcua",
+               "profinet_dcp")
+    corpora = {t: Corpus(t) for t in targets}
     files = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix in (".pcap", ".pcapng", ".cap"))
     for p in files:
         with open(p, "rb") as fh:
@@ -430,7 +786,21 @@ def main():
         seeds_reassembly(corpora["reassembly"], dict(list(flows.items())[:20]))
         seeds_modbus(corpora["modbus"], flows)
         seeds_sensor(corpora["sensor"], raw, records, flows)
+        some = records[:20000]
+        seeds_dnp3(corpora["dnp3"], some)
+        seeds_s7comm(corpora["s7comm"], some)
+        seeds_iec104(corpora["iec104"], some)
+        seeds_enip(corpora["enip"], some)
+        seeds_dns(corpora["dns"], some)
+        seeds_netbios(corpora["netbios"], some)
+        seeds_dhcp(corpora["dhcp"], some)
+        seeds_http(corpora["http"], some)
+        seeds_bacnet(corpora["bacnet"], some)
+        seeds_opcua(corpora["opcua"], some)
+        seeds_profinet_dcp(corpora["profinet_dcp"], some)
     ipv4_fragment_seeds(corpora["decode"])
+    seeds_dns(corpora["dns"], [], crafted=True)
+    seeds_http(corpora["http"], [], crafted=True)
     for cap in extreme_timestamp_captures():
         corpora["capture_reader"].add(cap)
         corpora["sensor"].add(b"\x01" + cap)

@@ -1,47 +1,98 @@
 //! BACnet/IP: the pure parsers on arbitrary bytes (BVLL message, NPDU,
-//! APDU, every service decoder, the tag reader), then the same bytes as
+//! APDU, every service decoder, the tag reader), then a conversation of
 //! UDP datagrams on port 47808 through the whole sensor (pairing,
 //! segmentation, JSON).
 //!
-//! Input layout: the first byte picks where datagrams are cut (0: one
-//! datagram; n: every n bytes) and which side sends each; the rest is the
-//! payload. Odd datagrams get a BACnet/IP BVLC header in front.
+//! Checks: nothing panics; BVLC table entries, NPDU addresses, APDU data,
+//! tag contents, property values, access results and names lie inside the
+//! bytes they were read from; the tag walk advances and stays in bounds;
+//! the BVLC length flags agree with the datagram; object identifiers
+//! round-trip through `to_u32`/`from_u32`; no flow is left after
+//! `finish`.
+//!
+//! Input: a mode byte (bit 0: datagrams without a BVLC header get one
+//! written in front, as Original-Unicast-NPDU), then a conversation of
+//! records `[ctl][len u16 LE][payload]` (see `fuzz/src/lib.rs`), all UDP
+//! 47808 <-> 47808 (bit 0 picks the sender). The parsers see each payload,
+//! and the input after the mode byte whole.
 
 #![no_main]
 
-use std::net::{IpAddr, Ipv4Addr};
-
 use libfuzzer_sys::fuzz_target;
-use plantshield_capture::{LinkType, Packet};
-use plantshield_decode::craft::{self, Endpoints};
-use plantshield_decode::MacAddr;
-use plantshield_protocols::bacnet::services::{self, AccessList};
-use plantshield_protocols::bacnet::{self, tags, ConfirmedService, Message};
-use plantshield_sensor::json::JsonSink;
-use plantshield_sensor::{Sensor, SensorConfig};
+use plantshield_fuzz::{records, run_sensor, within, Record};
+use plantshield_protocols::bacnet::services::{self, AccessList, AccessResult};
+use plantshield_protocols::bacnet::tags::{self, read_tag, Value};
+use plantshield_protocols::bacnet::{self, Body, ConfirmedService, Flags, Message, ObjectId};
+use plantshield_protocols::cursor::Cursor;
 
 fn parsers(data: &[u8]) {
     let _ = bacnet::probe(data, true);
     let _ = bacnet::probe(data, false);
     if let Ok(m) = Message::parse(data) {
         let _ = m.relayed();
-        if let Some(a) = m.apdu() {
-            service_data(a.data);
+        within(data, m.bvlc.entries);
+        let len = usize::from(m.bvlc.length);
+        let mismatch = m.flags.has(Flags::BVLC_LENGTH_MISMATCH);
+        assert_eq!(mismatch, len > data.len() || len < 4);
+        assert_eq!(
+            m.flags.has(Flags::TRAILING_BYTES),
+            !mismatch && len < data.len()
+        );
+        if let Some(n) = m.npdu {
+            for (_, mac) in [n.destination, n.source].into_iter().flatten() {
+                within(data, mac);
+            }
         }
+        match m.body {
+            Body::Apdu(a) => {
+                within(data, a.data);
+                service_data(a.data);
+            }
+            Body::Network(d) => within(data, d),
+            _ => {}
+        }
+        let _ = m.flags.names().count();
     }
     // The bytes as an APDU and as service parameters.
     if let Some(a) = bacnet::parse_apdu(data) {
+        within(data, a.data);
         service_data(a.data);
     }
     service_data(data);
 }
 
+fn object(o: ObjectId) {
+    assert_eq!(ObjectId::from_u32(o.to_u32()), o);
+}
+
+fn value(v: &Value<'_>) {
+    let _ = (v.text(), v.as_u64());
+    if let Value::ObjectId(o) = v {
+        object(*o);
+    }
+}
+
 fn service_data(d: &[u8]) {
-    let _ = services::i_am(d);
+    if let Some(i) = services::i_am(d) {
+        object(i.device);
+    }
     let _ = services::who_is(d);
-    let _ = services::who_has(d);
-    let _ = services::i_have(d);
-    let _ = services::property_ref(d);
+    if let Some(w) = services::who_has(d) {
+        if let Some(n) = &w.name {
+            value(n);
+        }
+    }
+    if let Some(h) = services::i_have(d) {
+        object(h.device);
+        object(h.object);
+        value(&h.name);
+    }
+    if let Some(p) = services::property_ref(d) {
+        object(p.object);
+        if let Some(v) = p.value {
+            within(d, v);
+        }
+    }
     let _ = services::error(d);
     let _ = services::reinitialize(d);
     let _ = services::communication_control(d);
@@ -51,73 +102,63 @@ fn service_data(d: &[u8]) {
         let _ = services::request_object(ConfirmedService(s), d);
         let _ = services::file_access(ConfirmedService(s), d);
     }
-    for l in [AccessList::ReadRequest, AccessList::ReadAck, AccessList::WriteRequest] {
+    for l in [
+        AccessList::ReadRequest,
+        AccessList::ReadAck,
+        AccessList::WriteRequest,
+    ] {
         let mut it = services::access_items(d, l);
-        for _ in it.by_ref() {}
+        for item in it.by_ref() {
+            object(item.object);
+            if let AccessResult::Value(v) = item.result {
+                within(d, v);
+            }
+        }
         let _ = it.malformed();
     }
     for v in tags::app_values(d) {
-        let _ = v.text();
+        value(&v);
+    }
+    // The tag walk: each tag's content inside the data, progress each step.
+    let mut c = Cursor::new(d);
+    let mut at = 0;
+    while let Some(t) = read_tag(&mut c) {
+        within(d, t.content());
+        assert!(c.position() > at && c.position() <= d.len());
+        at = c.position();
     }
 }
 
-fn sensor(data: &[u8]) {
-    let Some((&mode, payload)) = data.split_first() else {
-        return;
-    };
-    let ep = Endpoints {
-        src_mac: MacAddr([2, 0, 0, 0, 0, 1]),
-        dst_mac: MacAddr([2, 0, 0, 0, 0, 2]),
-        src_ip: IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)),
-        dst_ip: IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)),
-        src_port: bacnet::PORT,
-        dst_port: bacnet::PORT,
-        vlan: None,
-    };
-    let cut = usize::from(mode & 0x3f).max(1);
-    let chunks: Vec<&[u8]> = if mode & 0x3f == 0 {
-        vec![payload]
+/// A datagram as sent: with mode bit 0, one that does not start with the
+/// BACnet/IP type octet gets an Original-Unicast-NPDU header.
+fn datagram(mode: u8, p: &[u8]) -> Vec<u8> {
+    if mode & 1 != 0 && p.first() != Some(&0x81) {
+        let mut v = vec![0x81, 0x0a];
+        v.extend_from_slice(&((p.len() + 4).min(0xffff) as u16).to_be_bytes());
+        v.extend_from_slice(p);
+        v
     } else {
-        payload.chunks(cut).collect()
-    };
-    let mut frames = Vec::new();
-    for (i, c) in chunks.iter().enumerate() {
-        let e = if (i + usize::from(mode >> 6)) % 3 == 2 {
-            ep.reversed()
-        } else {
-            ep
-        };
-        let d = if i % 2 == 1 {
-            let mut v = vec![0x81, 0x0a];
-            v.extend_from_slice(&((c.len() + 4) as u16).to_be_bytes());
-            v.extend_from_slice(c);
-            v
-        } else {
-            c.to_vec()
-        };
-        frames.push(craft::udp_frame(&e, &d));
+        p.to_vec()
     }
-    let cfg = SensorConfig {
-        max_pending_transactions: 4,
-        ..SensorConfig::default()
-    };
-    let mut s = Sensor::new(cfg);
-    let mut sink = JsonSink::new(std::io::sink(), "fuzz", 8);
-    for (i, f) in frames.iter().enumerate() {
-        let pkt = Packet {
-            ts_ns: 1_700_000_000_000_000_000 + (i as i64) * 3_000_000_000,
-            link_type: LinkType::ETHERNET,
-            data: f,
-            orig_len: f.len() as u32,
-            interface: 0,
-        };
-        s.process(&pkt, &mut sink);
-    }
-    s.finish(&mut sink);
-    let _ = sink.finish();
 }
 
 fuzz_target!(|data: &[u8]| {
-    parsers(data);
-    sensor(data);
+    let Some((&mode, rest)) = data.split_first() else {
+        return;
+    };
+    parsers(rest);
+    let recs = records(rest);
+    let sent: Vec<Vec<u8>> = recs.iter().map(|r| datagram(mode, r.payload)).collect();
+    let recs: Vec<Record<'_>> = recs
+        .iter()
+        .zip(&sent)
+        .map(|(r, p)| {
+            parsers(p);
+            Record {
+                ctl: r.ctl | 2,
+                payload: p,
+            }
+        })
+        .collect();
+    run_sensor(&recs, None, Some((bacnet::PORT, bacnet::PORT)));
 });

@@ -4,7 +4,11 @@
 //! replies, EPATHs, Unconnected_Send, Forward_Open/Close, Multiple Service
 //! Packet entries, Logix tag data and values, identity) and, for odd mode
 //! bytes, the EtherNet/IP session through the sensor and the JSON sink.
-//! Nothing may panic, and every borrowed view must lie within the input.
+//! Nothing may panic, every borrowed view must lie within the input, a
+//! valid encapsulation header must be written back unchanged by
+//! `Header::emit`, EPATHs have at most `MAX_SEGMENTS` + 1 segments, typed
+//! tag values no more than their data octets, and no flow is left after
+//! `finish`.
 //!
 //! Input: a mode byte, then
 //! - the parsers see the rest whole, and as a CIP message after an
@@ -22,6 +26,7 @@ use libfuzzer_sys::fuzz_target;
 use plantshield_capture::{CaptureReader, LinkType, PcapWriter};
 use plantshield_decode::craft::{tcp_frame, udp_frame, Endpoints};
 use plantshield_decode::{MacAddr, TcpFlags};
+use plantshield_fuzz::within;
 use plantshield_protocols::enip::{
     parse_body, parse_io, parse_request, parse_response, probe, Body, Command, ConnectionFailure,
     EncapStatus, Epath, ForwardClose, ForwardCloseReply, ForwardOpen, ForwardOpenReply, Header,
@@ -30,11 +35,6 @@ use plantshield_protocols::enip::{
 };
 use plantshield_sensor::json::JsonSink;
 use plantshield_sensor::{Sensor, SensorConfig};
-
-fn within(outer: &[u8], inner: &[u8]) {
-    let (o, i) = (outer.as_ptr() as usize, inner.as_ptr() as usize);
-    assert!(inner.is_empty() || (i >= o && i + inner.len() <= o + outer.len()));
-}
 
 fn path(outer: &[u8], p: Epath<'_>) {
     within(outer, p.bytes);
@@ -126,6 +126,10 @@ fn parsers(b: &[u8]) {
     let Ok(h) = Header::parse(b) else {
         return;
     };
+    // A valid header is written back octet for octet.
+    let mut out = Vec::new();
+    h.emit(&mut out);
+    assert_eq!(out, b[..HEADER_LEN]);
     std::hint::black_box((h.command.name(), h.status.name(), h.command.operation()));
     let data = &b[HEADER_LEN..b.len().min(h.pdu_len())];
     for command in [

@@ -1,7 +1,9 @@
 //! IEC 60870-5-104 parser entry points on arbitrary bytes: the content
 //! probe, APDU framing over a byte stream, the ASDU parser with every
 //! information object decoded and every name looked up. Nothing may panic,
-//! and what the parsers return must stay within the input. Then the same
+//! and what the parsers return must stay within the input; control octets,
+//! clean APDUs (`emit_apdu`), every ASDU (`emit_asdu`) and CP56Time2a
+//! times round trip. Then the same
 //! bytes as a TCP conversation on port 2404 through the whole sensor
 //! (session, pairing, JSON): each input byte `h` heads a segment of
 //! `h & 0x3f` bytes, sent by the server when `h & 0x80`, 31 s after the
@@ -16,7 +18,8 @@ use plantshield_capture::{LinkType, Packet};
 use plantshield_decode::craft::{tcp_frame, Endpoints};
 use plantshield_decode::{MacAddr, TcpFlags};
 use plantshield_protocols::iec104::{
-    apdu_size, parse_apdu, parse_asdu, probe, Control, Time, MAX_APDU_LEN, MAX_ASDU_LEN,
+    apdu_size, emit_apdu, emit_asdu, parse_apdu, parse_asdu, probe, ApciFlags, Control, Cp56Time2a,
+    Time, MAX_APDU_LEN, MAX_ASDU_LEN,
 };
 use plantshield_sensor::json::JsonSink;
 use plantshield_sensor::{Sensor, SensorConfig};
@@ -35,6 +38,19 @@ fuzz_target!(|data: &[u8]| {
                 let apdu = parse_apdu(rest).expect("a complete APDU parses");
                 assert!(apdu.asdu.len() <= MAX_ASDU_LEN);
                 let _ = apdu.flags.names().count();
+                // Control octets round trip unless reserved bits were set;
+                // a clean APDU is rebuilt exactly by `emit_apdu`.
+                let mut out = Vec::new();
+                apdu.control.emit(&mut out);
+                assert_eq!(Control::parse(out[..].try_into().unwrap()), apdu.control);
+                if !apdu.flags.has(ApciFlags::RESERVED_CONTROL_BITS) {
+                    assert_eq!(out, apdu.control_octets);
+                }
+                if apdu.flags.is_empty() {
+                    out.clear();
+                    emit_apdu(apdu.control, apdu.asdu, &mut out);
+                    assert_eq!(out, rest[..n]);
+                }
                 match apdu.control {
                     Control::I { send, receive } => {
                         assert!(send < 0x8000 && receive < 0x8000);
@@ -95,7 +111,11 @@ fn session(data: &[u8]) {
         let n = usize::from(h & 0x3f).min(r.len());
         let (seg, r2) = r.split_at(n);
         rest = r2;
-        ts += if h & 0x40 != 0 { 31_000_000_000 } else { 1_000_000 };
+        ts += if h & 0x40 != 0 {
+            31_000_000_000
+        } else {
+            1_000_000
+        };
         let flags = TcpFlags::ACK | TcpFlags::PSH;
         let frame = if h & 0x80 == 0 {
             let f = tcp_frame(&ep, cseq, sseq, flags, seg);
@@ -108,15 +128,31 @@ fn session(data: &[u8]) {
         };
         feed(&mut sensor, ts, frame);
     }
-    drop(feed);
     sensor.finish(&mut sink);
-    let _ = sink.finish();
+    sink.finish().expect("io::sink never fails");
+    assert_eq!(sensor.active_flows(), 0);
 }
 
 fn asdu(b: &[u8]) {
     match parse_asdu(b) {
         Ok(a) => {
-            let _ = (a.type_id.name(), a.type_id.mnemonic(), a.type_id.operation());
+            // The data unit identifier and objects rebuild the ASDU.
+            let mut out = Vec::new();
+            emit_asdu(
+                a.type_id,
+                a.vsq,
+                a.cot,
+                a.originator,
+                a.common_address,
+                a.objects,
+                &mut out,
+            );
+            assert_eq!(out, b);
+            let _ = (
+                a.type_id.name(),
+                a.type_id.mnemonic(),
+                a.type_id.operation(),
+            );
             let _ = (a.cot.cause().name(), a.flags.names().count());
             let _ = a.first_ioa();
             let mut n = 0;
@@ -129,7 +165,13 @@ fn asdu(b: &[u8]) {
                 }
                 s.clear();
                 match o.element.time {
-                    Some(Time::Cp56(t)) => t.format(&mut s),
+                    Some(Time::Cp56(t)) => {
+                        // Written and read again, a time is the same time.
+                        let mut w = Vec::new();
+                        t.emit(&mut w);
+                        assert_eq!(Cp56Time2a::parse(&w), Some(t));
+                        t.format(&mut s)
+                    }
                     Some(Time::Cp24(t)) => t.format(&mut s),
                     None => {}
                 }

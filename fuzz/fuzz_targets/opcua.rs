@@ -1,57 +1,104 @@
 //! OPC UA Binary: the pure parsers on arbitrary bytes (message header,
 //! Hello, Acknowledge, Error, secure chunks, service bodies and the
-//! service decoders), then the same bytes as a TCP conversation on port
-//! 4840 through the whole sensor (framing, channels, chunks, pairing,
-//! JSON).
+//! service decoders), then a conversation on TCP port 4840 through the
+//! whole sensor (framing, channels, chunks, pairing, JSON).
 //!
-//! Input layout: the first byte picks where segments are cut (0: one
-//! segment; n: every n bytes) and which side sends each; the rest is the
-//! stream.
+//! Checks: nothing panics; message headers found in a stream have a size
+//! of at least 8 and a type whose code reads back as the same type;
+//! endpoint URLs, reasons, policy URIs, chunk rests, sequence bodies,
+//! service parameters and the strings of endpoint descriptions lie inside
+//! the bytes they were read from; an endpoint list yields no more than
+//! its count; no flow is left after `finish`.
+//!
+//! Input: a mode byte (unused), then a conversation of records `[ctl][len
+//! u16 LE][payload]` (see `fuzz/src/lib.rs`), in-order TCP segments of one
+//! connection (bit 0 picks the sender). The parsers see each payload as a
+//! stream of messages, and the input after the mode byte whole.
 
 #![no_main]
 
-use std::net::{IpAddr, Ipv4Addr};
-
 use libfuzzer_sys::fuzz_target;
-use plantshield_capture::{LinkType, Packet};
-use plantshield_decode::craft::{self, Endpoints};
-use plantshield_decode::{MacAddr, TcpFlags};
+use plantshield_fuzz::{records, run_sensor, within};
 use plantshield_protocols::opcua::services::{self, ServiceId};
-use plantshield_protocols::opcua::{self, Chunk, Header, Service, HEADER_LEN};
-use plantshield_sensor::json::JsonSink;
-use plantshield_sensor::{Sensor, SensorConfig};
+use plantshield_protocols::opcua::{
+    self, Chunk, Header, MessageType, Security, Service, HEADER_LEN,
+};
+
+fn opt(outer: &[u8], inner: Option<&[u8]>) {
+    if let Some(i) = inner {
+        within(outer, i);
+    }
+}
 
 fn parsers(data: &[u8]) {
     let _ = opcua::probe(data, true);
     let _ = opcua::probe(data, false);
-    let _ = Header::parse(data);
+    // The bytes as a stream of messages, as the session frames them.
+    let mut rest = data;
+    while let Ok(h) = Header::parse(rest) {
+        assert!(h.size as usize >= HEADER_LEN);
+        let code: [u8; 3] = h.message_type.code().as_bytes().try_into().unwrap();
+        assert_eq!(MessageType::from_bytes(code), Some(h.message_type));
+        let end = (h.size as usize).min(rest.len());
+        message(&rest[..end]);
+        rest = &rest[end..];
+    }
+    message(data);
+    service(data);
+}
+
+fn message(data: &[u8]) {
     let body = data.get(HEADER_LEN..).unwrap_or(&[]);
-    let _ = opcua::Hello::parse(body);
+    if let Some(h) = opcua::Hello::parse(body) {
+        opt(body, h.endpoint_url);
+    }
     let _ = opcua::Acknowledge::parse(body);
-    let _ = opcua::ErrorMessage::parse(body);
+    if let Some(e) = opcua::ErrorMessage::parse(body) {
+        opt(body, e.reason);
+    }
     if let Some(c) = Chunk::parse(data) {
+        within(data, c.rest);
+        if let Security::Asymmetric { policy_uri, .. } = c.security {
+            opt(data, policy_uri);
+        }
         if let Some((_, _, b)) = c.sequence() {
+            within(c.rest, b);
             service(b);
         }
     }
-    service(data);
+}
+
+fn endpoints(p: &[u8], e: services::Endpoints<'_>) {
+    let count = e.count;
+    let mut n = 0;
+    for ep in e {
+        n += 1;
+        opt(p, ep.endpoint_url);
+        opt(p, ep.security_policy_uri);
+    }
+    assert!(n <= count);
 }
 
 fn service(b: &[u8]) {
     let Some(s) = Service::parse(b) else {
         return;
     };
+    within(b, s.params);
     let _ = s.type_id.text();
     let p = s.params;
     let _ = services::open_request(p);
     let _ = services::open_response(p);
-    let _ = services::create_session_request(p);
+    if let Some(c) = services::create_session_request(p) {
+        opt(p, c.server_uri);
+        opt(p, c.endpoint_url);
+        opt(p, c.session_name);
+    }
     if let Some((id, e)) = services::create_session_response(p) {
         let _ = id.text();
-        for _ in e {}
+        endpoints(p, e);
     }
     if let Some(e) = services::get_endpoints_response(p) {
-        for _ in e {}
+        endpoints(p, e);
     }
     let _ = services::activate_session_token(p);
     for id in [631, 673, 712, 527] {
@@ -62,64 +109,14 @@ fn service(b: &[u8]) {
     }
 }
 
-fn sensor(data: &[u8]) {
-    let Some((&mode, payload)) = data.split_first() else {
+fuzz_target!(|data: &[u8]| {
+    let Some((_, rest)) = data.split_first() else {
         return;
     };
-    let ep = Endpoints {
-        src_mac: MacAddr([2, 0, 0, 0, 0, 1]),
-        dst_mac: MacAddr([2, 0, 0, 0, 0, 2]),
-        src_ip: IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)),
-        dst_ip: IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)),
-        src_port: 40000,
-        dst_port: opcua::PORT,
-        vlan: None,
-    };
-    let cut = usize::from(mode & 0x3f).max(1);
-    let chunks: Vec<&[u8]> = if mode & 0x3f == 0 {
-        vec![payload]
-    } else {
-        payload.chunks(cut).collect()
-    };
-    let mut frames = Vec::new();
-    let (mut cseq, mut sseq) = (1000u32, 5000u32);
-    let r = ep.reversed();
-    frames.push(craft::tcp_frame(&ep, cseq, 0, TcpFlags::SYN, b""));
-    cseq += 1;
-    frames.push(craft::tcp_frame(&r, sseq, cseq, TcpFlags::SYN | TcpFlags::ACK, b""));
-    sseq += 1;
-    for (i, c) in chunks.iter().enumerate() {
-        let from_client = (i + usize::from(mode >> 6)) % 3 != 2;
-        let flags = TcpFlags::ACK | TcpFlags::PSH;
-        if from_client {
-            frames.push(craft::tcp_frame(&ep, cseq, sseq, flags, c));
-            cseq = cseq.wrapping_add(c.len() as u32);
-        } else {
-            frames.push(craft::tcp_frame(&r, sseq, cseq, flags, c));
-            sseq = sseq.wrapping_add(c.len() as u32);
-        }
+    parsers(rest);
+    let recs = records(rest);
+    for r in &recs {
+        parsers(r.payload);
     }
-    let cfg = SensorConfig {
-        max_pending_transactions: 4,
-        ..SensorConfig::default()
-    };
-    let mut s = Sensor::new(cfg);
-    let mut sink = JsonSink::new(std::io::sink(), "fuzz", 8);
-    for (i, f) in frames.iter().enumerate() {
-        let pkt = Packet {
-            ts_ns: 1_700_000_000_000_000_000 + (i as i64) * 1_000_000,
-            link_type: LinkType::ETHERNET,
-            data: f,
-            orig_len: f.len() as u32,
-            interface: 0,
-        };
-        s.process(&pkt, &mut sink);
-    }
-    s.finish(&mut sink);
-    let _ = sink.finish();
-}
-
-fuzz_target!(|data: &[u8]| {
-    parsers(data);
-    sensor(data);
+    run_sensor(&recs, Some(opcua::PORT), None);
 });

@@ -1,10 +1,21 @@
 //! PROFINET DCP: the pure parser on arbitrary bytes (header, blocks, block
-//! values), then the same bytes cut into Ethernet frames of EtherType
-//! 0x8892 through the whole sensor (pairing of Set and Get, JSON).
+//! values), then a sequence of Ethernet frames of EtherType 0x8892 through
+//! the whole sensor (pairing of Set and Get by xid, Identify, Hello,
+//! transaction timeouts, JSON).
 //!
-//! Input layout: the first byte picks where frames are cut (0: one frame;
-//! n: every n bytes), which side sends each and whether it is VLAN tagged;
-//! each frame gets a DCP frame id chosen by its position.
+//! Checks: nothing panics; a message's data lies inside the payload and is
+//! no longer than its length field (the length mismatch flag set exactly
+//! when the field promises more); blocks lie inside the data, at most
+//! `MAX_BLOCKS` of them; block values that borrow (names, vendor values,
+//! options, alias, DHCP) lie inside their block; no flow is left after
+//! `finish`.
+//!
+//! Input: a mode byte (unused), then records `[ctl][len u16 LE][payload]`,
+//! each an Ethernet frame whose payload starts at the DCP frame id:
+//! `ctl` bit 0 is the sender (0: the controller 02:00:00:00:00:01, 1: the
+//! device 02:00:00:00:00:02), bit 1 sends to the DCP multicast address
+//! 01:0e:cf:00:00:00 instead, bit 2 adds a VLAN tag, bits 4-7 advance time
+//! in 250 ms steps (the transaction timeout is 1 s).
 
 #![no_main]
 
@@ -12,66 +23,79 @@ use libfuzzer_sys::fuzz_target;
 use plantshield_capture::{LinkType, Packet};
 use plantshield_decode::craft;
 use plantshield_decode::MacAddr;
-use plantshield_protocols::profinet::{self, BlockValue, DcpMessage};
+use plantshield_fuzz::{config, records, within};
+use plantshield_protocols::profinet::{self, BlockValue, DcpMessage, Flags, MAX_BLOCKS};
 use plantshield_sensor::json::JsonSink;
-use plantshield_sensor::{Sensor, SensorConfig};
+use plantshield_sensor::Sensor;
 
 fn parsers(data: &[u8]) {
-    if let Ok(m) = DcpMessage::parse(data) {
-        for b in m.blocks() {
-            let _ = BlockValue::of(&b);
-            let _ = profinet::block_name(b.option, b.suboption);
-        }
-        let _ = m.blocks_malformed();
-    }
-}
-
-fn sensor(data: &[u8]) {
-    let Some((&mode, payload)) = data.split_first() else {
+    let Ok(m) = DcpMessage::parse(data) else {
         return;
     };
-    let (a, b) = (MacAddr([2, 0, 0, 0, 0, 1]), MacAddr([2, 0, 0, 0, 0, 2]));
-    let cut = usize::from(mode & 0x1f).max(1);
-    let chunks: Vec<&[u8]> = if mode & 0x1f == 0 {
-        vec![payload]
-    } else {
-        payload.chunks(cut * 4).collect()
-    };
-    let mut frames = Vec::new();
-    for (i, c) in chunks.iter().enumerate() {
-        let (s, d) = if (i + usize::from(mode >> 6)) % 2 == 0 {
-            (a, b)
-        } else {
-            (b, a)
-        };
-        let vlan = (mode & 0x20 != 0).then_some(7);
-        let mut f = Vec::new();
-        craft::ethernet(&mut f, s, d, vlan, profinet::ETHERTYPE);
-        f.extend_from_slice(&(profinet::FRAME_HELLO + (i % 4) as u16).to_be_bytes());
-        f.extend_from_slice(c);
-        frames.push(f);
+    within(data, m.data);
+    assert!(m.data.len() <= usize::from(m.data_length));
+    assert_eq!(
+        m.flags.has(Flags::LENGTH_MISMATCH),
+        m.data.len() < usize::from(m.data_length)
+    );
+    let _ = m.flags.names().count();
+    let mut n = 0;
+    for b in m.blocks() {
+        n += 1;
+        within(m.data, b.data);
+        let v = BlockValue::of(&b);
+        match v {
+            BlockValue::VendorValue(x)
+            | BlockValue::NameOfStation(x)
+            | BlockValue::Options(x)
+            | BlockValue::Alias(x)
+            | BlockValue::Dhcp(_, x) => within(b.data, x),
+            BlockValue::Role(r) => {
+                let _ = profinet::role_names(r).count();
+            }
+            BlockValue::Response { error, .. } => {
+                let _ = profinet::block_error_name(error);
+            }
+            _ => {}
+        }
+        let _ = profinet::block_name(b.option, b.suboption);
     }
-    let cfg = SensorConfig {
-        max_pending_transactions: 4,
-        ..SensorConfig::default()
+    assert!(n <= MAX_BLOCKS);
+    let _ = m.blocks_malformed();
+}
+
+fuzz_target!(|data: &[u8]| {
+    let Some((_, rest)) = data.split_first() else {
+        return;
     };
-    let mut s = Sensor::new(cfg);
+    parsers(rest);
+    let recs = records(rest);
+    let (a, b) = (MacAddr([2, 0, 0, 0, 0, 1]), MacAddr([2, 0, 0, 0, 0, 2]));
+    let multicast = MacAddr([0x01, 0x0e, 0xcf, 0, 0, 0]);
+    let mut s = Sensor::new(config());
     let mut sink = JsonSink::new(std::io::sink(), "fuzz", 8);
-    for (i, f) in frames.iter().enumerate() {
+    let mut ts = 1_700_000_000_000_000_000i64;
+    for r in &recs {
+        parsers(r.payload);
+        let (src, mut dst) = if r.ctl & 1 == 0 { (a, b) } else { (b, a) };
+        if r.ctl & 2 != 0 {
+            dst = multicast;
+        }
+        let vlan = (r.ctl & 4 != 0).then_some(7);
+        let mut f = Vec::new();
+        craft::ethernet(&mut f, src, dst, vlan, profinet::ETHERTYPE);
+        f.extend_from_slice(r.payload);
+        ts += i64::from(r.ctl >> 4) * 250_000_000 + 1_000_000;
         let pkt = Packet {
-            ts_ns: 1_700_000_000_000_000_000 + (i as i64) * 11_000_000_000,
+            ts_ns: ts,
             link_type: LinkType::ETHERNET,
-            data: f,
+            data: &f,
             orig_len: f.len() as u32,
             interface: 0,
         };
         s.process(&pkt, &mut sink);
     }
     s.finish(&mut sink);
-    let _ = sink.finish();
-}
-
-fuzz_target!(|data: &[u8]| {
-    parsers(data);
-    sensor(data);
+    sink.finish().expect("io::sink never fails");
+    assert_eq!(s.active_flows(), 0);
 });
