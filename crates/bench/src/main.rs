@@ -7,6 +7,8 @@
 //!   DNP3, S7comm, IEC 60870-5-104 and EtherNet/IP with CIP.
 //! - `walk` reads a capture and only counts records: the baseline that
 //!   analysis cannot beat.
+//! - `platform` loads a platform store with a million events and ten
+//!   thousand alerts and times the dashboard and alert-list API calls.
 
 #![forbid(unsafe_code)]
 
@@ -63,6 +65,25 @@ enum Command {
     Walk {
         /// Capture file (pcap or pcapng).
         file: PathBuf,
+    },
+    /// Load a platform store with synthetic events and alerts and time the
+    /// dashboard and alert-list API calls (docs/benchmarks.md).
+    Platform {
+        /// Empty directory for the store.
+        #[arg(long, value_name = "DIR")]
+        dir: PathBuf,
+        /// Events to load.
+        #[arg(long, default_value_t = 1_000_000)]
+        events: u64,
+        /// Alerts to load.
+        #[arg(long, default_value_t = 10_000)]
+        alerts: u64,
+        /// Assets the events and alerts are spread over.
+        #[arg(long, default_value_t = 500)]
+        assets: u64,
+        /// Times each call is made.
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
     },
 }
 
@@ -250,6 +271,22 @@ fn main() -> ExitCode {
             tcpgen::enip::DEFAULT_SERVERS,
             a,
         ),
+        Command::Platform {
+            dir,
+            events,
+            alerts,
+            assets,
+            runs,
+        } => match plantshield_web::bench::run(&dir, events, alerts, assets.max(1), runs) {
+            Ok(report) => {
+                print!("{report}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("plantshield-bench: platform: {e}");
+                ExitCode::from(2)
+            }
+        },
         Command::Walk { file } => match walk::walk(&file) {
             Ok(s) => {
                 let secs = s.elapsed.as_secs_f64().max(1e-9);

@@ -8,6 +8,7 @@ mod audit;
 mod input;
 mod oui;
 mod policy;
+mod serve;
 mod summary;
 
 use std::process::ExitCode;
@@ -38,6 +39,8 @@ enum Command {
     Policy(policy::PolicyArgs),
     /// The hash-chained audit log written by `analyze --audit`: verify, list.
     Audit(audit::AuditArgs),
+    /// Run the platform: HTTPS server with the REST API and web UI over the store in --data.
+    Serve(serve::ServeArgs),
     /// Print the JSON Schema that every event validates against.
     Schema,
 }
@@ -52,6 +55,7 @@ fn main() -> ExitCode {
         Command::Learn(args) => policy::run_learn(args),
         Command::Policy(args) => policy::run_policy(args),
         Command::Audit(args) => audit::run(args),
+        Command::Serve(args) => serve::run(args),
         Command::Schema => {
             print!("{}", plantshield_events::EVENT_SCHEMA);
             ExitCode::SUCCESS

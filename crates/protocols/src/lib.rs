@@ -13,6 +13,34 @@
 
 #![forbid(unsafe_code)]
 
+/// The methods of a flag set: a newtype over an integer whose associated
+/// `NAMES` table pairs each bit with its snake_case name (the names an
+/// event's `flags` array carries).
+macro_rules! flag_set {
+    ($ty:ident, $int:ty) => {
+        impl $ty {
+            /// True when nothing was flagged.
+            pub fn is_empty(self) -> bool {
+                self.0 == 0
+            }
+
+            /// True when `bit` is set.
+            pub fn has(self, bit: $int) -> bool {
+                self.0 & bit != 0
+            }
+
+            /// The snake_case names of the set flags.
+            pub fn names(self) -> impl Iterator<Item = &'static str> {
+                Self::NAMES
+                    .into_iter()
+                    .filter(move |(b, _)| self.0 & b != 0)
+                    .map(|(_, n)| n)
+            }
+        }
+    };
+}
+pub(crate) use flag_set;
+
 pub mod bacnet;
 pub mod cursor;
 pub mod dhcp;

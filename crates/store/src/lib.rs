@@ -9,6 +9,7 @@
 //! | module | tables | holds |
 //! |---|---|---|
 //! | [`audit`] | `audit` | the hash-chained, append-only audit trail of control operations |
+//! | [`platform`] | `events`, `assets`, `edges`, `alerts`, `users`, `sessions`, ... | what `plantshield serve` shows: events, inventory, alerts with their workflow, users |
 //!
 //! # The connection
 //!
@@ -28,6 +29,7 @@
 #![forbid(unsafe_code)]
 
 pub mod audit;
+pub mod platform;
 
 use std::path::Path;
 use std::time::Duration;

@@ -41,6 +41,8 @@ pub const PORT: u16 = 47808;
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Flags(pub u32);
 
+crate::flag_set!(Flags, u32);
+
 impl Flags {
     /// The BVLC length field is larger than the datagram or smaller than
     /// the header: the datagram's own length was used (Annex J.2).
@@ -95,24 +97,6 @@ impl Flags {
         (Self::CONFIRMED_BROADCAST, "confirmed_broadcast"),
         (Self::BVLC_FUNCTION_CHANGED, "bvlc_function_changed"),
     ];
-
-    /// True when nothing was flagged.
-    pub fn is_empty(self) -> bool {
-        self.0 == 0
-    }
-
-    /// True when `bit` is set.
-    pub fn has(self, bit: u32) -> bool {
-        self.0 & bit != 0
-    }
-
-    /// The snake_case names of the set flags.
-    pub fn names(self) -> impl Iterator<Item = &'static str> {
-        Self::NAMES
-            .into_iter()
-            .filter(move |(b, _)| self.0 & b != 0)
-            .map(|(_, n)| n)
-    }
 }
 
 /// Content check for protocol detection: is `b` (one UDP datagram) a

@@ -143,6 +143,8 @@ pub struct DhcpOption<'a> {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Flags(pub u16);
 
+crate::flag_set!(Flags, u16);
+
 impl Flags {
     /// An option's length runs past the end of its field.
     pub const OPTION_OVERRUN: u16 = 1 << 0;
@@ -170,19 +172,6 @@ impl Flags {
         (Self::OP_MISMATCH, "op_mismatch"),
         (Self::BAD_HLEN, "bad_hlen"),
     ];
-
-    /// True when nothing was flagged.
-    pub fn is_empty(self) -> bool {
-        self.0 == 0
-    }
-
-    /// The snake_case names of the set flags.
-    pub fn names(self) -> impl Iterator<Item = &'static str> {
-        Self::NAMES
-            .into_iter()
-            .filter(move |(b, _)| self.0 & b != 0)
-            .map(|(_, n)| n)
-    }
 }
 
 /// A DHCP or BOOTP message (RFC 2131 §2).

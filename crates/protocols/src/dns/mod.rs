@@ -343,6 +343,8 @@ impl<'a> Record<'a> {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Flags(pub u16);
 
+crate::flag_set!(Flags, u16);
+
 impl Flags {
     /// The message ends before the questions and records its header counts.
     pub const TRUNCATED: u16 = 1 << 0;
@@ -372,24 +374,6 @@ impl Flags {
         (Self::OPCODE_MISMATCH, "opcode_mismatch"),
         (Self::QUERY_CUT, "query_cut"),
     ];
-
-    /// True when nothing was flagged.
-    pub fn is_empty(self) -> bool {
-        self.0 == 0
-    }
-
-    /// True when `bit` is set.
-    pub fn has(self, bit: u16) -> bool {
-        self.0 & bit != 0
-    }
-
-    /// The snake_case names of the set flags.
-    pub fn names(self) -> impl Iterator<Item = &'static str> {
-        Self::NAMES
-            .into_iter()
-            .filter(move |(b, _)| self.0 & b != 0)
-            .map(|(_, n)| n)
-    }
 }
 
 /// A message section.

@@ -4,6 +4,8 @@
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Flags(pub u32);
 
+crate::flag_set!(Flags, u32);
+
 impl Flags {
     /// Bytes after the last item or field.
     pub const TRAILING_BYTES: u32 = 1 << 0;
@@ -44,28 +46,10 @@ impl Flags {
         (Self::CONNECTION_MISMATCH, "connection_mismatch"),
     ];
 
-    /// True when nothing was flagged.
-    pub fn is_empty(self) -> bool {
-        self.0 == 0
-    }
-
-    /// True when `bit` is set.
-    pub fn has(self, bit: u32) -> bool {
-        self.0 & bit != 0
-    }
-
     /// Sets `bit` when `cond` holds.
     pub fn set(&mut self, bit: u32, cond: bool) {
         if cond {
             self.0 |= bit;
         }
-    }
-
-    /// The snake_case names of the set flags.
-    pub fn names(self) -> impl Iterator<Item = &'static str> {
-        Self::NAMES
-            .into_iter()
-            .filter(move |(b, _)| self.0 & b != 0)
-            .map(|(_, n)| n)
     }
 }

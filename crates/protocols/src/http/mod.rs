@@ -33,6 +33,8 @@ pub const METHODS: &[&[u8]] = &[
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Flags(pub u16);
 
+crate::flag_set!(Flags, u16);
+
 impl Flags {
     /// Lines end with a bare LF instead of CRLF.
     pub const BARE_LF: u16 = 1 << 0;
@@ -66,19 +68,6 @@ impl Flags {
         (Self::UNKNOWN_TRANSFER_ENCODING, "unknown_transfer_encoding"),
         (Self::BAD_START_LINE, "bad_start_line"),
     ];
-
-    /// True when nothing was flagged.
-    pub fn is_empty(self) -> bool {
-        self.0 == 0
-    }
-
-    /// The snake_case names of the set flags.
-    pub fn names(self) -> impl Iterator<Item = &'static str> {
-        Self::NAMES
-            .into_iter()
-            .filter(move |(b, _)| self.0 & b != 0)
-            .map(|(_, n)| n)
-    }
 }
 
 /// The length of the head at the start of `b` (through the empty line

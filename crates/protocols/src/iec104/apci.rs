@@ -85,6 +85,8 @@ impl Control {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ApciFlags(pub u8);
 
+crate::flag_set!(ApciFlags, u8);
+
 impl ApciFlags {
     /// Bits the control field must leave 0 are set: octet 3 bit 1 of I-
     /// and S-format, octet 1 bits 3-8 and octet 2 of S-format, octets 2-4
@@ -101,24 +103,6 @@ impl ApciFlags {
         (Self::LENGTH_MISMATCH, "apdu_length_mismatch"),
         (Self::INVALID_U_FUNCTION, "invalid_u_function"),
     ];
-
-    /// True when nothing was flagged.
-    pub fn is_empty(self) -> bool {
-        self.0 == 0
-    }
-
-    /// True when `bit` is set.
-    pub fn has(self, bit: u8) -> bool {
-        self.0 & bit != 0
-    }
-
-    /// The snake_case names of the set flags.
-    pub fn names(self) -> impl Iterator<Item = &'static str> {
-        Self::NAMES
-            .into_iter()
-            .filter(move |(b, _)| self.0 & b != 0)
-            .map(|(_, n)| n)
-    }
 }
 
 /// One APDU: control field and the ASDU it carries (I-format only).

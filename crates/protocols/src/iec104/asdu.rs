@@ -54,6 +54,8 @@ impl Cot {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct AsduFlags(pub u16);
 
+crate::flag_set!(AsduFlags, u16);
+
 impl AsduFlags {
     /// The objects' octets do not match the VSQ number and the type's
     /// element length (missing or trailing octets).
@@ -77,24 +79,6 @@ impl AsduFlags {
         (Self::UNDEFINED_CAUSE, "undefined_cause"),
         (Self::INVALID_COMMAND_STATE, "invalid_command_state"),
     ];
-
-    /// True when nothing was flagged.
-    pub fn is_empty(self) -> bool {
-        self.0 == 0
-    }
-
-    /// True when `bit` is set.
-    pub fn has(self, bit: u16) -> bool {
-        self.0 & bit != 0
-    }
-
-    /// The snake_case names of the set flags.
-    pub fn names(self) -> impl Iterator<Item = &'static str> {
-        Self::NAMES
-            .into_iter()
-            .filter(move |(b, _)| self.0 & b != 0)
-            .map(|(_, n)| n)
-    }
 }
 
 /// A parsed ASDU with a complete data unit identifier.

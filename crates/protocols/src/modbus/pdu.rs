@@ -8,6 +8,8 @@ use crate::cursor::Cursor;
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Flags(pub u32);
 
+crate::flag_set!(Flags, u32);
+
 impl Flags {
     /// A quantity outside the function's range (e.g. 1..=125 registers for FC 3).
     pub const QUANTITY_OUT_OF_RANGE: u32 = 1 << 0;
@@ -48,24 +50,6 @@ impl Flags {
         (Self::FUNCTION_MISMATCH, "function_mismatch"),
         (Self::EXCEPTION_BIT_IN_REQUEST, "exception_bit_in_request"),
     ];
-
-    /// True when nothing was flagged.
-    pub fn is_empty(self) -> bool {
-        self.0 == 0
-    }
-
-    /// True when `bit` is set.
-    pub fn has(self, bit: u32) -> bool {
-        self.0 & bit != 0
-    }
-
-    /// The snake_case names of the set flags.
-    pub fn names(self) -> impl Iterator<Item = &'static str> {
-        Self::NAMES
-            .into_iter()
-            .filter(move |(b, _)| self.0 & b != 0)
-            .map(|(_, n)| n)
-    }
 
     fn set(&mut self, bit: u32, cond: bool) {
         if cond {

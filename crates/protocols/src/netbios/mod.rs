@@ -376,6 +376,8 @@ impl<'a> NodeStatus<'a> {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Flags(pub u16);
 
+crate::flag_set!(Flags, u16);
+
 impl Flags {
     /// A name is not a first-level encoded NetBIOS name.
     pub const BAD_ENCODING: u16 = 1 << 0;
@@ -392,19 +394,6 @@ impl Flags {
         (Self::NBSTAT_TRUNCATED, "nbstat_truncated"),
         (Self::UNKNOWN_OPCODE, "unknown_opcode"),
     ];
-
-    /// True when nothing was flagged.
-    pub fn is_empty(self) -> bool {
-        self.0 == 0
-    }
-
-    /// The snake_case names of the set flags.
-    pub fn names(self) -> impl Iterator<Item = &'static str> {
-        Self::NAMES
-            .into_iter()
-            .filter(move |(b, _)| self.0 & b != 0)
-            .map(|(_, n)| n)
-    }
 }
 
 /// Every record of the three record sections, in order.

@@ -306,6 +306,8 @@ impl<'a> Chunk<'a> {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Flags(pub u32);
 
+crate::flag_set!(Flags, u32);
+
 impl Flags {
     /// The response's RequestHandle differs from the request's.
     pub const REQUEST_HANDLE_MISMATCH: u32 = 1 << 0;
@@ -332,24 +334,6 @@ impl Flags {
         (Self::CHUNKS_INCOMPLETE, "chunks_incomplete"),
         (Self::UNKNOWN_CHANNEL, "unknown_channel"),
     ];
-
-    /// True when nothing was flagged.
-    pub fn is_empty(self) -> bool {
-        self.0 == 0
-    }
-
-    /// True when `bit` is set.
-    pub fn has(self, bit: u32) -> bool {
-        self.0 & bit != 0
-    }
-
-    /// The snake_case names of the set flags.
-    pub fn names(self) -> impl Iterator<Item = &'static str> {
-        Self::NAMES
-            .into_iter()
-            .filter(move |(b, _)| self.0 & b != 0)
-            .map(|(_, n)| n)
-    }
 }
 
 /// Largest message size a probe accepts as plausible (16 MiB).

@@ -97,6 +97,8 @@ impl ServiceType {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Flags(pub u32);
 
+crate::flag_set!(Flags, u32);
+
 impl Flags {
     /// The DCPDataLength runs past the frame: the frame's end was used.
     pub const LENGTH_MISMATCH: u32 = 1 << 0;
@@ -114,24 +116,6 @@ impl Flags {
         (Self::FRAME_ID_MISMATCH, "frame_id_mismatch"),
         (Self::UNKNOWN_SERVICE, "unknown_service"),
     ];
-
-    /// True when nothing was flagged.
-    pub fn is_empty(self) -> bool {
-        self.0 == 0
-    }
-
-    /// True when `bit` is set.
-    pub fn has(self, bit: u32) -> bool {
-        self.0 & bit != 0
-    }
-
-    /// The snake_case names of the set flags.
-    pub fn names(self) -> impl Iterator<Item = &'static str> {
-        Self::NAMES
-            .into_iter()
-            .filter(move |(b, _)| self.0 & b != 0)
-            .map(|(_, n)| n)
-    }
 }
 
 /// One DCP message (DCP PDU header and its block area).

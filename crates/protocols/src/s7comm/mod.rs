@@ -41,6 +41,8 @@ pub const PORT: u16 = 102;
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Flags(pub u16);
 
+crate::flag_set!(Flags, u16);
+
 impl Flags {
     /// Octets after the last field the header announces.
     pub const TRAILING_BYTES: u16 = 1;
@@ -78,19 +80,6 @@ impl Flags {
     /// Sets `bit`.
     pub fn set(&mut self, bit: u16) {
         self.0 |= bit;
-    }
-
-    /// True when no flag is set.
-    pub fn is_empty(self) -> bool {
-        self.0 == 0
-    }
-
-    /// The names of the flags set, in a fixed order.
-    pub fn names(self) -> impl Iterator<Item = &'static str> {
-        Self::NAMES
-            .into_iter()
-            .filter(move |(b, _)| self.0 & b != 0)
-            .map(|(_, n)| n)
     }
 }
 
