@@ -45,8 +45,10 @@ const IMAGE_BITS: usize = 16_384;
 /// Highest start address a request uses.
 const MAX_START: u64 = 9_999;
 
-const EPHEMERAL_LO: u16 = 32_768;
-const EPHEMERAL_HI: u16 = 60_999;
+/// The ephemeral port range clients take their ports from.
+pub(crate) const EPHEMERAL_LO: u16 = 32_768;
+/// The end of the ephemeral port range (Linux's default).
+pub(crate) const EPHEMERAL_HI: u16 = 60_999;
 
 /// What to generate.
 #[derive(Clone, Debug)]

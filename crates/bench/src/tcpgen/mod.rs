@@ -59,23 +59,9 @@ pub const MSS: usize = 1460;
 /// Time between the segments of one message.
 const SEGMENT_GAP_NS: i64 = 20 * US;
 
-const EPHEMERAL_LO: u16 = 32_768;
-const EPHEMERAL_HI: u16 = 60_999;
-
-/// What to generate.
-#[derive(Clone, Debug)]
-pub struct GenConfig {
-    /// Stop starting exchanges once the file holds this many bytes.
-    pub size: u64,
-    /// Client connections (one client host each).
-    pub connections: usize,
-    /// Servers the clients are spread over.
-    pub servers: usize,
-    /// Seed of everything random.
-    pub seed: u64,
-    /// Capture time of the first packet window (ns since the epoch).
-    pub start_ns: i64,
-}
+// The same configuration and port range as the Modbus generator.
+pub use crate::gen::GenConfig;
+use crate::gen::{EPHEMERAL_HI, EPHEMERAL_LO};
 
 /// What was generated.
 #[derive(Clone, Debug, Default)]
