@@ -41,6 +41,14 @@ pub(crate) const DETECTOR: Detector = Detector {
     },
 };
 
+/// Request PDUs up to this length (reads, single writes: 5 bytes) are
+/// kept in their [`Pending`] record, which is 32 bytes with them: pairing
+/// then touches no separate PDU buffer.
+const INLINE_PDU: usize = 12;
+
+/// [`Pending::buf`] of a PDU kept inline.
+const INLINE: u32 = u32::MAX;
+
 /// A request waiting for its response.
 #[derive(Clone, Copy)]
 struct Pending {
@@ -50,8 +58,11 @@ struct Pending {
     /// The function code without the exception bit.
     function: u8,
     len: u8,
-    /// The buffer in [`ModbusSession::pdus`] holding the PDU.
+    /// The buffer in [`ModbusSession::pdus`] holding the PDU, or
+    /// [`INLINE`].
     buf: u32,
+    /// The PDU when it is at most [`INLINE_PDU`] bytes.
+    inline: [u8; INLINE_PDU],
 }
 
 /// A request as [`emit`] reads it.
@@ -220,19 +231,31 @@ impl ModbusSession {
         })
     }
 
-    fn request_of(&self, p: &Pending) -> Request<'_> {
+    fn request_of<'a>(&'a self, p: &'a Pending) -> Request<'a> {
+        let len = usize::from(p.len);
         Request {
             ts: p.ts,
             transaction_id: p.transaction_id,
             unit_id: p.unit_id,
-            pdu: &self.pdus[p.buf as usize][..usize::from(p.len)],
+            pdu: if p.buf == INLINE {
+                &p.inline[..len]
+            } else {
+                &self.pdus[p.buf as usize][..len]
+            },
+        }
+    }
+
+    /// Returns the buffer of a request that left the pending queue.
+    fn release(&mut self, p: &Pending) {
+        if p.buf != INLINE {
+            self.free.push(p.buf);
         }
     }
 
     /// Ends a request taken off the pending queue as `no_response`.
     fn unanswered(&mut self, p: Pending, out: &mut Out<'_>) {
         emit(out, Some(self.request_of(&p)), None, None);
-        self.free.push(p.buf);
+        self.release(&p);
     }
 
     fn request(&mut self, mbap: Mbap, pdu: &[u8], ts: i64, out: &mut Out<'_>) {
@@ -251,15 +274,22 @@ impl ModbusSession {
                 self.unanswered(old, out);
             }
         }
-        let buf = match self.free.pop() {
-            Some(b) => b,
-            None => {
-                self.pdus.push([0; MAX_PDU_LEN]);
-                (self.pdus.len() - 1) as u32
-            }
-        };
         let len = pdu.len().min(MAX_PDU_LEN);
-        self.pdus[buf as usize][..len].copy_from_slice(&pdu[..len]);
+        let mut inline = [0; INLINE_PDU];
+        let buf = if len <= INLINE_PDU {
+            inline[..len].copy_from_slice(&pdu[..len]);
+            INLINE
+        } else {
+            let buf = match self.free.pop() {
+                Some(b) => b,
+                None => {
+                    self.pdus.push([0; MAX_PDU_LEN]);
+                    (self.pdus.len() - 1) as u32
+                }
+            };
+            self.pdus[buf as usize][..len].copy_from_slice(&pdu[..len]);
+            buf
+        };
         self.pending.push_back(Pending {
             ts,
             transaction_id: mbap.transaction_id,
@@ -267,6 +297,7 @@ impl ModbusSession {
             function: fc,
             len: len as u8,
             buf,
+            inline,
         });
     }
 
@@ -277,12 +308,12 @@ impl ModbusSession {
         let req = self.find(&mbap, fc).and_then(|i| self.pending.remove(i));
         emit(
             out,
-            req.map(|p| self.request_of(&p)),
+            req.as_ref().map(|p| self.request_of(p)),
             Some((ts, mbap, pdu)),
             req.map(|p| ts - p.ts),
         );
         if let Some(p) = req {
-            self.free.push(p.buf);
+            self.release(&p);
         }
     }
 }
