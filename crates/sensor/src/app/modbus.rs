@@ -65,6 +65,57 @@ struct Pending {
     inline: [u8; INLINE_PDU],
 }
 
+/// Unanswered requests, oldest first. The oldest is kept in the session
+/// itself: a poller with one request outstanding (the usual case) never
+/// touches the queue's separate buffer.
+#[derive(Default)]
+struct PendingQueue {
+    first: Option<Pending>,
+    /// The others, when `first` is taken.
+    rest: VecDeque<Pending>,
+}
+
+impl PendingQueue {
+    fn len(&self) -> usize {
+        usize::from(self.first.is_some()) + self.rest.len()
+    }
+
+    fn front(&self) -> Option<&Pending> {
+        self.first.as_ref()
+    }
+
+    fn pop_front(&mut self) -> Option<Pending> {
+        let f = self.first.take()?;
+        self.first = self.rest.pop_front();
+        Some(f)
+    }
+
+    fn push_back(&mut self, p: Pending) {
+        if self.first.is_none() {
+            self.first = Some(p);
+        } else {
+            self.rest.push_back(p);
+        }
+    }
+
+    /// The position of the oldest request `pred` accepts.
+    fn position(&self, pred: impl Fn(&Pending) -> bool) -> Option<usize> {
+        match &self.first {
+            Some(f) if pred(f) => Some(0),
+            Some(_) => self.rest.iter().position(pred).map(|i| i + 1),
+            None => None,
+        }
+    }
+
+    fn remove(&mut self, i: usize) -> Option<Pending> {
+        if i == 0 {
+            self.pop_front()
+        } else {
+            self.rest.remove(i - 1)
+        }
+    }
+}
+
 /// A request as [`emit`] reads it.
 struct Request<'a> {
     ts: i64,
@@ -79,7 +130,7 @@ pub(crate) struct ModbusSession {
     partial: [Vec<u8>; 2],
     resync: [bool; 2],
     /// Unanswered requests, oldest first.
-    pending: VecDeque<Pending>,
+    pending: PendingQueue,
     /// PDU buffers of pending requests, reused: pairing copies only the
     /// PDU's bytes and allocates only when more requests than ever before
     /// are pending at once (so at most `max_pending` buffers).
@@ -226,7 +277,7 @@ impl ModbusSession {
     /// The position of the pending request a PDU with `mbap` and function
     /// `fc` pairs with.
     fn find(&self, mbap: &Mbap, fc: u8) -> Option<usize> {
-        self.pending.iter().position(|p| {
+        self.pending.position(|p| {
             p.transaction_id == mbap.transaction_id && p.unit_id == mbap.unit_id && p.function == fc
         })
     }
@@ -416,4 +467,49 @@ fn emit(
         );
     }
     out.transaction(ts, &Event::Modbus(&ev));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(id: u16) -> Pending {
+        Pending {
+            ts: i64::from(id),
+            transaction_id: id,
+            unit_id: 1,
+            function: 3,
+            len: 0,
+            buf: INLINE,
+            inline: [0; INLINE_PDU],
+        }
+    }
+
+    fn ids(q: &mut PendingQueue) -> Vec<u16> {
+        std::iter::from_fn(|| q.pop_front().map(|p| p.transaction_id)).collect()
+    }
+
+    #[test]
+    fn pending_queue_is_fifo_with_removal_anywhere() {
+        let mut q = PendingQueue::default();
+        assert_eq!(q.len(), 0);
+        assert!(q.front().is_none() && q.pop_front().is_none());
+        for id in 1..=5 {
+            q.push_back(req(id));
+        }
+        assert_eq!(q.len(), 5);
+        assert_eq!(q.front().map(|p| p.transaction_id), Some(1));
+        assert_eq!(q.position(|p| p.transaction_id == 1), Some(0));
+        assert_eq!(q.position(|p| p.transaction_id == 4), Some(3));
+        assert_eq!(q.position(|p| p.transaction_id == 9), None);
+        assert_eq!(q.remove(3).map(|p| p.transaction_id), Some(4));
+        assert_eq!(q.remove(0).map(|p| p.transaction_id), Some(1));
+        assert_eq!(q.front().map(|p| p.transaction_id), Some(2));
+        q.push_back(req(6));
+        assert_eq!(q.len(), 4);
+        assert_eq!(ids(&mut q), [2, 3, 5, 6]);
+        q.push_back(req(7));
+        assert_eq!(q.remove(0).map(|p| p.transaction_id), Some(7));
+        assert_eq!(q.len(), 0);
+    }
 }
