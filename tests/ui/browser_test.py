@@ -128,6 +128,7 @@ def main():
         admin_row.locator("select").select_option("viewer")
         admin_row.locator(".set-role").click()
         expect(page.locator("#users-message")).to_contain_text("no enabled admin")
+        expect(admin_row.locator("select")).to_have_value("admin")
         shot(page, "09-users")
         page.click("nav a[data-view=audit]")
         expect(page.locator("#audit-list")).to_contain_text("create_user")

@@ -345,11 +345,15 @@ async function viewPolicy() {
 async function viewUsers() {
   const r = await api("GET", "/api/users");
   const msg = h("p", { id: "users-message", role: "status" });
-  const say = (text, error) => { msg.textContent = text; msg.className = error ? "error" : ""; };
   const roles = cur => h("select", {}, ["viewer", "analyst", "admin"].map(x => h("option", { value: x, selected: x === cur, text: x })));
+  // After each action the list is read again, so that it shows what the
+  // server holds (a refused change leaves the old values), then the outcome.
   const run = (what, f) => async () => {
-    try { await f(); await viewUsers(); document.getElementById("users-message").textContent = "Done: " + what; }
-    catch (e) { say("Failed: " + what + ": " + e.message, true); }
+    let text = "Done: " + what, error = false;
+    try { await f(); } catch (e) { text = "Failed: " + what + ": " + e.message; error = true; }
+    await viewUsers();
+    const m = document.getElementById("users-message");
+    m.textContent = text; m.className = error ? "error" : "";
   };
   const rows = r.items.map(u => {
     const role = roles(u.role);
