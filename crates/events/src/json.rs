@@ -54,6 +54,34 @@ fn digits8(v: u32) -> (u64, usize) {
     ((digits + 0x3030_3030_3030_3030) >> (8 * skip), 8 - skip)
 }
 
+/// The four decimal digits of `v < 10^4`, zero-padded, as ASCII in the low
+/// bytes of the word (most significant first) before the `'0'` offset is
+/// added: the two pairs in 16-bit lanes, then their tens (multiply-shift
+/// division, as in [`digits8`]).
+#[inline]
+fn digits4_raw(v: u32) -> u32 {
+    debug_assert!(v < 10_000);
+    let pairs = (v / 100) | ((v % 100) << 16);
+    let tens = ((pairs * 103) >> 10) & 0x000f_000f;
+    tens | ((pairs - tens * 10) << 8)
+}
+
+/// The decimal digits of `v < 10^5`, as [`digits8`] gives them, with
+/// fewer steps: the common register and port values take this path.
+#[inline]
+fn digits5(v: u32) -> (u64, usize) {
+    debug_assert!(v < 100_000);
+    if v < 10_000 {
+        let digits = digits4_raw(v);
+        // A zero keeps one digit.
+        let skip = (digits.trailing_zeros() as usize / 8).min(3);
+        (u64::from((digits + 0x3030_3030) >> (8 * skip)), 4 - skip)
+    } else {
+        let low = digits4_raw(v % 10_000) + 0x3030_3030;
+        (u64::from(v / 10_000 + 0x30) | (u64::from(low) << 8), 5)
+    }
+}
+
 /// Appends `v < 10^8`.
 #[inline]
 fn put_digits8(buf: &mut Vec<u8>, v: u32) {
@@ -67,7 +95,7 @@ fn put_digits8(buf: &mut Vec<u8>, v: u32) {
 #[inline]
 fn put_small(buf: &mut Vec<u8>, v: u32, then: u8) {
     debug_assert!(v < 100_000);
-    let (word, len) = digits8(v);
+    let (word, len) = digits5(v);
     let word = word | (u64::from(then) << (8 * len));
     let end = buf.len() + len + 1;
     buf.extend_from_slice(&word.to_le_bytes());
@@ -77,7 +105,12 @@ fn put_small(buf: &mut Vec<u8>, v: u32, then: u8) {
 /// Appends the decimal text of `v`.
 #[inline]
 fn put_u64(buf: &mut Vec<u8>, v: u64) {
-    if v < 100_000_000 {
+    if v < 100_000 {
+        let (word, len) = digits5(v as u32);
+        let end = buf.len() + len;
+        buf.extend_from_slice(&word.to_le_bytes());
+        buf.truncate(end);
+    } else if v < 100_000_000 {
         put_digits8(buf, v as u32);
     } else {
         buf.extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
@@ -296,7 +329,7 @@ impl JsonWriter {
                 self.buf.extend_from_slice(&chunk[..n]);
                 n = 0;
             }
-            let (word, len) = digits8(u32::from(v));
+            let (word, len) = digits5(u32::from(v));
             let word = word | (u64::from(b',') << (8 * len));
             chunk[n..n + 8].copy_from_slice(&word.to_le_bytes());
             n += len + 1;
@@ -485,6 +518,16 @@ mod tests {
     }
 
     #[test]
+    fn digits5_of_every_number_below_10_5() {
+        for v in 0..100_000u32 {
+            let (word, len) = digits5(v);
+            assert_eq!(&word.to_le_bytes()[..len], v.to_string().as_bytes());
+            // Nothing above the digits (a separator is or-ed in there).
+            assert_eq!(word >> (8 * len), 0, "{v}");
+        }
+    }
+
+    #[test]
     fn small_numbers_and_arrays() {
         for v in [
             0u32, 7, 9, 10, 99, 100, 999, 1000, 9999, 10_000, 65_535, 99_999,
@@ -493,7 +536,20 @@ mod tests {
             put_small(&mut b, v, b',');
             assert_eq!(b, format!("{v},").as_bytes());
         }
-        for v in [0u64, 5, 10, 12_345_678, 99_999_999, 100_000_000, u64::MAX] {
+        for v in [
+            0u64,
+            5,
+            10,
+            9_999,
+            10_000,
+            65_535,
+            99_999,
+            100_000,
+            12_345_678,
+            99_999_999,
+            100_000_000,
+            u64::MAX,
+        ] {
             let mut b = Vec::new();
             put_u64(&mut b, v);
             assert_eq!(b, v.to_string().as_bytes());
