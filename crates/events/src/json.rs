@@ -125,6 +125,84 @@ fn put_ipv4(buf: &mut Vec<u8>, o: [u8; 4]) {
     put_digits8(buf, u32::from(o[3]));
 }
 
+/// Appends the lower-case hex digits of `v` without leading zeros (one
+/// digit for zero), as `{:x}` writes them.
+#[inline]
+fn put_hex16(buf: &mut Vec<u8>, v: u16) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let v = u32::from(v);
+    // Significant nibbles, at least one.
+    let nibbles = (35 - (v | 1).leading_zeros()) / 4;
+    let mut word = [0u8; 4];
+    for (i, d) in word.iter_mut().enumerate() {
+        *d = HEX[((v >> (12 - 4 * i)) & 15) as usize];
+    }
+    buf.extend_from_slice(&word[4 - nibbles as usize..]);
+}
+
+/// Appends the RFC 5952 text of an IPv6 address without the quotes, as
+/// `Display for Ipv6Addr` writes it: IPv4-mapped addresses as
+/// `::ffff:a.b.c.d`, the first longest run of two or more zero segments
+/// as `::`, the other segments in lower-case hex without leading zeros.
+fn put_ipv6(buf: &mut Vec<u8>, ip: std::net::Ipv6Addr) {
+    let s = ip.segments();
+    if let Some(v4) = ip.to_ipv4_mapped() {
+        buf.extend_from_slice(b"::ffff:");
+        put_ipv4(buf, v4.octets());
+        return;
+    }
+    // The first longest run of zero segments.
+    let (mut start, mut len) = (0, 0);
+    let mut run = 0;
+    for (i, &seg) in s.iter().enumerate() {
+        if seg == 0 {
+            run += 1;
+            if run > len {
+                len = run;
+                start = i + 1 - run;
+            }
+        } else {
+            run = 0;
+        }
+    }
+    let segments = |buf: &mut Vec<u8>, part: &[u16]| {
+        for (i, &seg) in part.iter().enumerate() {
+            if i > 0 {
+                buf.push(b':');
+            }
+            put_hex16(buf, seg);
+        }
+    };
+    if len > 1 {
+        segments(buf, &s[..start]);
+        buf.extend_from_slice(b"::");
+        segments(buf, &s[start + len..]);
+    } else {
+        segments(buf, &s);
+    }
+}
+
+/// Appends `aa:bb:cc:dd:ee:ff` without the quotes, in one 17-byte copy.
+#[inline]
+fn put_mac(buf: &mut Vec<u8>, mac: [u8; 6]) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut t = *b"00:00:00:00:00:00";
+    for (i, b) in mac.iter().enumerate() {
+        t[3 * i] = HEX[usize::from(b >> 4)];
+        t[3 * i + 1] = HEX[usize::from(b & 15)];
+    }
+    buf.extend_from_slice(&t);
+}
+
+/// Appends the text of an address without the quotes.
+#[inline]
+fn put_ip(buf: &mut Vec<u8>, ip: IpAddr) {
+    match ip {
+        IpAddr::V4(v4) => put_ipv4(buf, v4.octets()),
+        IpAddr::V6(v6) => put_ipv6(buf, v6),
+    }
+}
+
 /// Appends JSON to a byte buffer. Keys are trusted static strings; string
 /// values are escaped.
 #[derive(Default)]
@@ -414,28 +492,31 @@ impl JsonWriter {
     pub fn ip_field(&mut self, key: &str, ip: IpAddr) {
         self.key(key);
         self.buf.push(b'"');
-        match ip {
-            IpAddr::V4(v4) => put_ipv4(&mut self.buf, v4.octets()),
-            IpAddr::V6(v6) => {
-                use std::io::Write;
-                let _ = write!(self.buf, "{v6}");
-            }
-        }
+        put_ip(&mut self.buf, ip);
+        self.buf.push(b'"');
+    }
+
+    /// An address array element, `"a.b.c.d"` or the RFC 5952 IPv6 text.
+    pub fn ip_value(&mut self, ip: IpAddr) {
+        self.sep();
+        self.buf.push(b'"');
+        put_ip(&mut self.buf, ip);
         self.buf.push(b'"');
     }
 
     /// `"key":"aa:bb:cc:dd:ee:ff"`.
     pub fn mac_field(&mut self, key: &str, mac: [u8; 6]) {
-        const HEX: &[u8; 16] = b"0123456789abcdef";
         self.key(key);
         self.buf.push(b'"');
-        for (i, b) in mac.iter().enumerate() {
-            if i > 0 {
-                self.buf.push(b':');
-            }
-            self.buf.push(HEX[usize::from(b >> 4)]);
-            self.buf.push(HEX[usize::from(b & 15)]);
-        }
+        put_mac(&mut self.buf, mac);
+        self.buf.push(b'"');
+    }
+
+    /// A MAC address array element, `"aa:bb:cc:dd:ee:ff"`.
+    pub fn mac_value(&mut self, mac: [u8; 6]) {
+        self.sep();
+        self.buf.push(b'"');
+        put_mac(&mut self.buf, mac);
         self.buf.push(b'"');
     }
 
@@ -525,6 +606,102 @@ mod tests {
             // Nothing above the digits (a separator is or-ed in there).
             assert_eq!(word >> (8 * len), 0, "{v}");
         }
+    }
+
+    fn ip_text(ip: IpAddr) -> String {
+        let mut b = Vec::new();
+        put_ip(&mut b, ip);
+        String::from_utf8(b).unwrap()
+    }
+
+    /// IPv6 addresses built from segments that are each zero, one of a few
+    /// edge values or random, so that zero runs of every length and place
+    /// (ties, the first run winning, a single zero not compressed) occur.
+    fn v6_strategy() -> impl proptest::strategy::Strategy<Value = [u16; 8]> {
+        use proptest::prelude::*;
+        let seg = prop_oneof![
+            4 => Just(0u16),
+            1 => Just(1u16),
+            1 => Just(0xffffu16),
+            1 => Just(0x10u16),
+            1 => Just(0xabcu16),
+            2 => any::<u16>(),
+        ];
+        proptest::array::uniform8(seg)
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn ipv6_text_is_std_display(s in v6_strategy()) {
+            let ip = std::net::Ipv6Addr::from(s);
+            proptest::prop_assert_eq!(ip_text(IpAddr::V6(ip)), ip.to_string());
+        }
+
+        #[test]
+        fn ipv4_text_is_std_display(o in proptest::prelude::any::<[u8; 4]>()) {
+            let ip = std::net::Ipv4Addr::from(o);
+            proptest::prop_assert_eq!(ip_text(IpAddr::V4(ip)), ip.to_string());
+            // Mapped into IPv6, too.
+            let v6 = ip.to_ipv6_mapped();
+            proptest::prop_assert_eq!(ip_text(IpAddr::V6(v6)), v6.to_string());
+            let compat = ip.to_ipv6_compatible();
+            proptest::prop_assert_eq!(ip_text(IpAddr::V6(compat)), compat.to_string());
+        }
+
+        #[test]
+        fn hex16_is_std_lower_hex(v in proptest::prelude::any::<u16>()) {
+            let mut b = Vec::new();
+            put_hex16(&mut b, v);
+            proptest::prop_assert_eq!(String::from_utf8(b).unwrap(), format!("{v:x}"));
+        }
+
+        #[test]
+        fn mac_text(m in proptest::prelude::any::<[u8; 6]>()) {
+            let mut b = Vec::new();
+            put_mac(&mut b, m);
+            let want = m.iter().map(|x| format!("{x:02x}")).collect::<Vec<_>>().join(":");
+            proptest::prop_assert_eq!(String::from_utf8(b).unwrap(), want);
+        }
+    }
+
+    #[test]
+    fn ip_edge_cases_are_std_display() {
+        use std::net::{Ipv4Addr, Ipv6Addr};
+        let v6 = [
+            Ipv6Addr::UNSPECIFIED,
+            Ipv6Addr::LOCALHOST,
+            Ipv6Addr::new(1, 0, 0, 0, 0, 0, 0, 0),
+            Ipv6Addr::new(0, 0, 0, 0, 0, 0, 0, 1),
+            Ipv6Addr::new(1, 0, 1, 0, 1, 0, 1, 0),
+            Ipv6Addr::new(1, 0, 0, 1, 0, 0, 1, 1),
+            Ipv6Addr::new(0, 0, 1, 0, 0, 0, 1, 0),
+            Ipv6Addr::new(0xfe80, 0, 0, 0, 0x0202, 0xb3ff, 0xfe1e, 0x8329),
+            Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 1, 0, 0, 1),
+            Ipv6Addr::new(0, 0, 0, 0, 0, 0xffff, 0xc0a8, 0x0001),
+            Ipv6Addr::new(0, 0, 0, 0, 0, 0xfffe, 0xc0a8, 0x0001),
+            Ipv6Addr::new(0x64, 0xff9b, 0, 0, 0, 0, 0xc0a8, 1),
+            Ipv6Addr::new(
+                0xffff, 0xffff, 0xffff, 0xffff, 0xffff, 0xffff, 0xffff, 0xffff,
+            ),
+        ];
+        for ip in v6 {
+            assert_eq!(ip_text(IpAddr::V6(ip)), ip.to_string());
+        }
+        for ip in [
+            Ipv4Addr::UNSPECIFIED,
+            Ipv4Addr::BROADCAST,
+            Ipv4Addr::new(10, 0, 100, 9),
+            Ipv4Addr::new(100, 99, 10, 255),
+        ] {
+            assert_eq!(ip_text(IpAddr::V4(ip)), ip.to_string());
+        }
+        let mut w = JsonWriter::new();
+        w.begin_array();
+        w.ip_value(IpAddr::V4(Ipv4Addr::new(1, 2, 3, 4)));
+        w.ip_value(IpAddr::V6(Ipv6Addr::LOCALHOST));
+        w.mac_value([0, 0x1b, 0xff, 0xa0, 9, 0x10]);
+        w.end_array();
+        assert_eq!(w.as_bytes(), br#"["1.2.3.4","::1","00:1b:ff:a0:09:10"]"#);
     }
 
     #[test]
