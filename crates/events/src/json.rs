@@ -102,15 +102,24 @@ fn put_small(buf: &mut Vec<u8>, v: u32, then: u8) {
     buf.truncate(end);
 }
 
-/// Appends the decimal text of `v`.
-#[inline]
+/// Appends the decimal text of `v`: values below 10^5 inline, larger ones
+/// through a call.
+#[inline(always)]
 fn put_u64(buf: &mut Vec<u8>, v: u64) {
     if v < 100_000 {
         let (word, len) = digits5(v as u32);
         let end = buf.len() + len;
         buf.extend_from_slice(&word.to_le_bytes());
         buf.truncate(end);
-    } else if v < 100_000_000 {
+    } else {
+        put_u64_large(buf, v);
+    }
+}
+
+/// Appends the decimal text of `v >= 10^5`.
+#[inline(never)]
+fn put_u64_large(buf: &mut Vec<u8>, v: u64) {
+    if v < 100_000_000 {
         put_digits8(buf, v as u32);
     } else {
         buf.extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
@@ -285,7 +294,7 @@ impl JsonWriter {
     }
 
     /// `"key":{`.
-    #[inline]
+    #[inline(always)]
     pub fn begin_object_field(&mut self, key: &str) {
         self.key(key);
         self.open(b'{');
@@ -298,7 +307,7 @@ impl JsonWriter {
     }
 
     /// `"key":[`.
-    #[inline]
+    #[inline(always)]
     pub fn begin_array_field(&mut self, key: &str) {
         self.key(key);
         self.open(b'[');
@@ -327,16 +336,39 @@ impl JsonWriter {
 
     /// Inlined into the field methods, so that a literal key is copied
     /// with a known length.
+    ///
+    /// `,"key":` (or `"key":` for a first member) is assembled on the stack
+    /// and appended as one copy: with a literal key both lengths are
+    /// constants, so that is a few stores and one capacity check instead of
+    /// four appends.
     #[inline(always)]
     fn key(&mut self, key: &str) {
-        self.sep();
-        self.buf.push(b'"');
-        self.buf.extend_from_slice(key.as_bytes());
-        self.buf.extend_from_slice(b"\":");
+        const MAX: usize = 28;
+        let k = key.as_bytes();
+        if k.len() > MAX {
+            self.sep();
+            self.buf.push(b'"');
+            self.buf.extend_from_slice(k);
+            self.buf.extend_from_slice(b"\":");
+            return;
+        }
+        let mut t = [0u8; MAX + 4];
+        t[0] = b',';
+        t[1] = b'"';
+        t[2..2 + k.len()].copy_from_slice(k);
+        t[2 + k.len()] = b'"';
+        t[3 + k.len()] = b':';
+        let bit = 1u64 << (self.depth & 63);
+        if self.need_comma & bit != 0 {
+            self.buf.extend_from_slice(&t[..4 + k.len()]);
+        } else {
+            self.need_comma |= bit;
+            self.buf.extend_from_slice(&t[1..4 + k.len()]);
+        }
     }
 
     /// `"key":"value"` (escaped).
-    #[inline]
+    #[inline(always)]
     pub fn str_field(&mut self, key: &str, v: &str) {
         self.key(key);
         self.escaped(v.as_bytes());
@@ -345,7 +377,7 @@ impl JsonWriter {
     /// `"key":"name"` for a name of the event vocabulary (static ASCII
     /// with nothing to escape: snake_case names, protocol keywords), copied
     /// without the escaping scan.
-    #[inline]
+    #[inline(always)]
     pub fn name_field(&mut self, key: &str, name: &'static str) {
         debug_assert!(plain(name.as_bytes()), "{name:?} needs escaping");
         self.key(key);
@@ -373,7 +405,7 @@ impl JsonWriter {
     }
 
     /// `"key":value` for an unsigned integer.
-    #[inline]
+    #[inline(always)]
     pub fn u64_field(&mut self, key: &str, v: u64) {
         self.key(key);
         put_u64(&mut self.buf, v);
@@ -465,7 +497,7 @@ impl JsonWriter {
     }
 
     /// `"key":true|false`.
-    #[inline]
+    #[inline(always)]
     pub fn bool_field(&mut self, key: &str, v: bool) {
         self.key(key);
         if v {
@@ -476,7 +508,7 @@ impl JsonWriter {
     }
 
     /// `"key":"<RFC 3339 with microseconds>"`.
-    #[inline]
+    #[inline(always)]
     pub fn time_field(&mut self, key: &str, ts_ns: i64) {
         self.key(key);
         self.ts.push_quoted(ts_ns, &mut self.buf);
