@@ -530,6 +530,46 @@ impl JsonWriter {
         self.buf.extend_from_slice(&chunk[..n]);
     }
 
+    /// `"key":[b,...]`: the first `count` bits of `bytes` (least
+    /// significant bit of each byte first) as 0 and 1. Whole bytes are
+    /// written 16 output bytes at a time from a table of `b,b,b,b,` for
+    /// each nibble.
+    pub fn bits_field(&mut self, key: &str, bytes: &[u8], count: usize) {
+        /// `b0,b1,b2,b3,` of each nibble, low bit first.
+        const NIBBLES: [[u8; 8]; 16] = {
+            let mut t = [[0u8; 8]; 16];
+            let mut n = 0;
+            while n < 16 {
+                let mut i = 0;
+                while i < 4 {
+                    t[n][2 * i] = b'0' + ((n >> i) & 1) as u8;
+                    t[n][2 * i + 1] = b',';
+                    i += 1;
+                }
+                n += 1;
+            }
+            t
+        };
+        let count = count.min(bytes.len() * 8);
+        self.key(key);
+        self.buf.push(b'[');
+        for &x in &bytes[..count / 8] {
+            let mut t = [0u8; 16];
+            t[..8].copy_from_slice(&NIBBLES[usize::from(x & 15)]);
+            t[8..].copy_from_slice(&NIBBLES[usize::from(x >> 4)]);
+            self.buf.extend_from_slice(&t);
+        }
+        for i in count / 8 * 8..count {
+            self.buf
+                .extend_from_slice(&[b'0' + ((bytes[i / 8] >> (i % 8)) & 1), b',']);
+        }
+        match self.buf.last_mut() {
+            // The last value's comma becomes the bracket.
+            Some(c) if count > 0 => *c = b']',
+            _ => self.buf.push(b']'),
+        }
+    }
+
     /// A signed integer array element.
     pub fn i64_value(&mut self, v: i64) {
         self.sep();
@@ -862,6 +902,27 @@ mod tests {
                 list.join(",")
             );
             proptest::prop_assert_eq!(String::from_utf8(w.as_bytes().to_vec()).unwrap(), want);
+        }
+    }
+
+    proptest::proptest! {
+        /// The bit array writer against the iterator version, for counts
+        /// below, at and beyond the bytes given.
+        #[test]
+        fn bits_are_the_iterator_version(
+            bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..40),
+            count in 0usize..340,
+        ) {
+            let mut w = JsonWriter::new();
+            w.begin_object();
+            w.bits_field("b", &bytes, count);
+            w.end_object();
+            let n = count.min(bytes.len() * 8);
+            let mut want = JsonWriter::new();
+            want.begin_object();
+            want.u16_array_field("b", (0..n).map(|i| u16::from((bytes[i / 8] >> (i % 8)) & 1)));
+            want.end_object();
+            proptest::prop_assert_eq!(w.as_bytes(), want.as_bytes());
         }
     }
 

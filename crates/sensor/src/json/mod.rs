@@ -540,10 +540,7 @@ impl Bounded {
     pub fn bits(&mut self, w: &mut JsonWriter, key: &str, bytes: &[u8], count: usize) {
         let count = count.min(bytes.len() * 8);
         self.truncated |= count > self.max;
-        w.u16_array_field(
-            key,
-            (0..count.min(self.max)).map(|i| u16::from((bytes[i / 8] >> (i % 8)) & 1)),
-        );
+        w.bits_field(key, bytes, count.min(self.max));
     }
 
     /// Raw bytes as hex, at most `2 * max` bytes.
