@@ -59,7 +59,7 @@ fn digits8(v: u32) -> (u64, usize) {
 /// added: the two pairs in 16-bit lanes, then their tens (multiply-shift
 /// division, as in [`digits8`]).
 #[inline]
-fn digits4_raw(v: u32) -> u32 {
+pub(crate) fn digits4_raw(v: u32) -> u32 {
     debug_assert!(v < 10_000);
     let pairs = (v / 100) | ((v % 100) << 16);
     let tens = ((pairs * 103) >> 10) & 0x000f_000f;
