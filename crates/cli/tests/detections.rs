@@ -23,10 +23,17 @@ fn rule_ids(run: &Run) -> BTreeSet<String> {
 /// Captures that raise alerts, and which rules; every other corpus capture
 /// must raise none (no false alarms on ordinary traffic).
 const CORPUS: &[(&str, &[&str])] = &[
-    ("bacnet/bacnet-stack-services.cap", &["ps.ics.mode_change"]),
+    (
+        "bacnet/bacnet-stack-services.cap",
+        &["ps.ics.device_restart", "ps.ics.mode_change"],
+    ),
     (
         "bacnet/bacnet_error_reject_abort.pcap",
-        &["ps.ics.discovery_sweep", "ps.ics.mode_change"],
+        &[
+            "ps.ics.device_restart",
+            "ps.ics.discovery_sweep",
+            "ps.ics.mode_change",
+        ],
     ),
     (
         "dnp3/cold_restart_and_response.pcap",

@@ -487,7 +487,10 @@ fn conduits_and_deny_rules_raise_exactly_the_expected_alerts() {
         msg.contains("(supervisory)") && msg.contains("(control)"),
         "{msg}"
     );
-    assert!(msg.contains("conduit `polling`"), "{msg}");
+    // The setpoint conduit carries function 6 but not register 50: it
+    // explains the refusal better than the read-only polling conduit.
+    assert!(msg.contains("conduit `setpoints`"), "{msg}");
+    assert!(msg.contains("50"), "{msg}");
     let rogue = run
         .of_type("alert")
         .into_iter()

@@ -303,7 +303,12 @@ pub struct Detections {
 fn restart(function: &str) -> bool {
     matches!(
         function,
-        "cold_restart" | "warm_restart" | "reset" | "restart_communications_option" | "c_rp_na_1"
+        "cold_restart"
+            | "warm_restart"
+            | "reset"
+            | "restart_communications_option"
+            | "c_rp_na_1"
+            | "reinitialize_device"
     )
 }
 

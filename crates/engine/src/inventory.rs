@@ -123,6 +123,10 @@ pub struct Asset {
     pub ops_sent: [u64; 13],
     /// Operations received as a server, indexed by `Operation as usize`.
     pub ops_received: [u64; 13],
+    /// Of the discovery operations sent, those every device or client of
+    /// its protocol sends as a matter of course (see
+    /// [`role::routine_discovery`]).
+    pub routine_discovery: u64,
     /// Distinct remote IPs forwarded (router evidence).
     pub forwarded: usize,
     /// Distinct servers this asset polled with an industrial protocol.
@@ -409,6 +413,7 @@ impl Inventory {
             }
             a.ops_sent = [0; 13];
             a.ops_received = [0; 13];
+            a.routine_discovery = 0;
         }
         for e in &self.edges {
             if e.client == e.server || e.transactions == 0 {
@@ -433,6 +438,9 @@ impl Inventory {
                 }
                 for (o, n) in e.operations.iter().enumerate() {
                     ops[o] += n;
+                }
+                if client && role::routine_discovery(p) {
+                    a.routine_discovery += e.operations[Operation::Discovery as usize];
                 }
             }
         }
@@ -740,6 +748,9 @@ impl Inventory {
         let client_new = {
             let a = &mut self.assets[c as usize];
             a.ops_sent[o] += 1;
+            if op == Operation::Discovery && role::routine_discovery(proto) {
+                a.routine_discovery += 1;
+            }
             if new_pair {
                 a.servers_polled += 1;
             }
@@ -847,6 +858,7 @@ impl Inventory {
             used: Vec::new(),
             ops_sent: [0; 13],
             ops_received: [0; 13],
+            routine_discovery: 0,
             forwarded: 0,
             servers_polled: 0,
             it_flows: 0,
@@ -1010,6 +1022,7 @@ impl Inventory {
             a.ops_sent[i] += src.ops_sent[i];
             a.ops_received[i] += src.ops_received[i];
         }
+        a.routine_discovery += src.routine_discovery;
         a.servers_polled += src.servers_polled;
         a.it_flows += src.it_flows;
         a.serves_historian_port |= src.serves_historian_port;

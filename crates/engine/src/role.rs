@@ -85,6 +85,24 @@ const ENGINEERING: [Operation; 5] = [
     Operation::Discovery,
 ];
 
+/// Protocols whose discovery every participant sends in ordinary
+/// operation, so it says nothing about an engineering tool: BACnet devices
+/// broadcast Who-Is and Who-Has to find their peers, and every OPC UA client
+/// asks for the server's endpoints before opening a session.
+pub fn routine_discovery(protocol: &str) -> bool {
+    matches!(protocol, "bacnet" | "opcua")
+}
+
+/// Operations of a kind sent that count as engineering evidence.
+fn engineering(a: &Asset, op: Operation) -> u64 {
+    let n = a.sent(op);
+    if op == Operation::Discovery {
+        n.saturating_sub(a.routine_discovery)
+    } else {
+        n
+    }
+}
+
 /// TCP ports of historian and database servers (OSIsoft PI, MS SQL,
 /// PostgreSQL, MySQL, InfluxDB).
 const HISTORIAN_PORTS: &[u16] = &[5450, 1433, 5432, 3306, 8086];
@@ -94,7 +112,7 @@ pub fn infer(a: &Asset) -> Role {
     if a.forwarded > 0 || a.serves("stp") > 0 {
         return Role::NetworkGear;
     }
-    if ENGINEERING.iter().any(|op| a.sent(*op) > 0) {
+    if ENGINEERING.iter().any(|op| engineering(a, *op) > 0) {
         return Role::EngineeringWorkstation;
     }
     let serves = |set: &[&str]| a.served.iter().any(|(p, _)| set.contains(p));
@@ -142,8 +160,9 @@ pub fn reasons(a: &Asset) -> Vec<String> {
         )),
         Role::EngineeringWorkstation => {
             for op in ENGINEERING {
-                if a.sent(op) > 0 {
-                    r.push(format!("sent {} {} operations", a.sent(op), op.name()));
+                let n = engineering(a, op);
+                if n > 0 {
+                    r.push(format!("sent {n} {} operations", op.name()));
                 }
             }
         }

@@ -194,7 +194,11 @@ impl PolicyCheck {
         if zs == zd && self.policy.settings.intra_zone_allowed {
             return;
         }
-        let mut reason: Option<String> = None;
+        // Of the conduits joining the two zones, the one that got furthest
+        // through its checks explains the refusal best: a conduit carrying
+        // the right function but another register range says more than one
+        // carrying reads only.
+        let mut reason: Option<(Refusal, String)> = None;
         let mut any = false;
         for c in &self.policy.conduits {
             let from_ok = match c.from {
@@ -213,9 +217,10 @@ impl PolicyCheck {
             any = true;
             match allowed(&c.allow, s, &self.targets.list) {
                 Ok(()) => return,
-                Err(why) => {
-                    if reason.is_none() {
-                        reason = Some(format!("conduit `{}` ({}) {why}", c.name, c.origin));
+                Err((stage, why)) => {
+                    if reason.as_ref().is_none_or(|(best, _)| stage > *best) {
+                        let text = format!("conduit `{}` ({}) {why}", c.name, c.origin);
+                        reason = Some((stage, text));
                     }
                 }
             }
@@ -227,7 +232,10 @@ impl PolicyCheck {
             self.zone_name(zs).to_string(),
             self.zone_name(zd).to_string(),
         );
-        let why = reason.unwrap_or_else(|| format!("no conduit from zone {from} to zone {to}"));
+        let why = reason.map_or_else(
+            || format!("no conduit from zone {from} to zone {to}"),
+            |(_, why)| why,
+        );
         let what = describe(s);
         agg.hit(
             rule("ps.policy.conduit_violation"),
@@ -424,11 +432,21 @@ fn listed(list: &[String], protocol: &str) -> bool {
         .any(|p| p == protocol || aliases(protocol).any(|a| a == p))
 }
 
-/// Whether a conduit's constraints allow `s`; the reason when not.
-fn allowed(m: &Match, s: &Subject<'_>, targets: &[Target]) -> Result<(), String> {
+/// The check a conduit refused a transaction at, in the order they run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Refusal {
+    Protocol,
+    Operation,
+    Function,
+    Target,
+}
+
+/// Whether a conduit's constraints allow `s`; the check that refused it
+/// and the reason when not.
+fn allowed(m: &Match, s: &Subject<'_>, targets: &[Target]) -> Result<(), (Refusal, String)> {
     if let Some(p) = &m.protocols {
         if !listed(p, s.protocol) {
-            return Err(format!("allows {} only", p.join(", ")));
+            return Err((Refusal::Protocol, format!("allows {} only", p.join(", "))));
         }
     }
     let Some(ics) = s.ics else {
@@ -438,18 +456,24 @@ fn allowed(m: &Match, s: &Subject<'_>, targets: &[Target]) -> Result<(), String>
     if let Some(ops) = &m.operations {
         if !ops.contains(&ics.operation) {
             let names: Vec<&str> = ops.iter().map(|o| o.name()).collect();
-            return Err(format!(
-                "allows operations {} only, not {}",
-                names.join(", "),
-                ics.operation.name()
+            return Err((
+                Refusal::Operation,
+                format!(
+                    "allows operations {} only, not {}",
+                    names.join(", "),
+                    ics.operation.name()
+                ),
             ));
         }
     }
     if let Some(f) = &m.functions {
         if !f.contains(&ics.function_code) {
-            return Err(format!(
-                "does not allow function {} ({})",
-                ics.function_code, ics.function
+            return Err((
+                Refusal::Function,
+                format!(
+                    "does not allow function {} ({})",
+                    ics.function_code, ics.function
+                ),
             ));
         }
     }
@@ -460,7 +484,10 @@ fn allowed(m: &Match, s: &Subject<'_>, targets: &[Target]) -> Result<(), String>
         };
         if let Some(map) = map {
             if !map.covers(t) {
-                return Err(format!("does not allow {}", target_text(t)));
+                return Err((
+                    Refusal::Target,
+                    format!("does not allow {}", target_text(t)),
+                ));
             }
         }
     }
