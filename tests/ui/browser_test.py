@@ -4,8 +4,9 @@
 usage: browser_test.py BASE_URL CA_CERT_PEM ADMIN_PASSWORD SCREENSHOT_DIR
 
 Logs in, opens the dashboard, the asset list and one asset, the map, and
-one alert, and acknowledges it. Every step asserts what the page shows
-and saves a screenshot. Exits non-zero on the first failed assertion.
+one alert, and acknowledges it; creates a viewer on the users page, logs
+in as that viewer and checks it cannot acknowledge an alert. Every step
+asserts what the page shows and saves a screenshot. Exits non-zero on the first failed assertion.
 """
 
 import os
@@ -109,6 +110,55 @@ def main():
         page.click("nav a[data-view=audit]")
         expect(page.locator("#audit-list")).to_contain_text("alert_acknowledge")
         shot(page, "08-audit")
+
+        # 9. Users (admin): create a viewer through the page; the last admin
+        # cannot be demoted.
+        expect(page.locator("#nav-users")).to_be_visible()
+        page.click("#nav-users")
+        expect(page.locator("h1")).to_have_text("Users")
+        page.fill("#new-username", "vera")
+        page.select_option("#new-role", "viewer")
+        page.fill("#new-password", "viewer password 1")
+        page.click("#create-user")
+        expect(page.locator("#users-message")).to_have_text("Done: create user")
+        vera = page.locator("#user-list tr[data-username=vera]")
+        expect(vera.locator("select")).to_have_value("viewer")
+        expect(vera.locator(".user-status")).to_have_text("enabled")
+        admin_row = page.locator("#user-list tr[data-username=admin]")
+        admin_row.locator("select").select_option("viewer")
+        admin_row.locator(".set-role").click()
+        expect(page.locator("#users-message")).to_contain_text("no enabled admin")
+        expect(admin_row.locator("select")).to_have_value("admin")
+        shot(page, "09-users")
+        page.click("nav a[data-view=audit]")
+        expect(page.locator("#audit-list")).to_contain_text("create_user")
+        expect(page.locator("#audit-list")).to_contain_text("vera")
+
+        # 10. Log out, log in as the new viewer: no user page, and the alert
+        # cannot be acknowledged (no workflow buttons; the API answers 403).
+        page.click("#logout")
+        expect(page.locator("#login-form")).to_be_visible()
+        page.fill("#username", "vera")
+        page.fill("#password", "viewer password 1")
+        page.click("#login-button")
+        expect(page.locator("#who")).to_contain_text("vera (viewer)")
+        expect(page.locator("#nav-users")).to_be_hidden()
+        page.click("nav a[data-view=alerts]")
+        page.select_option("#alert-status", "open")
+        expect(page.locator("#alert-list tbody tr").first).to_be_visible()
+        page.locator("#alert-list tbody tr").first.click()
+        expect(page.locator("#alert-status-value")).to_have_text("open")
+        expect(page.locator("#ack-button")).to_have_count(0)
+        expect(page.locator("#main")).to_contain_text("Viewers cannot change alerts.")
+        alert_id = page.locator("#alert-title").inner_text().split(":")[0].split()[-1]
+        status = page.evaluate(
+            """id => fetch("/api/alerts/" + id + "/acknowledge", {method: "POST",
+                 headers: {"X-CSRF-Token": state.csrf, "Content-Type": "application/json"},
+                 body: "{}"}).then(r => r.status)""",
+            alert_id,
+        )
+        assert status == 403, status
+        shot(page, "10-viewer-alert")
 
         assert not errors, errors
         browser.close()

@@ -453,5 +453,7 @@ fn identity_off_the_registered_port() {
         client["identity"]["opcua_application_type"]["value"],
         "client"
     );
-    assert_eq!(client["role"], "engineering_workstation");
+    // GetEndpoints precedes every session: routine, not engineering
+    // (crates/engine/src/role.rs); a client of an industrial protocol.
+    assert_eq!(client["role"], "hmi");
 }

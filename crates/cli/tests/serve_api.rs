@@ -278,9 +278,15 @@ fn api_health_auth_counts_roles_csrf_rate_limit_and_restart() {
     assert_eq!(s.get("/api/audit", Some(&viewer)).status, 403);
     assert_eq!(s.get("/api/alerts", Some(&viewer)).status, 200);
 
+    // User management (admin only): role, disable, password, delete; the
+    // last enabled admin stays.
+    user_management(&s, &admin, &analyst, &viewer);
+
     // The alert workflow runs on the alert capture, added to this store.
     drop(s);
-    let s = Server::start(&data, &[&caps[0], &caps[1]], &[]);
+    // A long window, so that the lock below outlasts the restart whatever the machine's speed.
+    let window = ["--login-window", "3600"];
+    let s = Server::start(&data, &[&caps[0], &caps[1]], &window);
     let health = s.wait_ingested();
     assert_eq!(health["captures"][0]["skipped"], true, "{health}");
     assert_eq!(health["captures"][1]["skipped"], false, "{health}");
@@ -440,10 +446,16 @@ fn api_health_auth_counts_roles_csrf_rate_limit_and_restart() {
     .map(|p| total(&s, p, &admin))
     .collect();
     s.stop();
-    let s = Server::start(&data, &[&caps[0], &caps[1]], &[]);
+    let s = Server::start(&data, &[&caps[0], &caps[1]], &window);
     let health = s.wait_ingested();
     assert_eq!(health["captures"][0]["skipped"], true);
     assert_eq!(health["captures"][1]["skipped"], true);
+    // The login lock survives the restart (it is in the store).
+    let r = s
+        .login("vic", "a long password")
+        .err()
+        .expect("still locked");
+    assert_eq!(r.status, 429);
     let admin = s.admin();
     let after: Vec<u64> = [
         "/api/events?limit=1",
@@ -473,6 +485,135 @@ fn api_health_auth_counts_roles_csrf_rate_limit_and_restart() {
         .unwrap()
         .iter()
         .any(|l| l.contains("with password")));
+}
+
+fn user_id(s: &Server, admin: &Session, name: &str) -> i64 {
+    let users = s.get("/api/users", Some(admin)).json();
+    users["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["username"] == name)
+        .unwrap_or_else(|| panic!("{name} not in {users}"))["id"]
+        .as_i64()
+        .unwrap()
+}
+
+fn user_management(s: &Server, admin: &Session, analyst: &Session, viewer: &Session) {
+    let pw = "a long password";
+    let r = s.send(
+        "POST",
+        "/api/users",
+        admin,
+        &json!({"username": "tmp", "password": pw, "role": "viewer"}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    let id = user_id(s, admin, "tmp");
+    let path = format!("/api/users/{id}");
+    // Only an admin may.
+    for who in [analyst, viewer] {
+        assert_eq!(
+            s.send("PUT", &path, who, &json!({"role": "admin"})).status,
+            403
+        );
+        assert_eq!(s.send("DELETE", &path, who, &json!({})).status, 403);
+        let r = s.send(
+            "POST",
+            &format!("{path}/password"),
+            who,
+            &json!({"password": pw}),
+        );
+        assert_eq!(r.status, 403);
+    }
+    // Role.
+    let tmp = s.login("tmp", pw).ok().unwrap();
+    let r = s.send("PUT", &path, admin, &json!({"role": "analyst"}));
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["role"], "analyst");
+    assert_eq!(s.get("/api/session", Some(&tmp)).json()["role"], "analyst");
+    assert_eq!(
+        s.send("PUT", &path, admin, &json!({"role": "root"})).status,
+        400
+    );
+    assert_eq!(s.send("PUT", &path, admin, &json!({})).status, 400);
+    // Disabled: the session ends, the right password no longer logs in.
+    let r = s.send("PUT", &path, admin, &json!({"disabled": true}));
+    assert_eq!(r.json()["disabled"], true);
+    assert_eq!(s.get("/api/session", Some(&tmp)).status, 401);
+    assert_eq!(s.login("tmp", pw).err().expect("disabled").status, 401);
+    let r = s.send("PUT", &path, admin, &json!({"disabled": false}));
+    assert_eq!(r.json()["disabled"], false);
+    // Password reset: the old one stops working, sessions end.
+    let tmp = s.login("tmp", pw).ok().unwrap();
+    let r = s.send(
+        "POST",
+        &format!("{path}/password"),
+        admin,
+        &json!({"password": "another long one"}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(s.get("/api/session", Some(&tmp)).status, 401);
+    assert!(s.login("tmp", pw).is_err());
+    assert!(s.login("tmp", "another long one").is_ok());
+    let r = s.send(
+        "POST",
+        &format!("{path}/password"),
+        admin,
+        &json!({"password": "short"}),
+    );
+    assert_eq!(r.status, 400);
+    // The last enabled admin cannot be demoted, disabled or deleted.
+    let me = user_id(s, admin, "admin");
+    let mine = format!("/api/users/{me}");
+    let r = s.send("PUT", &mine, admin, &json!({"role": "analyst"}));
+    assert_eq!(r.status, 409);
+    assert_eq!(r.json()["error"], "last_admin");
+    assert_eq!(
+        s.send("PUT", &mine, admin, &json!({"disabled": true}))
+            .status,
+        409
+    );
+    assert_eq!(s.send("DELETE", &mine, admin, &json!({})).status, 409);
+    // With a second admin, the first can be demoted, but not the second then.
+    assert_eq!(
+        s.send("PUT", &path, admin, &json!({"role": "admin"}))
+            .status,
+        200
+    );
+    let tmp = s.login("tmp", "another long one").ok().unwrap();
+    assert_eq!(
+        s.send("PUT", &mine, &tmp, &json!({"role": "analyst"}))
+            .status,
+        200
+    );
+    let r = s.send("PUT", &path, &tmp, &json!({"role": "viewer"}));
+    assert_eq!(r.json()["error"], "last_admin");
+    assert_eq!(
+        s.send("PUT", &mine, &tmp, &json!({"role": "admin"})).status,
+        200
+    );
+    // Delete.
+    assert_eq!(s.send("DELETE", &path, admin, &json!({})).status, 204);
+    assert_eq!(s.get("/api/session", Some(&tmp)).status, 401);
+    assert!(s.login("tmp", "another long one").is_err());
+    assert_eq!(s.send("DELETE", &path, admin, &json!({})).status, 404);
+    // Every step is audited.
+    let audit = s.get("/api/audit?limit=200", Some(admin)).json();
+    for (who, action) in [
+        ("admin", "update_user"),
+        ("admin", "reset_password"),
+        ("admin", "delete_user"),
+        ("tmp", "update_user"),
+    ] {
+        assert!(
+            audit["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|a| a["username"] == who && a["action"] == action && a["target"].is_string()),
+            "{who} {action}: {audit}"
+        );
+    }
 }
 
 #[test]
@@ -546,31 +687,39 @@ fn schemathesis_finds_no_server_error() {
         String::from_utf8_lossy(&check.stderr)
     );
     assert_eq!(String::from_utf8_lossy(&check.stdout).trim(), version);
+    // Every check. The session is given as the document's security
+    // schemes (not as raw headers), so that schemathesis knows it is the
+    // authentication: its negative cases then leave it alone instead of
+    // "dropping" a cookie that a raw header would put back. 422 is an
+    // accepted answer to schema-valid data: the server refuses, with its
+    // reasons, a policy that does not load and an assignee that is no user,
+    // which no schema can express.
+    let config = dir.path().join("schemathesis.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[auth.openapi.session]\napi_key = \"{}\"\n\n[auth.openapi.csrf]\napi_key = \"{}\"\n\n\
+             [checks.positive_data_acceptance]\n\
+             expected-statuses = [\"2xx\", \"401\", \"403\", \"404\", \"409\", \"422\", \"429\"]\n",
+            admin.cookie, admin.csrf
+        ),
+    )
+    .unwrap();
     let out = Command::new("python3")
-        .args(["-m", "schemathesis.cli", "run"])
+        .args(["-m", "schemathesis.cli", "--config-file"])
+        .arg(&config)
+        .arg("run")
         .arg(format!("{}/api/openapi.json", s.base()))
-        .args([
-            "--checks",
-            "not_a_server_error",
-            "--max-examples",
-            "25",
-            "--seed",
-            "1",
-        ])
+        .args(["--checks", "all", "--max-examples", "25", "--seed", "1"])
         .arg("--tls-verify")
         .arg(data.join("tls-cert.pem"))
-        .args([
-            "-H",
-            &format!("Cookie: plantshield_session={}", admin.cookie),
-        ])
-        .args(["-H", &format!("X-CSRF-Token: {}", admin.csrf)])
         // The stream never ends by design, and logging out would end the
         // session the run uses; both are tested above.
         .args([
-            "--exclude-path",
-            "/api/stream",
-            "--exclude-method",
-            "DELETE",
+            "--exclude-name",
+            "GET /api/stream",
+            "--exclude-name",
+            "DELETE /api/session",
         ])
         .env("NO_COLOR", "1")
         // Its cache (.schemathesis/) goes to the temporary directory.

@@ -1,7 +1,8 @@
 //! The web UI in headless Chromium (Debian's chromium, driven by Python
 //! Playwright: tests/ui/browser_test.py): log in, dashboard, asset list,
-//! one asset, map, one alert, acknowledge it. Each step asserts what the
-//! page shows and saves a screenshot.
+//! one asset, map, one alert, acknowledge it; create a viewer on the users
+//! page, log in as it, and find it cannot acknowledge an alert. Each step
+//! asserts what the page shows and saves a screenshot.
 
 mod common;
 #[path = "common/serve.rs"]
@@ -46,6 +47,9 @@ fn browser_walks_through_the_ui_and_acknowledges_an_alert() {
         "05-map",
         "06-alert",
         "07-acknowledged",
+        "08-audit",
+        "09-users",
+        "10-viewer-alert",
     ] {
         let p = shots.join(format!("{name}.png"));
         assert!(
@@ -61,5 +65,26 @@ fn browser_walks_through_the_ui_and_acknowledges_an_alert() {
     let r = s
         .get("/api/alerts?status=acknowledged", Some(&admin))
         .json();
-    assert_eq!(r["total"], 1, "{r}");
+    assert_eq!(r["total"], 1, "{r}: the viewer acknowledged nothing");
+    // The viewer made on the page exists, and its creation is audited.
+    let users = s.get("/api/users", Some(&admin)).json();
+    assert!(
+        users["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|u| u["username"] == "vera" && u["role"] == "viewer"),
+        "{users}"
+    );
+    let audit = s.get("/api/audit?limit=1000", Some(&admin)).json();
+    assert!(
+        audit["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["username"] == "admin"
+                && a["action"] == "create_user"
+                && a["target"] == "vera"),
+        "{audit}"
+    );
 }

@@ -81,6 +81,13 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
     ("GET", "/api/audit", Access::Role(Role::Analyst)),
     ("GET", "/api/users", Access::Role(Role::Admin)),
     ("POST", "/api/users", Access::Role(Role::Admin)),
+    ("PUT", "/api/users/{id}", Access::Role(Role::Admin)),
+    ("DELETE", "/api/users/{id}", Access::Role(Role::Admin)),
+    (
+        "POST",
+        "/api/users/{id}/password",
+        Access::Role(Role::Admin),
+    ),
     ("GET", "/api/stream", Access::Role(Role::Viewer)),
 ];
 
@@ -297,7 +304,7 @@ fn text_param(req: &Request, name: &str) -> Option<String> {
 }
 
 fn int_param(req: &Request, name: &str) -> Result<Option<i64>, Response> {
-    match req.param(name).filter(|s| !s.is_empty()) {
+    match req.param(name) {
         Some(v) => v
             .parse::<i64>()
             .map(Some)
@@ -307,7 +314,7 @@ fn int_param(req: &Request, name: &str) -> Result<Option<i64>, Response> {
 }
 
 fn enum_param(req: &Request, name: &str, allowed: &[&str]) -> Result<Option<String>, Response> {
-    match req.param(name).filter(|s| !s.is_empty()) {
+    match req.param(name) {
         Some(v) if allowed.contains(&v) => Ok(Some(v.to_string())),
         Some(_) => Err(bad(&format!(
             "{name} must be one of {}",
@@ -358,9 +365,11 @@ pub fn parse_time(s: &str) -> Option<i64> {
                 i += 1;
             }
             let digits = s.get(start..i)?;
-            if digits.is_empty() || digits.len() > 9 {
+            if digits.is_empty() {
                 return None;
             }
+            // Beyond nanoseconds, the digits are dropped.
+            let digits = &digits[..digits.len().min(9)];
             frac_ns = digits.parse::<i64>().ok()? * 10i64.pow(9 - digits.len() as u32);
         }
         match s.get(i..)? {
@@ -382,7 +391,8 @@ pub fn parse_time(s: &str) -> Option<i64> {
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     let days = era * 146_097 + doe - 719_468;
     let secs = days * 86_400 + h * 3600 + mi * 60 + sec - off;
-    secs.checked_mul(1_000_000_000)?.checked_add(frac_ns)
+    // Times outside 1677..2262 are the earliest or latest time there is.
+    Some(secs.saturating_mul(1_000_000_000).saturating_add(frac_ns))
 }
 
 fn body_json(req: &Request) -> Result<serde_json::Map<String, Value>, Response> {
@@ -401,7 +411,7 @@ fn str_field<'a>(
     k: &str,
 ) -> Result<Option<&'a str>, Response> {
     match m.get(k) {
-        None | Some(Value::Null) => Ok(None),
+        None => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.as_str())),
         Some(_) => Err(bad(&format!("{k} must be a string"))),
     }
@@ -532,8 +542,8 @@ impl App {
             ("GET", "/api/map") => self.map(),
             ("GET", "/api/events") => {
                 let time = |k: &str| -> Result<Option<i64>, Response> {
-                    match text_param(req, k) {
-                        Some(t) => parse_time(&t)
+                    match req.param(k) {
+                        Some(t) => parse_time(t.trim())
                             .map(Some)
                             .ok_or_else(|| bad(&format!("{k} must be an RFC 3339 time or a date"))),
                         None => Ok(None),
@@ -629,6 +639,13 @@ impl App {
                 let c = caller.ok_or_else(not_found)?;
                 self.create_user(req, c)
             }
+            ("PUT", "/api/users/{id}")
+            | ("DELETE", "/api/users/{id}")
+            | ("POST", "/api/users/{id}/password") => {
+                let c = caller.ok_or_else(not_found)?;
+                let id = id_num()?;
+                self.change_user(req, c, m, path.ends_with("/password"), id)
+            }
             ("GET", "/api/stream") => Ok(self.stream()),
             _ => Err(not_found()),
         }
@@ -643,7 +660,7 @@ impl App {
         if user.len() > 128 || pw.len() > 1024 {
             return Err(bad("username or password too long"));
         }
-        if let Some(secs) = self.limiter.blocked(user, req.remote) {
+        if let Some(secs) = self.with_conn(|c| self.limiter.blocked(c, user, req.remote))? {
             return Err(Response::error(
                 429,
                 "rate_limited",
@@ -653,7 +670,7 @@ impl App {
         }
         let found = self.with_conn(|c| queries::user_by_name(c, user))?;
         let ok = match &found {
-            Some(u) => auth::verify_password(pw, &u.password_hash),
+            Some(u) => auth::verify_password(pw, &u.password_hash) && !u.disabled,
             None => {
                 auth::verify_password(pw, auth::dummy_hash());
                 false
@@ -661,17 +678,17 @@ impl App {
         };
         let remote = req.remote.to_string();
         let (true, Some(u)) = (ok, found) else {
-            self.limiter.failed(user, req.remote);
-            let _ = self.with_conn(|c| {
+            self.with_conn(|c| {
+                self.limiter.failed(c, user, req.remote)?;
                 queries::audit_user(c, user, "login_failed", None, None, Some(&remote))
-            });
+            })?;
             return Err(Response::error(
                 401,
                 "unauthorized",
                 "wrong username or password",
             ));
         };
-        self.limiter.succeeded(user);
+        self.with_conn(|c| self.limiter.succeeded(c, user))?;
         let token = auth::random_hex(32);
         let csrf = auth::random_hex(32);
         let expires = platform::now_ns() + auth::SESSION_TTL.as_nanos() as i64;
@@ -837,6 +854,94 @@ impl App {
             201,
             &json!({"username": name, "role": role.name()}),
         ))
+    }
+
+    /// `PUT /api/users/{id}` (role, disabled), `DELETE /api/users/{id}`,
+    /// `POST /api/users/{id}/password`. The last enabled admin cannot be
+    /// demoted, disabled or deleted, nor can admins disable or delete
+    /// themselves.
+    fn change_user(&self, req: &Request, c: &Caller, m: &str, password: bool, id: i64) -> Res {
+        let target = self
+            .with_conn(|conn| queries::user_by_id(conn, id))?
+            .ok_or_else(not_found)?;
+        let refused = |r: queries::UserChange| match r {
+            queries::UserChange::Done => Ok(()),
+            queries::UserChange::NotFound => Err(not_found()),
+            queries::UserChange::LastAdmin => Err(Response::error(
+                409,
+                "last_admin",
+                "this would leave no enabled admin",
+            )),
+        };
+        let own = |what: &str| {
+            Response::error(
+                409,
+                "self",
+                &format!("an admin cannot {what} their own account"),
+            )
+        };
+        let user_json = |conn: &Connection| -> plantshield_store::Result<Value> {
+            Ok(queries::users(conn)?
+                .as_array()
+                .and_then(|a| a.iter().find(|u| u["id"] == id).cloned())
+                .unwrap_or(Value::Null))
+        };
+        if m == "DELETE" {
+            if target.id == c.user.id {
+                return Err(own("delete"));
+            }
+            refused(self.with_conn(|conn| queries::delete_user(conn, id))?)?;
+            self.audit(c, req, "delete_user", Some(&target.username), None);
+            return Ok(Response::new(204, "application/json", ""));
+        }
+        let body = body_json(req)?;
+        if password {
+            let pw = str_field(&body, "password")?.ok_or_else(|| bad("password is required"))?;
+            if pw.chars().count() < 8 || pw.len() > 1024 {
+                return Err(bad("password: at least 8 characters"));
+            }
+            let hash = auth::hash_password(pw).map_err(internal)?;
+            if !self.with_conn(|conn| queries::set_password(conn, id, &hash, &c.token_hash))? {
+                return Err(not_found());
+            }
+            self.audit(c, req, "reset_password", Some(&target.username), None);
+            return Ok(Response::json(200, &self.with_conn(user_json)?));
+        }
+        let role = match str_field(&body, "role")? {
+            Some(r) => {
+                Some(Role::parse(r).ok_or_else(|| bad("role must be admin, analyst or viewer"))?)
+            }
+            None => None,
+        };
+        let disabled = match body.get("disabled") {
+            None => None,
+            Some(Value::Bool(b)) => Some(*b),
+            Some(_) => return Err(bad("disabled must be true or false")),
+        };
+        if role.is_none() && disabled.is_none() {
+            return Err(bad("give role and/or disabled"));
+        }
+        if disabled == Some(true) && target.id == c.user.id {
+            return Err(own("disable"));
+        }
+        refused(
+            self.with_conn(|conn| queries::update_user(conn, id, role.map(Role::name), disabled))?,
+        )?;
+        let mut what = Vec::new();
+        if let Some(r) = role {
+            what.push(format!("role {}", r.name()));
+        }
+        if let Some(d) = disabled {
+            what.push(if d { "disabled" } else { "enabled" }.to_string());
+        }
+        self.audit(
+            c,
+            req,
+            "update_user",
+            Some(&target.username),
+            Some(&what.join(", ")),
+        );
+        Ok(Response::json(200, &self.with_conn(user_json)?))
     }
 
     fn stats(&self) -> Res {
@@ -1014,6 +1119,12 @@ mod tests {
         );
         assert_eq!(parse_time("2026-13-01"), None);
         assert_eq!(parse_time("garbage"), None);
+        assert_eq!(parse_time("0725-11-16"), Some(i64::MIN));
+        assert_eq!(parse_time("6662-09-24T16:41:06Z"), Some(i64::MAX));
+        assert_eq!(
+            parse_time("1970-01-01T00:00:00.1234567891Z"),
+            Some(123_456_789)
+        );
         assert_eq!(parse_time("2026-11-26T09:00:01"), None);
     }
 

@@ -1,14 +1,14 @@
 //! Passwords (argon2id), session tokens, CSRF tokens, roles and login rate
 //! limiting.
 
-use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use argon2::password_hash::rand_core::{OsRng, RngCore};
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use plantshield_store::platform::queries;
+use rusqlite::Connection;
 use sha2::{Digest, Sha256};
 
 /// The session cookie's name.
@@ -133,88 +133,71 @@ impl Default for Limits {
     }
 }
 
-#[derive(Default)]
-struct Counter {
-    since: Option<Instant>,
-    failures: u32,
-}
-
-/// Failed logins by user name and by address; bounded (the oldest entries
-/// are dropped beyond [`RateLimiter::MAX_KEYS`]).
+/// Failed logins by user name and by address, kept in the store's
+/// `login_failures` table, so that a restart does not reset a lock. The
+/// table is bounded: expired windows are dropped, and beyond
+/// [`RateLimiter::MAX_KEYS`] names (or addresses) the oldest go.
 pub struct RateLimiter {
     limits: Limits,
-    users: Mutex<HashMap<String, Counter>>,
-    addrs: Mutex<HashMap<IpAddr, Counter>>,
+}
+
+fn wall_ns() -> i64 {
+    plantshield_store::platform::now_ns()
 }
 
 impl RateLimiter {
-    /// Keys kept per table.
-    pub const MAX_KEYS: usize = 10_000;
+    /// Keys kept per kind (user names, addresses).
+    pub const MAX_KEYS: i64 = 10_000;
 
     /// A limiter.
     pub fn new(limits: Limits) -> Self {
-        RateLimiter {
-            limits,
-            users: Mutex::default(),
-            addrs: Mutex::default(),
-        }
+        RateLimiter { limits }
+    }
+
+    fn window_ns(&self) -> i64 {
+        i64::try_from(self.limits.window.as_nanos()).unwrap_or(i64::MAX)
     }
 
     /// Seconds until `user` from `addr` may try again; `None` when allowed.
-    pub fn blocked(&self, user: &str, addr: IpAddr) -> Option<u64> {
-        let now = Instant::now();
-        let w = self.limits.window;
-        let left = |c: &Counter, max: u32| -> Option<u64> {
-            let since = c.since?;
-            let el = now.duration_since(since);
-            (c.failures >= max && el < w).then(|| (w - el).as_secs().max(1))
+    pub fn blocked(
+        &self,
+        conn: &Connection,
+        user: &str,
+        addr: IpAddr,
+    ) -> plantshield_store::Result<Option<u64>> {
+        let now = wall_ns();
+        let w = self.window_ns();
+        let left = |f: Option<(i64, i64)>, max: u32| -> Option<u64> {
+            let (since, n) = f?;
+            let el = now.saturating_sub(since);
+            (n >= i64::from(max) && el < w).then(|| ((w - el) / 1_000_000_000).max(1) as u64)
         };
-        let u = self
-            .users
-            .lock()
-            .ok()
-            .and_then(|m| m.get(user).and_then(|c| left(c, self.limits.per_user)));
-        let a = self
-            .addrs
-            .lock()
-            .ok()
-            .and_then(|m| m.get(&addr).and_then(|c| left(c, self.limits.per_address)));
-        u.max(a)
+        let u = left(
+            queries::login_failures(conn, "user", user)?,
+            self.limits.per_user,
+        );
+        let a = left(
+            queries::login_failures(conn, "address", &addr.to_string())?,
+            self.limits.per_address,
+        );
+        Ok(u.max(a))
     }
 
     /// Records a failed login.
-    pub fn failed(&self, user: &str, addr: IpAddr) {
-        let now = Instant::now();
-        let w = self.limits.window;
-        let bump = |c: &mut Counter| {
-            if c.since.is_none_or(|s| now.duration_since(s) >= w) {
-                c.since = Some(now);
-                c.failures = 0;
-            }
-            c.failures += 1;
-        };
-        if let Ok(mut m) = self.users.lock() {
-            if m.len() >= Self::MAX_KEYS && !m.contains_key(user) {
-                m.retain(|_, c| c.since.is_some_and(|s| now.duration_since(s) < w));
-                if m.len() >= Self::MAX_KEYS {
-                    m.clear();
-                }
-            }
-            bump(m.entry(user.to_string()).or_default());
-        }
-        if let Ok(mut m) = self.addrs.lock() {
-            if m.len() >= Self::MAX_KEYS && !m.contains_key(&addr) {
-                m.clear();
-            }
-            bump(m.entry(addr).or_default());
-        }
+    pub fn failed(
+        &self,
+        conn: &Connection,
+        user: &str,
+        addr: IpAddr,
+    ) -> plantshield_store::Result<()> {
+        let (now, w) = (wall_ns(), self.window_ns());
+        queries::login_failure(conn, "user", user, now, w, Self::MAX_KEYS)?;
+        queries::login_failure(conn, "address", &addr.to_string(), now, w, Self::MAX_KEYS)
     }
 
     /// Forgets a user's failures after a successful login.
-    pub fn succeeded(&self, user: &str) {
-        if let Ok(mut m) = self.users.lock() {
-            m.remove(user);
-        }
+    pub fn succeeded(&self, conn: &Connection, user: &str) -> plantshield_store::Result<()> {
+        queries::login_failures_clear(conn, "user", user)
     }
 }
 
@@ -232,21 +215,72 @@ mod tests {
     }
 
     #[test]
-    fn limiter_locks_after_failures() {
-        let l = RateLimiter::new(Limits {
+    fn limiter_locks_after_failures_and_keeps_them_across_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("p.db");
+        let limits = Limits {
             per_user: 3,
             per_address: 5,
             window: Duration::from_secs(60),
-        });
+        };
+        let l = RateLimiter::new(limits);
+        let conn = plantshield_store::platform::open(&db).unwrap();
         let ip: IpAddr = "10.0.0.1".parse().unwrap();
         for _ in 0..3 {
-            assert!(l.blocked("a", ip).is_none());
-            l.failed("a", ip);
+            assert!(l.blocked(&conn, "a", ip).unwrap().is_none());
+            l.failed(&conn, "a", ip).unwrap();
         }
-        assert!(l.blocked("a", ip).is_some());
-        assert!(l.blocked("b", ip).is_none());
-        l.failed("b", ip);
-        l.failed("b", ip);
-        assert!(l.blocked("c", ip).is_some(), "address limit");
+        let left = l.blocked(&conn, "a", ip).unwrap().expect("locked");
+        assert!((1..=60).contains(&left), "{left}");
+        assert!(l.blocked(&conn, "b", ip).unwrap().is_none());
+        l.failed(&conn, "b", ip).unwrap();
+        l.failed(&conn, "b", ip).unwrap();
+        assert!(
+            l.blocked(&conn, "c", ip).unwrap().is_some(),
+            "address limit"
+        );
+        drop(conn);
+        // A restart: a new limiter on a new connection still knows.
+        let l = RateLimiter::new(limits);
+        let conn = plantshield_store::platform::open(&db).unwrap();
+        let other: IpAddr = "10.0.0.2".parse().unwrap();
+        assert!(l.blocked(&conn, "a", other).unwrap().is_some());
+        l.succeeded(&conn, "a").unwrap();
+        assert!(l.blocked(&conn, "a", other).unwrap().is_none());
+    }
+
+    #[test]
+    fn failures_expire_and_the_table_is_bounded() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = plantshield_store::platform::open(&dir.path().join("p.db")).unwrap();
+        let n = |c: &Connection| -> i64 {
+            c.query_row("SELECT COUNT(*) FROM login_failures", [], |r| r.get(0))
+                .unwrap()
+        };
+        for i in 0..10 {
+            queries::login_failure(&conn, "user", &format!("u{i}"), 1000 + i, 100, 4).unwrap();
+        }
+        assert_eq!(n(&conn), 4, "at most 4 keys");
+        assert_eq!(
+            queries::login_failures(&conn, "user", "u9").unwrap(),
+            Some((1009, 1))
+        );
+        assert_eq!(
+            queries::login_failures(&conn, "user", "u0").unwrap(),
+            None,
+            "oldest dropped"
+        );
+        queries::login_failure(&conn, "user", "u9", 1050, 100, 4).unwrap();
+        assert_eq!(
+            queries::login_failures(&conn, "user", "u9").unwrap(),
+            Some((1009, 2))
+        );
+        // After the window: the expired rows go and a new window starts.
+        queries::login_failure(&conn, "user", "u9", 1200, 100, 4).unwrap();
+        assert_eq!(n(&conn), 1);
+        assert_eq!(
+            queries::login_failures(&conn, "user", "u9").unwrap(),
+            Some((1200, 1))
+        );
     }
 }

@@ -214,20 +214,34 @@ pub fn run(
         )
         .map_err(|e| e.to_string())?;
     }
-    let calls = [
-        "/api/stats",
-        "/api/alerts",
-        "/api/alerts?status=open&limit=100",
-        "/api/assets",
-        "/api/events?limit=100",
-        "/api/events?protocol=modbus&operation=write&limit=100",
+    // An asset in the middle of the id range, a day of the 30, an hour.
+    let asset = ids[ids.len() / 2];
+    let calls: Vec<String> = vec![
+        "/api/stats".into(),
+        "/api/alerts".into(),
+        "/api/alerts?status=open&limit=100".into(),
+        "/api/assets".into(),
+        "/api/events?limit=100".into(),
+        // The filtered searches of the event page.
+        "/api/events?protocol=modbus&operation=write&limit=100".into(),
+        "/api/events?protocol=modbus&operation=diagnostics&limit=100".into(),
+        format!("/api/events?asset={asset}&limit=100"),
+        format!("/api/events?asset={asset}&operation=write&limit=100"),
+        "/api/events?from=2026-12-10&to=2026-12-11&limit=100".into(),
+        "/api/events?from=2026-12-10T05:00:00Z&to=2026-12-10T06:00:00Z&limit=100".into(),
+        "/api/events?from=2026-12-10&to=2026-12-11&operation=write&limit=100".into(),
+        "/api/events?q=write_multiple_registers&limit=100".into(),
+        "/api/events?q=10.10.1.77&limit=100".into(),
+        "/api/events?q=transaction_id%22:65000,&limit=100".into(),
+        "/api/events?q=no-such-text&limit=100".into(),
     ];
     let _ = writeln!(
         out,
-        "{:<55} {:>10} {:>10} {:>10}",
-        "call", "first ms", "median ms", "max ms"
+        "{:<75} {:>9} {:>9} {:>9} {:>7} {:>6}",
+        "call", "first ms", "median ms", "max ms", "total", "exact"
     );
-    for path in calls {
+    for path in &calls {
+        let path = path.as_str();
         let (p, q) = path.split_once('?').unwrap_or((path, ""));
         let req = Request {
             method: "GET".into(),
@@ -236,13 +250,17 @@ pub fn run(
                 .split('&')
                 .filter(|s| !s.is_empty())
                 .filter_map(|kv| kv.split_once('='))
-                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .map(|(k, v)| {
+                    let v = crate::http::percent_decode(v, true).unwrap_or_default();
+                    (k.to_string(), v)
+                })
                 .collect(),
             headers: vec![("cookie".into(), format!("{}={token}", auth::COOKIE))],
             body: vec![],
             remote: "127.0.0.1".parse().map_err(|_| "ip")?,
         };
         let mut times: Vec<Duration> = Vec::new();
+        let mut total = (String::new(), String::new());
         for _ in 0..runs.max(1) {
             let t = Instant::now();
             let r = app.handle(&req);
@@ -250,16 +268,31 @@ pub fn run(
             if r.status != 200 {
                 return Err(format!("{path}: status {}", r.status));
             }
+            if let crate::http::Body::Bytes(b) = &r.body {
+                let v: serde_json::Value = serde_json::from_slice(b).unwrap_or_default();
+                total = (
+                    v["total"]
+                        .as_i64()
+                        .map(|n| n.to_string())
+                        .unwrap_or_default(),
+                    v["total_exact"]
+                        .as_bool()
+                        .map(|b| b.to_string())
+                        .unwrap_or_default(),
+                );
+            }
         }
         let first = times[0];
         times.sort();
         let _ = writeln!(
             out,
-            "{:<55} {:>10.1} {:>10.1} {:>10.1}",
+            "{:<75} {:>9.1} {:>9.1} {:>9.1} {:>7} {:>6}",
             path,
             first.as_secs_f64() * 1e3,
             times[times.len() / 2].as_secs_f64() * 1e3,
-            times[times.len() - 1].as_secs_f64() * 1e3
+            times[times.len() - 1].as_secs_f64() * 1e3,
+            total.0,
+            total.1
         );
     }
     Ok(out)

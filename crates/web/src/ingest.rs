@@ -332,9 +332,7 @@ pub fn ingest_file(db: &Path, capture: &Path, policy: Option<&Policy>) -> Outcom
             last_seen: e.last_seen,
             operations: serde_json::Value::Object(ops).to_string(),
         };
-        if let Err(e) = sink.ingest.upsert_edge(&row) {
-            sink.fail(e);
-        }
+        sink.ingest.edge(row);
     }
     if sink.error.is_none() {
         if let Err(e) = sink.ingest.finish() {
@@ -348,5 +346,100 @@ pub fn ingest_file(db: &Path, capture: &Path, policy: Option<&Policy>) -> Outcom
         skipped: false,
         events: sink.ingest.written(),
         error: sink.error.take(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    /// The shipped sample split into its first and second half of records
+    /// (classic pcap): two captures with the same pairs.
+    fn halves(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
+        let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../samples/plant-cell.pcap");
+        let b = std::fs::read(p).unwrap();
+        assert_eq!(&b[..4], &[0xd4, 0xc3, 0xb2, 0xa1], "little-endian pcap");
+        let mut recs = Vec::new();
+        let mut i = 24;
+        while i + 16 <= b.len() {
+            let n = u32::from_le_bytes(b[i + 8..i + 12].try_into().unwrap()) as usize;
+            recs.push(&b[i..i + 16 + n]);
+            i += 16 + n;
+        }
+        let mid = recs.len() / 2;
+        let write = |name: &str, rs: &[&[u8]]| {
+            let mut out = b[..24].to_vec();
+            for r in rs {
+                out.extend_from_slice(r);
+            }
+            let p = dir.join(name);
+            std::fs::write(&p, out).unwrap();
+            p
+        };
+        (write("a.pcap", &recs[..mid]), write("b.pcap", &recs[mid..]))
+    }
+
+    /// (client key, server key, protocol) to (transactions, operations).
+    type Edges = BTreeMap<(String, String, String), (i64, BTreeMap<String, i64>)>;
+
+    /// Edges by (client key, server key, protocol): transactions and operations.
+    fn edges(db: &Path) -> Edges {
+        let c = platform::open(db).unwrap();
+        let mut st = c
+            .prepare(
+                "SELECT a.key, b.key, e.protocol, e.transactions, e.operations FROM edges e \
+                 JOIN assets a ON a.id = e.client_id JOIN assets b ON b.id = e.server_id",
+            )
+            .unwrap();
+        let rows = st
+            .query_map([], |r| {
+                let ops: String = r.get(4)?;
+                Ok((
+                    (r.get(0)?, r.get(1)?, r.get(2)?),
+                    (r.get(3)?, serde_json::from_str(&ops).unwrap()),
+                ))
+            })
+            .unwrap();
+        rows.map(|r| r.unwrap()).collect()
+    }
+
+    #[test]
+    fn a_second_capture_adds_to_edge_operation_counts_and_a_reread_adds_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = halves(dir.path());
+        let db_a = dir.path().join("a.db");
+        let db_b = dir.path().join("b.db");
+        let db = dir.path().join("ab.db");
+        for (db, caps) in [(&db_a, vec![&a]), (&db_b, vec![&b]), (&db, vec![&a, &b])] {
+            for c in caps {
+                let o = ingest_file(db, c, None);
+                assert!(o.error.is_none() && !o.skipped, "{o:?}");
+            }
+        }
+        let (ea, eb, both) = (edges(&db_a), edges(&db_b), edges(&db));
+        // Some pair talks in both halves, with operations.
+        let shared: Vec<_> = ea
+            .keys()
+            .filter(|k| !ea[*k].1.is_empty() && eb.get(*k).is_some_and(|e| !e.1.is_empty()))
+            .collect();
+        assert!(!shared.is_empty(), "{ea:?} / {eb:?}");
+        for (k, (tx, ops)) in &both {
+            let (ta, oa) = ea.get(k).cloned().unwrap_or_default();
+            let (tb, ob) = eb.get(k).cloned().unwrap_or_default();
+            assert_eq!(*tx, ta + tb, "{k:?}");
+            let mut want = oa.clone();
+            for (op, n) in ob {
+                *want.entry(op).or_default() += n;
+            }
+            assert_eq!(ops, &want, "{k:?}");
+        }
+        assert!(both
+            .keys()
+            .all(|k| ea.contains_key(k) || eb.contains_key(k)));
+        // A restart that reads A again: skipped, the counts stay.
+        let o = ingest_file(&db, &a, None);
+        assert!(o.skipped, "{o:?}");
+        assert_eq!(edges(&db), both);
     }
 }

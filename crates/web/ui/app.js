@@ -265,8 +265,8 @@ async function viewEvents() {
     const r = await api("GET", "/api/events?limit=50&offset=" + offset + (qs ? "&" + qs : ""));
     holder.replaceChildren(h("div", { class: "pager" },
         h("button", { onclick: () => { offset = Math.max(0, offset - 50); load(); }, text: "‹ newer" }),
-        h("span", { id: "event-count", text: r.total + " events, " + (r.total ? offset + 1 : 0) + "–" + Math.min(r.total, offset + 50) }),
-        h("button", { onclick: () => { if (offset + 50 < r.total) { offset += 50; load(); } }, text: "older ›" })),
+        h("span", { id: "event-count", text: (r.total_exact === false ? "more than " + r.total : r.total) + " events, " + (r.items.length ? offset + 1 : 0) + "–" + (offset + r.items.length) }),
+        h("button", { onclick: () => { if (r.items.length === 50) { offset += 50; load(); } }, text: "older ›" })),
       table([["Time", e => fmtTime(e.event.timestamp)], ["Type", e => e.event.event_type], ["Source", e => e.event.src_ip], ["Destination", e => e.event.dest_ip],
              ["Operation", e => e.event.ics ? e.event.ics.operation : ""], ["Function", e => e.event.ics ? e.event.ics.function : ""], ["Status", e => e.event.ics ? e.event.ics.status : ""]],
         r.items, e => showJson(e.event)));
@@ -342,6 +342,45 @@ async function viewPolicy() {
     text, h("p", {}, h("button", { class: "act", onclick: run(false), text: "Validate" }), " ", h("button", { class: "act warn", onclick: run(true), text: "Upload" })), out);
 }
 
+async function viewUsers() {
+  const r = await api("GET", "/api/users");
+  const msg = h("p", { id: "users-message", role: "status" });
+  const roles = cur => h("select", {}, ["viewer", "analyst", "admin"].map(x => h("option", { value: x, selected: x === cur, text: x })));
+  // After each action the list is read again, so that it shows what the
+  // server holds (a refused change leaves the old values), then the outcome.
+  const run = (what, f) => async () => {
+    let text = "Done: " + what, error = false;
+    try { await f(); } catch (e) { text = "Failed: " + what + ": " + e.message; error = true; }
+    await viewUsers();
+    const m = document.getElementById("users-message");
+    m.textContent = text; m.className = error ? "error" : "";
+  };
+  const rows = r.items.map(u => {
+    const role = roles(u.role);
+    const pw = h("input", { type: "password", placeholder: "new password", autocomplete: "new-password", class: "reset-password" });
+    return h("tr", { "data-username": u.username },
+      h("td", { class: "username", text: u.username }),
+      h("td", {}, role, " ", h("button", { class: "act set-role", onclick: run("role of " + u.username, () => api("PUT", "/api/users/" + u.id, { role: role.value })), text: "Set role" })),
+      h("td", { class: "user-status", text: u.disabled ? "disabled" : "enabled" }),
+      h("td", { text: fmtTime(u.created) }),
+      h("td", {},
+        h("button", { class: "act toggle-user", onclick: run((u.disabled ? "enable " : "disable ") + u.username, () => api("PUT", "/api/users/" + u.id, { disabled: !u.disabled })), text: u.disabled ? "Enable" : "Disable" }), " ",
+        pw, " ", h("button", { class: "act reset-button", onclick: run("password of " + u.username, () => api("POST", "/api/users/" + u.id + "/password", { password: pw.value })), text: "Reset password" }), " ",
+        h("button", { class: "act warn delete-user", onclick: run("delete " + u.username, () => api("DELETE", "/api/users/" + u.id)), text: "Delete" })));
+  });
+  const name = h("input", { id: "new-username", placeholder: "user name", autocomplete: "off" });
+  const pass = h("input", { id: "new-password", type: "password", placeholder: "password (8+ characters)", autocomplete: "new-password" });
+  const role = roles("viewer"); role.id = "new-role";
+  const create = h("button", { class: "act", id: "create-user", text: "Create user", onclick: run("create user", () => api("POST", "/api/users", { username: name.value, password: pass.value, role: role.value })) });
+  show(h("h1", { text: "Users" }),
+    h("p", { class: "muted", text: "Every change is in the audit trail. The last enabled admin cannot be demoted, disabled or deleted." }),
+    msg,
+    h("table", { id: "user-list" },
+      h("thead", {}, h("tr", {}, ["User", "Role", "Status", "Created", "Actions"].map(c => h("th", { text: c })))),
+      h("tbody", {}, rows)),
+    h("section", { class: "panel", id: "new-user" }, h("h2", { text: "New user" }), h("p", {}, name, " ", role, " ", pass, " ", create)));
+}
+
 // ---------------------------------------------------------------- shell
 function startStream() {
   if (state.stream || !window.EventSource) return;
@@ -376,10 +415,12 @@ async function route() {
   }
   nav.hidden = false; logout.hidden = false;
   document.getElementById("who").textContent = state.user.username + " (" + state.user.role + ")";
+  document.getElementById("nav-users").hidden = state.user.role !== "admin";
   state.view = parts[0];
   for (const a of nav.querySelectorAll("a")) a.classList.toggle("active", a.dataset.view === parts[0]);
   const views = { dashboard: viewDashboard, assets: () => parts[1] ? viewAsset(parts[1]) : viewAssets(), map: viewMap,
-                  alerts: () => parts[1] ? viewAlert(parts[1]) : viewAlerts(), events: viewEvents, audit: viewAudit, policy: viewPolicy };
+                  alerts: () => parts[1] ? viewAlert(parts[1]) : viewAlerts(), events: viewEvents, audit: viewAudit, policy: viewPolicy,
+                  users: viewUsers };
   const v = views[parts[0]] || viewDashboard;
   try { await v(); }
   catch (e) { if (state.user) show(h("p", { class: "error", text: "Could not load: " + e.message })); }

@@ -3,7 +3,9 @@
 //! policies).
 
 use rusqlite::types::Value as Sql;
-use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row};
+use rusqlite::{
+    params, params_from_iter, Connection, OptionalExtension, Row, Transaction, TransactionBehavior,
+};
 use serde_json::{json, Map, Value};
 
 use super::now_ns;
@@ -101,22 +103,40 @@ pub struct EventFilter {
 }
 
 /// Searches events, newest first.
+///
+/// Searches by type, protocol and operation alone are counted exactly
+/// from `event_counts`. Any other search makes one ordered pass over its
+/// matches, newest first, that stops after [`EVENT_COUNT_CAP`] + 1: it
+/// gives the total (exact up to the cap) and the page, when the page lies
+/// within it.
 pub fn events(conn: &Connection, f: &EventFilter, page: Page) -> Result<Value> {
+    // An asset or an alert narrows a search to a few thousand events: its
+    // index must drive the search, so the other columns' indexes are put
+    // out of the planner's reach (unary `+`); otherwise it may walk a long
+    // (operation, time) range instead.
+    let narrow = f.asset.is_some() || f.alert.is_some();
+    let col = |c: &str| {
+        if narrow {
+            format!("+{c}")
+        } else {
+            c.to_string()
+        }
+    };
     let mut w = Where::default();
     if let Some(v) = f.from {
-        w.add("ts_ns >= ?", [Sql::Integer(v)]);
+        w.add(&format!("{} >= ?", col("ts_ns")), [Sql::Integer(v)]);
     }
     if let Some(v) = f.to {
-        w.add("ts_ns < ?", [Sql::Integer(v)]);
+        w.add(&format!("{} < ?", col("ts_ns")), [Sql::Integer(v)]);
     }
-    if let Some(v) = &f.event_type {
-        w.add("type = ?", [Sql::Text(v.clone())]);
-    }
-    if let Some(v) = &f.protocol {
-        w.add("protocol = ?", [Sql::Text(v.clone())]);
-    }
-    if let Some(v) = &f.operation {
-        w.add("operation = ?", [Sql::Text(v.clone())]);
+    for (c, v) in [
+        ("type", &f.event_type),
+        ("protocol", &f.protocol),
+        ("operation", &f.operation),
+    ] {
+        if let Some(v) = v {
+            w.add(&format!("{} = ?", col(c)), [Sql::Text(v.clone())]);
+        }
     }
     if let Some(v) = f.asset {
         w.add(
@@ -130,7 +150,76 @@ pub fn events(conn: &Connection, f: &EventFilter, page: Page) -> Result<Value> {
     if let Some(q) = &f.q {
         w.add("json LIKE ? ESCAPE '\\'", [like(q)]);
     }
-    let total = count(conn, &format!("SELECT COUNT(*) FROM events{}", w.sql()), &w)?;
+    let counted = f.from.is_none()
+        && f.to.is_none()
+        && f.asset.is_none()
+        && f.alert.is_none()
+        && f.q.is_none();
+    let (total, exact, items) = if counted {
+        let total = counted_total(conn, f)?;
+        (total, true, event_page(conn, &w, page)?)
+    } else {
+        let ids: Vec<i64> = {
+            let mut st = conn.prepare(&format!(
+                "SELECT id FROM events{} ORDER BY ts_ns DESC, id DESC LIMIT {}",
+                w.sql(),
+                EVENT_COUNT_CAP + 1
+            ))?;
+            let rows = st.query_map(params_from_iter(w.args.iter()), |r| r.get(0))?;
+            rows.collect::<std::result::Result<_, _>>()?
+        };
+        let n = ids.len() as i64;
+        let end = page.offset.saturating_add(page.limit);
+        let items = if n <= EVENT_COUNT_CAP || end <= n {
+            let from = page.offset.min(n) as usize;
+            let mut st = conn.prepare_cached(
+                "SELECT id, src_asset, dest_asset, alert_id, json FROM events WHERE id = ?1",
+            )?;
+            let mut v = Vec::new();
+            for id in &ids[from..end.min(n) as usize] {
+                v.push(st.query_row([id], event_row)?);
+            }
+            v
+        } else {
+            event_page(conn, &w, page)?
+        };
+        if n > EVENT_COUNT_CAP {
+            (EVENT_COUNT_CAP, false, items)
+        } else {
+            (n, true, items)
+        }
+    };
+    let mut v = page_json(total, page, items);
+    v["total_exact"] = Value::Bool(exact);
+    Ok(v)
+}
+
+/// Matches an event search counts exactly; beyond it, `total` is this
+/// number and `total_exact` false ("more than 10,000").
+pub const EVENT_COUNT_CAP: i64 = 10_000;
+
+/// The exact total of a search by type, protocol and operation, from
+/// `event_counts`.
+fn counted_total(conn: &Connection, f: &EventFilter) -> Result<i64> {
+    let mut c = Where::default();
+    for (col, v) in [
+        ("type", &f.event_type),
+        ("protocol", &f.protocol),
+        ("operation", &f.operation),
+    ] {
+        if let Some(v) = v {
+            c.add(&format!("{col} = ?"), [Sql::Text(v.clone())]);
+        }
+    }
+    count(
+        conn,
+        &format!("SELECT COALESCE(SUM(n), 0) FROM event_counts{}", c.sql()),
+        &c,
+    )
+}
+
+/// One page of a search by `LIMIT` and `OFFSET`.
+fn event_page(conn: &Connection, w: &Where, page: Page) -> Result<Vec<Value>> {
     let mut args = w.args.clone();
     args.push(Sql::Integer(page.limit));
     args.push(Sql::Integer(page.offset));
@@ -146,7 +235,7 @@ pub fn events(conn: &Connection, f: &EventFilter, page: Page) -> Result<Value> {
     let items = st
         .query_map(params_from_iter(args.iter()), event_row)?
         .collect::<std::result::Result<Vec<_>, _>>()?;
-    Ok(page_json(total, page, items))
+    Ok(items)
 }
 
 fn event_row(r: &Row<'_>) -> rusqlite::Result<Value> {
@@ -712,6 +801,8 @@ pub struct User {
     pub password_hash: String,
     /// admin, analyst or viewer.
     pub role: String,
+    /// Disabled: cannot log in, has no session.
+    pub disabled: bool,
 }
 
 fn user_row(r: &Row<'_>) -> rusqlite::Result<User> {
@@ -720,7 +811,104 @@ fn user_row(r: &Row<'_>) -> rusqlite::Result<User> {
         username: r.get(1)?,
         password_hash: r.get(2)?,
         role: r.get(3)?,
+        disabled: r.get(4)?,
     })
+}
+
+/// A user by id.
+pub fn user_by_id(conn: &Connection, id: i64) -> Result<Option<User>> {
+    Ok(conn
+        .query_row(
+            "SELECT id, username, password_hash, role, disabled FROM users WHERE id = ?1",
+            [id],
+            user_row,
+        )
+        .optional()?)
+}
+
+/// What a change of a user did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserChange {
+    /// Done.
+    Done,
+    /// No such user.
+    NotFound,
+    /// Refused: it would leave no enabled admin.
+    LastAdmin,
+}
+
+/// Whether a change that takes admin power from user `id` would leave no
+/// enabled admin.
+fn last_admin(conn: &Connection, id: i64) -> Result<bool> {
+    let others: i64 = conn.query_row(
+        "SELECT COUNT(*) FROM users WHERE role = 'admin' AND disabled = 0 AND id != ?1",
+        [id],
+        |r| r.get(0),
+    )?;
+    Ok(others == 0)
+}
+
+/// Changes a user's role and/or disabled flag, refusing to remove the
+/// last enabled admin. Disabling ends the user's sessions.
+pub fn update_user(
+    conn: &Connection,
+    id: i64,
+    role: Option<&str>,
+    disabled: Option<bool>,
+) -> Result<UserChange> {
+    let tx = Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
+    let Some(u) = user_by_id(&tx, id)? else {
+        return Ok(UserChange::NotFound);
+    };
+    let role = role.unwrap_or(&u.role);
+    let disabled = disabled.unwrap_or(u.disabled);
+    let was_admin = u.role == "admin" && !u.disabled;
+    let is_admin = role == "admin" && !disabled;
+    if was_admin && !is_admin && last_admin(&tx, id)? {
+        return Ok(UserChange::LastAdmin);
+    }
+    tx.execute(
+        "UPDATE users SET role = ?2, disabled = ?3 WHERE id = ?1",
+        params![id, role, disabled],
+    )?;
+    if disabled {
+        tx.execute("DELETE FROM sessions WHERE user_id = ?1", [id])?;
+    }
+    tx.commit()?;
+    Ok(UserChange::Done)
+}
+
+/// Deletes a user and their sessions, refusing to remove the last
+/// enabled admin.
+pub fn delete_user(conn: &Connection, id: i64) -> Result<UserChange> {
+    let tx = Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
+    let Some(u) = user_by_id(&tx, id)? else {
+        return Ok(UserChange::NotFound);
+    };
+    if u.role == "admin" && !u.disabled && last_admin(&tx, id)? {
+        return Ok(UserChange::LastAdmin);
+    }
+    tx.execute("DELETE FROM sessions WHERE user_id = ?1", [id])?;
+    tx.execute("DELETE FROM users WHERE id = ?1", [id])?;
+    tx.commit()?;
+    Ok(UserChange::Done)
+}
+
+/// Sets a user's password hash and ends their sessions but `keep` (the
+/// session of an admin setting their own); false when there is no such
+/// user.
+pub fn set_password(conn: &Connection, id: i64, hash: &str, keep: &str) -> Result<bool> {
+    let tx = Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
+    let n = tx.execute(
+        "UPDATE users SET password_hash = ?2 WHERE id = ?1",
+        params![id, hash],
+    )?;
+    tx.execute(
+        "DELETE FROM sessions WHERE user_id = ?1 AND token_hash != ?2",
+        params![id, keep],
+    )?;
+    tx.commit()?;
+    Ok(n == 1)
 }
 
 /// Number of users.
@@ -732,7 +920,7 @@ pub fn user_count(conn: &Connection) -> Result<i64> {
 pub fn user_by_name(conn: &Connection, name: &str) -> Result<Option<User>> {
     Ok(conn
         .query_row(
-            "SELECT id, username, password_hash, role FROM users WHERE username = ?1",
+            "SELECT id, username, password_hash, role, disabled FROM users WHERE username = ?1",
             [name],
             user_row,
         )
@@ -750,12 +938,14 @@ pub fn create_user(conn: &Connection, name: &str, hash: &str, role: &str) -> Res
 
 /// Every user (without password hashes).
 pub fn users(conn: &Connection) -> Result<Value> {
-    let mut st = conn.prepare("SELECT id, username, role, created FROM users ORDER BY id")?;
+    let mut st =
+        conn.prepare("SELECT id, username, role, created, disabled FROM users ORDER BY id")?;
     let v = st
         .query_map([], |r| {
             Ok(
                 json!({"id": r.get::<_, i64>(0)?, "username": r.get::<_, String>(1)?,
-                      "role": r.get::<_, String>(2)?, "created": time(r.get(3)?)}),
+                      "role": r.get::<_, String>(2)?, "created": time(r.get(3)?),
+                      "disabled": r.get::<_, bool>(4)?}),
             )
         })?
         .collect::<std::result::Result<Vec<_>, _>>()?;
@@ -782,10 +972,11 @@ pub fn create_session(
 pub fn session(conn: &Connection, token_hash: &str) -> Result<Option<(User, String)>> {
     Ok(conn
         .query_row(
-            "SELECT u.id, u.username, u.password_hash, u.role, s.csrf FROM sessions s \
-             JOIN users u ON u.id = s.user_id WHERE s.token_hash = ?1 AND s.expires > ?2",
+            "SELECT u.id, u.username, u.password_hash, u.role, u.disabled, s.csrf FROM sessions s \
+             JOIN users u ON u.id = s.user_id WHERE s.token_hash = ?1 AND s.expires > ?2 \
+             AND u.disabled = 0",
             params![token_hash, now_ns()],
-            |r| Ok((user_row(r)?, r.get::<_, String>(4)?)),
+            |r| Ok((user_row(r)?, r.get::<_, String>(5)?)),
         )
         .optional()?)
 }
@@ -830,6 +1021,66 @@ pub fn user_audit(conn: &Connection, page: Page) -> Result<Value> {
         })?
         .collect::<std::result::Result<Vec<_>, _>>()?;
     Ok(page_json(total, page, items))
+}
+
+// ---------------------------------------------------------------- login failures
+
+/// Failed logins for a user name (`kind` "user") or an address
+/// ("address"): (start of the window, failures), wall clock ns.
+pub fn login_failures(conn: &Connection, kind: &str, key: &str) -> Result<Option<(i64, i64)>> {
+    Ok(conn
+        .query_row(
+            "SELECT since, failures FROM login_failures WHERE kind = ?1 AND key = ?2",
+            [kind, key],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?)
+}
+
+/// Counts a failed login at `now`: a window older than `window_ns` starts
+/// again. The table stays bounded: expired windows are dropped, and beyond
+/// `max_keys` rows per kind the oldest go.
+pub fn login_failure(
+    conn: &Connection,
+    kind: &str,
+    key: &str,
+    now: i64,
+    window_ns: i64,
+    max_keys: i64,
+) -> Result<()> {
+    conn.execute(
+        "DELETE FROM login_failures WHERE since <= ?1",
+        [now.saturating_sub(window_ns)],
+    )?;
+    let n: i64 = conn.query_row(
+        "SELECT COUNT(*) FROM login_failures WHERE kind = ?1",
+        [kind],
+        |r| r.get(0),
+    )?;
+    if n >= max_keys {
+        conn.execute(
+            "DELETE FROM login_failures WHERE rowid IN (SELECT rowid FROM login_failures \
+             WHERE kind = ?1 AND key != ?2 ORDER BY since LIMIT ?3)",
+            params![kind, key, n - max_keys + 1],
+        )?;
+    }
+    conn.execute(
+        "INSERT INTO login_failures (kind, key, since, failures) VALUES (?1, ?2, ?3, 1) \
+         ON CONFLICT (kind, key) DO UPDATE SET \
+         failures = CASE WHEN since <= ?3 - ?4 THEN 1 ELSE failures + 1 END, \
+         since = CASE WHEN since <= ?3 - ?4 THEN ?3 ELSE since END",
+        params![kind, key, now, window_ns],
+    )?;
+    Ok(())
+}
+
+/// Forgets the failures of one key (a successful login).
+pub fn login_failures_clear(conn: &Connection, kind: &str, key: &str) -> Result<()> {
+    conn.execute(
+        "DELETE FROM login_failures WHERE kind = ?1 AND key = ?2",
+        [kind, key],
+    )?;
+    Ok(())
 }
 
 // ---------------------------------------------------------------- policies
