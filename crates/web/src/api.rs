@@ -958,13 +958,13 @@ impl App {
     /// The plant security report (the page `plantshield report` writes),
     /// zones from the current policy.
     fn report(&self) -> Res {
-        let p = self.policy.read().ok();
-        let pol = p.as_ref().and_then(|p| p.as_ref());
+        // A copy: policy uploads do not wait for the report.
+        let pol = self.policy();
         let opts = plantshield_report::Options {
             site: None,
             generated_ns: platform::now_ns(),
         };
-        let html = self.with_conn(|c| plantshield_report::render(c, pol, &opts))?;
+        let html = self.with_conn(|c| plantshield_report::render(c, pol.as_ref(), &opts))?;
         Ok(Response::new(200, "text/html; charset=utf-8", html).with(
             "Content-Disposition",
             "attachment; filename=\"plantshield-report.html\"",
