@@ -328,6 +328,18 @@ struct Cached {
     src: (IpAddr, u16),
 }
 
+/// Flow slots whose resolution [`Inventory::flow_slots`] keeps.
+const FLOW_SLOTS: usize = 1 << 17;
+
+/// A [`Cached`] resolution in a flow slot, valid for one flow id and one
+/// generation of the cache.
+#[derive(Clone, Copy)]
+struct SlotCached {
+    flow_id: u64,
+    gen: u32,
+    c: Cached,
+}
+
 /// The inventory.
 pub struct Inventory {
     cfg: InventoryConfig,
@@ -351,6 +363,13 @@ pub struct Inventory {
     /// known flow skip endpoint resolution and the edge lookup. Cleared when
     /// assets merge or split.
     flow_cache: HashMap<u64, Cached>,
+    /// The same by flow slot (checked against the flow id and `flow_gen`):
+    /// one indexed load instead of hashing the flow id, for the events that
+    /// carry a slot below [`FLOW_SLOTS`]; the others use `flow_cache`.
+    flow_slots: Vec<Option<SlotCached>>,
+    /// Bumped where `flow_cache` is cleared: older `flow_slots` entries
+    /// are stale.
+    flow_gen: u32,
     /// (client, server) pairs that spoke an industrial protocol.
     ics_pairs: HashSet<(AssetId, AssetId)>,
     /// Devices not tracked because `max_assets` was reached.
@@ -374,6 +393,8 @@ impl Inventory {
             edge_index: HashMap::default(),
             changes: Vec::new(),
             flow_cache: HashMap::default(),
+            flow_slots: Vec::new(),
+            flow_gen: 0,
             ics_pairs: HashSet::default(),
             dropped: 0,
         }
@@ -520,12 +541,37 @@ impl Inventory {
             None => EdgeProto::Port(env.proto.unwrap_or(0), dst.1),
         };
         let ics = ev.ics();
+        let slot = env
+            .flow_slot
+            .map(|s| s as usize)
+            .filter(|&s| s < FLOW_SLOTS);
         if let (Event::Flow(_), Some(id)) = (ev, env.flow_id) {
-            self.flow_cache.remove(&id);
+            match slot {
+                Some(s) => {
+                    if let Some(e) = self.flow_slots.get_mut(s) {
+                        if e.is_some_and(|e| e.flow_id == id) {
+                            *e = None;
+                        }
+                    }
+                }
+                None => {
+                    self.flow_cache.remove(&id);
+                }
+            }
         }
         // Fast path: a transaction of a flow already resolved.
         if let (Some(ics), Some(id)) = (ics, env.flow_id) {
-            if let Some(c) = self.flow_cache.get(&id).copied() {
+            let cached = match slot {
+                Some(s) => self
+                    .flow_slots
+                    .get(s)
+                    .copied()
+                    .flatten()
+                    .filter(|e| e.flow_id == id && e.gen == self.flow_gen)
+                    .map(|e| e.c),
+                None => self.flow_cache.get(&id).copied(),
+            };
+            if let Some(c) = cached {
                 if c.protocol == protocol && c.src == src {
                     if let Some(e) = c.edge {
                         self.transaction_on(
@@ -563,19 +609,31 @@ impl Inventory {
         };
         let edge = self.edge(c, s, protocol, ts);
         if let (Some(id), false) = (env.flow_id, matches!(ev, Event::Flow(_))) {
-            if self.flow_cache.len() >= 100_000 {
-                self.flow_cache.clear();
+            let cached = Cached {
+                client: c,
+                server: s,
+                protocol,
+                edge,
+                src,
+            };
+            match slot {
+                Some(i) => {
+                    if i >= self.flow_slots.len() {
+                        self.flow_slots.resize(i + 1, None);
+                    }
+                    self.flow_slots[i] = Some(SlotCached {
+                        flow_id: id,
+                        gen: self.flow_gen,
+                        c: cached,
+                    });
+                }
+                None => {
+                    if self.flow_cache.len() >= 100_000 {
+                        self.clear_flow_cache();
+                    }
+                    self.flow_cache.insert(id, cached);
+                }
             }
-            self.flow_cache.insert(
-                id,
-                Cached {
-                    client: c,
-                    server: s,
-                    protocol,
-                    edge,
-                    src,
-                },
-            );
         }
         match ev {
             Event::Flow(f) => self.flow(c, s, protocol, dst.1, edge, ts, f),
@@ -986,12 +1044,22 @@ impl Inventory {
         self.by_ip.insert(ip, id);
     }
 
+    /// Forgets every flow's resolution (assets merged or split).
+    fn clear_flow_cache(&mut self) {
+        self.flow_cache.clear();
+        self.flow_gen = self.flow_gen.wrapping_add(1);
+        if self.flow_gen == 0 {
+            // After 2^32 clears an old entry could look current again.
+            self.flow_slots.iter_mut().for_each(|e| *e = None);
+        }
+    }
+
     /// Moves everything of asset `from` into `into` and empties `from`.
     fn merge(&mut self, from: AssetId, into: AssetId) {
         if from == into {
             return;
         }
-        self.flow_cache.clear();
+        self.clear_flow_cache();
         let emptied = Asset {
             macs: Vec::new(),
             ips: Vec::new(),
@@ -1068,7 +1136,7 @@ impl Inventory {
         if !self.routers.insert(mac) {
             return;
         }
-        self.flow_cache.clear();
+        self.clear_flow_cache();
         let Some(&id) = self.by_mac.get(&mac) else {
             return;
         };

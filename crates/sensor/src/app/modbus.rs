@@ -41,6 +41,14 @@ pub(crate) const DETECTOR: Detector = Detector {
     },
 };
 
+/// Request PDUs up to this length (reads, single writes: 5 bytes) are
+/// kept in their [`Pending`] record, which is 32 bytes with them: pairing
+/// then touches no separate PDU buffer.
+const INLINE_PDU: usize = 12;
+
+/// [`Pending::buf`] of a PDU kept inline.
+const INLINE: u32 = u32::MAX;
+
 /// A request waiting for its response.
 #[derive(Clone, Copy)]
 struct Pending {
@@ -50,8 +58,62 @@ struct Pending {
     /// The function code without the exception bit.
     function: u8,
     len: u8,
-    /// The buffer in [`ModbusSession::pdus`] holding the PDU.
+    /// The buffer in [`ModbusSession::pdus`] holding the PDU, or
+    /// [`INLINE`].
     buf: u32,
+    /// The PDU when it is at most [`INLINE_PDU`] bytes.
+    inline: [u8; INLINE_PDU],
+}
+
+/// Unanswered requests, oldest first. The oldest is kept in the session
+/// itself: a poller with one request outstanding (the usual case) never
+/// touches the queue's separate buffer.
+#[derive(Default)]
+struct PendingQueue {
+    first: Option<Pending>,
+    /// The others, when `first` is taken.
+    rest: VecDeque<Pending>,
+}
+
+impl PendingQueue {
+    fn len(&self) -> usize {
+        usize::from(self.first.is_some()) + self.rest.len()
+    }
+
+    fn front(&self) -> Option<&Pending> {
+        self.first.as_ref()
+    }
+
+    fn pop_front(&mut self) -> Option<Pending> {
+        let f = self.first.take()?;
+        self.first = self.rest.pop_front();
+        Some(f)
+    }
+
+    fn push_back(&mut self, p: Pending) {
+        if self.first.is_none() {
+            self.first = Some(p);
+        } else {
+            self.rest.push_back(p);
+        }
+    }
+
+    /// The position of the oldest request `pred` accepts.
+    fn position(&self, pred: impl Fn(&Pending) -> bool) -> Option<usize> {
+        match &self.first {
+            Some(f) if pred(f) => Some(0),
+            Some(_) => self.rest.iter().position(pred).map(|i| i + 1),
+            None => None,
+        }
+    }
+
+    fn remove(&mut self, i: usize) -> Option<Pending> {
+        if i == 0 {
+            self.pop_front()
+        } else {
+            self.rest.remove(i - 1)
+        }
+    }
 }
 
 /// A request as [`emit`] reads it.
@@ -68,7 +130,7 @@ pub(crate) struct ModbusSession {
     partial: [Vec<u8>; 2],
     resync: [bool; 2],
     /// Unanswered requests, oldest first.
-    pending: VecDeque<Pending>,
+    pending: PendingQueue,
     /// PDU buffers of pending requests, reused: pairing copies only the
     /// PDU's bytes and allocates only when more requests than ever before
     /// are pending at once (so at most `max_pending` buffers).
@@ -215,24 +277,36 @@ impl ModbusSession {
     /// The position of the pending request a PDU with `mbap` and function
     /// `fc` pairs with.
     fn find(&self, mbap: &Mbap, fc: u8) -> Option<usize> {
-        self.pending.iter().position(|p| {
+        self.pending.position(|p| {
             p.transaction_id == mbap.transaction_id && p.unit_id == mbap.unit_id && p.function == fc
         })
     }
 
-    fn request_of(&self, p: &Pending) -> Request<'_> {
+    fn request_of<'a>(&'a self, p: &'a Pending) -> Request<'a> {
+        let len = usize::from(p.len);
         Request {
             ts: p.ts,
             transaction_id: p.transaction_id,
             unit_id: p.unit_id,
-            pdu: &self.pdus[p.buf as usize][..usize::from(p.len)],
+            pdu: if p.buf == INLINE {
+                &p.inline[..len]
+            } else {
+                &self.pdus[p.buf as usize][..len]
+            },
+        }
+    }
+
+    /// Returns the buffer of a request that left the pending queue.
+    fn release(&mut self, p: &Pending) {
+        if p.buf != INLINE {
+            self.free.push(p.buf);
         }
     }
 
     /// Ends a request taken off the pending queue as `no_response`.
     fn unanswered(&mut self, p: Pending, out: &mut Out<'_>) {
         emit(out, Some(self.request_of(&p)), None, None);
-        self.free.push(p.buf);
+        self.release(&p);
     }
 
     fn request(&mut self, mbap: Mbap, pdu: &[u8], ts: i64, out: &mut Out<'_>) {
@@ -251,15 +325,22 @@ impl ModbusSession {
                 self.unanswered(old, out);
             }
         }
-        let buf = match self.free.pop() {
-            Some(b) => b,
-            None => {
-                self.pdus.push([0; MAX_PDU_LEN]);
-                (self.pdus.len() - 1) as u32
-            }
-        };
         let len = pdu.len().min(MAX_PDU_LEN);
-        self.pdus[buf as usize][..len].copy_from_slice(&pdu[..len]);
+        let mut inline = [0; INLINE_PDU];
+        let buf = if len <= INLINE_PDU {
+            inline[..len].copy_from_slice(&pdu[..len]);
+            INLINE
+        } else {
+            let buf = match self.free.pop() {
+                Some(b) => b,
+                None => {
+                    self.pdus.push([0; MAX_PDU_LEN]);
+                    (self.pdus.len() - 1) as u32
+                }
+            };
+            self.pdus[buf as usize][..len].copy_from_slice(&pdu[..len]);
+            buf
+        };
         self.pending.push_back(Pending {
             ts,
             transaction_id: mbap.transaction_id,
@@ -267,6 +348,7 @@ impl ModbusSession {
             function: fc,
             len: len as u8,
             buf,
+            inline,
         });
     }
 
@@ -277,12 +359,12 @@ impl ModbusSession {
         let req = self.find(&mbap, fc).and_then(|i| self.pending.remove(i));
         emit(
             out,
-            req.map(|p| self.request_of(&p)),
+            req.as_ref().map(|p| self.request_of(p)),
             Some((ts, mbap, pdu)),
             req.map(|p| ts - p.ts),
         );
         if let Some(p) = req {
-            self.free.push(p.buf);
+            self.release(&p);
         }
     }
 }
@@ -385,4 +467,49 @@ fn emit(
         );
     }
     out.transaction(ts, &Event::Modbus(&ev));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(id: u16) -> Pending {
+        Pending {
+            ts: i64::from(id),
+            transaction_id: id,
+            unit_id: 1,
+            function: 3,
+            len: 0,
+            buf: INLINE,
+            inline: [0; INLINE_PDU],
+        }
+    }
+
+    fn ids(q: &mut PendingQueue) -> Vec<u16> {
+        std::iter::from_fn(|| q.pop_front().map(|p| p.transaction_id)).collect()
+    }
+
+    #[test]
+    fn pending_queue_is_fifo_with_removal_anywhere() {
+        let mut q = PendingQueue::default();
+        assert_eq!(q.len(), 0);
+        assert!(q.front().is_none() && q.pop_front().is_none());
+        for id in 1..=5 {
+            q.push_back(req(id));
+        }
+        assert_eq!(q.len(), 5);
+        assert_eq!(q.front().map(|p| p.transaction_id), Some(1));
+        assert_eq!(q.position(|p| p.transaction_id == 1), Some(0));
+        assert_eq!(q.position(|p| p.transaction_id == 4), Some(3));
+        assert_eq!(q.position(|p| p.transaction_id == 9), None);
+        assert_eq!(q.remove(3).map(|p| p.transaction_id), Some(4));
+        assert_eq!(q.remove(0).map(|p| p.transaction_id), Some(1));
+        assert_eq!(q.front().map(|p| p.transaction_id), Some(2));
+        q.push_back(req(6));
+        assert_eq!(q.len(), 4);
+        assert_eq!(ids(&mut q), [2, 3, 5, 6]);
+        q.push_back(req(7));
+        assert_eq!(q.remove(0).map(|p| p.transaction_id), Some(7));
+        assert_eq!(q.len(), 0);
+    }
 }

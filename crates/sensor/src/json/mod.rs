@@ -558,3 +558,70 @@ impl Bounded {
         self.truncated |= bytes.len() > cap;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::borrow::Cow;
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+    use super::*;
+    use crate::event::AnomalyKind;
+
+    fn anomaly() -> AnomalyEvent<'static> {
+        AnomalyEvent {
+            kind: AnomalyKind::Applayer,
+            layer: "modbus",
+            code: "invalid_mbap",
+            message: Cow::Borrowed("m"),
+        }
+    }
+
+    fn flow_env(ts: i64, slot: u32, id: u64, src: IpAddr, app: Option<&'static str>) -> Envelope {
+        let mut env = Envelope::at(ts);
+        env.flow_id = Some(id);
+        env.flow_slot = Some(slot);
+        env.src = Some((src, 50_000));
+        env.dst = Some((IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)), 502));
+        env.proto = Some(6);
+        env.app_proto = app;
+        env
+    }
+
+    /// The sink (with its envelope cache) writes what `write_event` writes:
+    /// IPv4 and IPv6 flows in their slots, a slot whose key changes (the
+    /// protocol decided, another flow), and an event without a flow.
+    fn check(sensor: &str) {
+        let v6 = IpAddr::V6(Ipv6Addr::new(0xfd00, 0x1234, 0x5678, 0x9abc, 1, 2, 3, 4));
+        let v4 = IpAddr::V4(Ipv4Addr::new(10, 20, 30, 40));
+        let envs = [
+            flow_env(1, 0, 7, v4, None),
+            flow_env(2, 0, 7, v4, Some("modbus")),
+            flow_env(3, 0, 7, v4, Some("modbus")),
+            flow_env(4, 3, 9, v6, Some("modbus")),
+            flow_env(5, 3, 9, v6, Some("modbus")),
+            flow_env(6, 0, 8, v4, Some("modbus")),
+            flow_env(7, 0, 8, v4, Some("modbus")),
+            Envelope::at(8),
+        ];
+        let a = anomaly();
+        let mut sink = JsonSink::new(Vec::new(), sensor, 10);
+        let mut want = JsonWriter::new();
+        for env in &envs {
+            sink.event(env, &Event::Anomaly(&a));
+            write_event(&mut want, sensor, 10, env, &Event::Anomaly(&a));
+        }
+        sink.finish().unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&sink.out),
+            String::from_utf8_lossy(want.as_bytes())
+        );
+    }
+
+    #[test]
+    fn envelope_cache_writes_what_write_event_writes() {
+        check("plantshield");
+        // A long sensor name, and one that needs escaping.
+        check(&"s".repeat(300));
+        check("a\"b\\c");
+    }
+}
