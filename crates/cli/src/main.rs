@@ -8,6 +8,7 @@ mod audit;
 mod input;
 mod oui;
 mod policy;
+mod report;
 mod serve;
 mod summary;
 
@@ -41,6 +42,9 @@ enum Command {
     Audit(audit::AuditArgs),
     /// Run the platform: HTTPS server with the REST API and web UI over the store in --data.
     Serve(serve::ServeArgs),
+    /// Write the plant security report (self-contained HTML, and PDF with --pdf) from the
+    /// platform store (--data) or from capture files.
+    Report(report::ReportArgs),
     /// Print the JSON Schema that every event validates against.
     Schema,
 }
@@ -56,6 +60,7 @@ fn main() -> ExitCode {
         Command::Policy(args) => policy::run_policy(args),
         Command::Audit(args) => audit::run(args),
         Command::Serve(args) => serve::run(args),
+        Command::Report(args) => report::run(args),
         Command::Schema => {
             print!("{}", plantshield_events::EVENT_SCHEMA);
             ExitCode::SUCCESS

@@ -77,6 +77,7 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
     ("PUT", "/api/policy", Access::Role(Role::Analyst)),
     ("POST", "/api/policy/validate", Access::Role(Role::Analyst)),
     ("GET", "/api/captures", Access::Role(Role::Viewer)),
+    ("GET", "/api/report", Access::Role(Role::Viewer)),
     ("GET", "/api/audit", Access::Role(Role::Analyst)),
     ("GET", "/api/users", Access::Role(Role::Admin)),
     ("POST", "/api/users", Access::Role(Role::Admin)),
@@ -424,35 +425,13 @@ fn session_cookie(token: &str, max_age: u64) -> String {
 }
 
 /// The zone of an asset: its policy zone, else its /24 (IPv4) or /64
-/// (IPv6) network, else `unaddressed`.
+/// (IPv6) network, else `unaddressed` ([`policy::zone_name`]).
 pub fn zone_of(policy: Option<&Policy>, ips: &[IpAddr]) -> String {
-    if let Some(p) = policy {
-        for ip in ips {
-            if let Some(z) = p.zone_of(*ip) {
-                return p.zones[z].name.clone();
-            }
-        }
-    }
-    match ips.first() {
-        Some(IpAddr::V4(v)) => {
-            let o = v.octets();
-            format!("{}.{}.{}.0/24", o[0], o[1], o[2])
-        }
-        Some(IpAddr::V6(v)) => {
-            let s = v.segments();
-            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
-        }
-        None => "unaddressed".into(),
-    }
+    policy::zone_name(policy, ips)
 }
 
 fn ips_of(v: &Value) -> Vec<IpAddr> {
-    v["ips"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|i| i.as_str()?.parse().ok())
-        .collect()
+    queries::asset_ips(v)
 }
 
 impl App {
@@ -644,6 +623,7 @@ impl App {
                 200,
                 &json!({"items": self.with_conn(queries::files)?}),
             )),
+            ("GET", "/api/report") => self.report(),
             ("GET", "/api/audit") => {
                 let p = page(req, 100)?;
                 Ok(Response::json(
@@ -969,22 +949,26 @@ impl App {
         let assets = self.with_conn(queries::all_assets)?;
         let p = self.policy.read().ok();
         let pol = p.as_ref().and_then(|p| p.as_ref());
-        let mut zones: std::collections::BTreeMap<String, (i64, i64, i64)> = Default::default();
-        for a in &assets {
-            let z = zone_of(pol, &ips_of(a));
-            let e = zones.entry(z).or_default();
-            e.0 += 1;
-            e.1 += a["risk"].as_i64().unwrap_or(0);
-            e.2 += a["open_alerts"].as_i64().unwrap_or(0);
-        }
-        let mut rz: Vec<Value> = zones
-            .into_iter()
-            .map(|(z, (n, r, o))| json!({"zone": z, "assets": n, "risk": r, "open_alerts": o}))
-            .collect();
-        rz.sort_by_key(|z| -z["risk"].as_i64().unwrap_or(0));
+        let rz = queries::risk_by_zone(&assets, |a| zone_of(pol, &ips_of(a)));
         v["risk_by_zone"] = Value::Array(rz);
         v["zones_from"] = Value::String(if pol.is_some() { "policy" } else { "subnet" }.into());
         Ok(Response::json(200, &v))
+    }
+
+    /// The plant security report (the page `plantshield report` writes),
+    /// zones from the current policy.
+    fn report(&self) -> Res {
+        // A copy: policy uploads do not wait for the report.
+        let pol = self.policy();
+        let opts = plantshield_report::Options {
+            site: None,
+            generated_ns: platform::now_ns(),
+        };
+        let html = self.with_conn(|c| plantshield_report::render(c, pol.as_ref(), &opts))?;
+        Ok(Response::new(200, "text/html; charset=utf-8", html).with(
+            "Content-Disposition",
+            "attachment; filename=\"plantshield-report.html\"",
+        ))
     }
 
     fn map(&self) -> Res {

@@ -332,6 +332,31 @@ impl Policy {
     }
 }
 
+/// The zone name of an asset with addresses `ips`: the policy zone of its
+/// first address that has one, else that address's /24 (IPv4) or /64
+/// (IPv6) network, else `unaddressed`. The platform's dashboard and the
+/// security report group assets by it.
+pub fn zone_name(policy: Option<&Policy>, ips: &[IpAddr]) -> String {
+    if let Some(p) = policy {
+        for ip in ips {
+            if let Some(z) = p.zone_of(*ip) {
+                return p.zones[z].name.clone();
+            }
+        }
+    }
+    match ips.first() {
+        Some(IpAddr::V4(v)) => {
+            let o = v.octets();
+            format!("{}.{}.{}.0/24", o[0], o[1], o[2])
+        }
+        Some(IpAddr::V6(v)) => {
+            let s = v.segments();
+            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
+        None => "unaddressed".into(),
+    }
+}
+
 /// The protocol name of a flow: its application protocol, else the
 /// transport and the server port (`tcp/80`, `udp/53`), else the IP protocol.
 pub fn flow_protocol(app: Option<&'static str>, proto: Option<u8>, port: u16) -> Cow {

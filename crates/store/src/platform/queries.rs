@@ -730,6 +730,35 @@ pub fn stats(conn: &Connection) -> Result<Value> {
     }))
 }
 
+/// The addresses of an asset as [`all_assets`] returns it.
+pub fn asset_ips(asset: &Value) -> Vec<std::net::IpAddr> {
+    asset["ips"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|i| i.as_str()?.parse().ok())
+        .collect()
+}
+
+/// Risk by zone over `assets` (from [`all_assets`]), riskiest first: per
+/// zone (named by `zone_of`) its assets, risk (the sum of its assets') and
+/// open alerts. The dashboard and the security report show it.
+pub fn risk_by_zone(assets: &[Value], zone_of: impl Fn(&Value) -> String) -> Vec<Value> {
+    let mut zones: std::collections::BTreeMap<String, (i64, i64, i64)> = Default::default();
+    for a in assets {
+        let e = zones.entry(zone_of(a)).or_default();
+        e.0 += 1;
+        e.1 += a["risk"].as_i64().unwrap_or(0);
+        e.2 += a["open_alerts"].as_i64().unwrap_or(0);
+    }
+    let mut rz: Vec<Value> = zones
+        .into_iter()
+        .map(|(z, (n, r, o))| json!({"zone": z, "assets": n, "risk": r, "open_alerts": o}))
+        .collect();
+    rz.sort_by_key(|z| -z["risk"].as_i64().unwrap_or(0));
+    rz
+}
+
 /// A fingerprint of what changed (for live updates): the last event,
 /// alert, workflow change and asset.
 pub fn change_marker(conn: &Connection) -> Result<(i64, i64, i64, i64)> {
