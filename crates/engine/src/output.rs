@@ -32,12 +32,12 @@ pub fn label(a: &Asset) -> String {
 pub fn asset_fields(w: &mut JsonWriter, a: &Asset) {
     w.begin_array_field("macs");
     for m in &a.macs {
-        w.str_value(&m.to_string());
+        w.mac_value(m.0);
     }
     w.end_array();
     w.begin_array_field("ips");
     for ip in &a.ips {
-        w.str_value(&ip.to_string());
+        w.ip_value(*ip);
     }
     w.end_array();
     w.bool_field("remote", a.remote);

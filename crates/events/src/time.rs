@@ -75,10 +75,56 @@ impl TimestampCache {
         }
         let mut t = *b"\"0000-00-00T00:00:00.000000+00:00\"";
         t[1..20].copy_from_slice(&self.text);
-        put_digits(
-            &mut t[21..27],
-            (ts_ns.rem_euclid(1_000_000_000) / 1000) as u32,
-        );
+        put_micros(&mut t, (ts_ns.rem_euclid(1_000_000_000) / 1000) as u32);
         t
+    }
+}
+
+/// Writes `micros < 10^6` as six zero-padded digits into `t[21..27]`: the
+/// first two by one division, the last four by the writer's lane split.
+#[inline]
+fn put_micros(t: &mut [u8; 34], micros: u32) {
+    debug_assert!(micros < 1_000_000);
+    let hi = micros / 10_000;
+    t[21] = b'0' + (hi / 10) as u8;
+    t[22] = b'0' + (hi % 10) as u8;
+    let lo = crate::json::digits4_raw(micros % 10_000) + 0x3030_3030;
+    t[23..27].copy_from_slice(&lo.to_le_bytes());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn micros_of_every_value() {
+        let mut t = [0u8; 34];
+        for m in 0..1_000_000 {
+            put_micros(&mut t, m);
+            assert_eq!(&t[21..27], format!("{m:06}").as_bytes());
+        }
+    }
+
+    #[test]
+    fn timestamps() {
+        let mut c = TimestampCache::default();
+        for (ts, want) in [
+            (0, "1970-01-01T00:00:00.000000+00:00"),
+            (999, "1970-01-01T00:00:00.000000+00:00"),
+            (1_000, "1970-01-01T00:00:00.000001+00:00"),
+            (-1_000, "1969-12-31T23:59:59.999999+00:00"),
+            (
+                1_795_680_000_032_329_000,
+                "2026-11-26T08:00:00.032329+00:00",
+            ),
+            (
+                1_795_680_000_999_999_999,
+                "2026-11-26T08:00:00.999999+00:00",
+            ),
+        ] {
+            let mut v = Vec::new();
+            c.push(ts, &mut v);
+            assert_eq!(String::from_utf8(v).unwrap(), want, "{ts}");
+        }
     }
 }

@@ -30,7 +30,7 @@ fn addr_list(w: &mut JsonWriter, key: &str, v: &[u8], b: &mut Bounded) {
             b.truncated = true;
             break;
         }
-        w.str_value(&Ipv4Addr::new(a[0], a[1], a[2], a[3]).to_string());
+        w.ip_value(Ipv4Addr::new(a[0], a[1], a[2], a[3]).into());
     }
     w.end_array();
 }

@@ -532,23 +532,15 @@ impl Bounded {
 
     /// Big-endian 16-bit registers.
     pub fn registers(&mut self, w: &mut JsonWriter, key: &str, bytes: &[u8]) {
-        let regs = bytes.chunks_exact(2);
-        self.truncated |= regs.len() > self.max;
-        w.u16_array_field(
-            key,
-            regs.take(self.max)
-                .map(|r| u16::from_be_bytes([r[0], r[1]])),
-        );
+        self.truncated |= bytes.len() / 2 > self.max;
+        w.u16_be_array_field(key, bytes, self.max);
     }
 
     /// `count` bits, least significant bit of each byte first.
     pub fn bits(&mut self, w: &mut JsonWriter, key: &str, bytes: &[u8], count: usize) {
         let count = count.min(bytes.len() * 8);
         self.truncated |= count > self.max;
-        w.u16_array_field(
-            key,
-            (0..count.min(self.max)).map(|i| u16::from((bytes[i / 8] >> (i % 8)) & 1)),
-        );
+        w.bits_field(key, bytes, count.min(self.max));
     }
 
     /// Raw bytes as hex, at most `2 * max` bytes.
