@@ -7,7 +7,6 @@ mod common;
 
 use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
-use std::path::Path;
 use std::process::Command;
 
 use common::*;
@@ -37,20 +36,6 @@ fn arp(op: u16, sender: MacAddr, sip: [u8; 4], target: MacAddr, tip: [u8; 4]) ->
 fn with_ttl(mut f: Vec<u8>, ttl: u8) -> Vec<u8> {
     f[14 + 8] = ttl;
     f
-}
-
-fn assets_json(p: &Path) -> Value {
-    let out = Command::new(bin())
-        .args(["assets", "--no-progress", "--format", "json"])
-        .arg(p)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
 }
 
 fn strs(v: &Value) -> Vec<String> {
@@ -139,7 +124,7 @@ fn routed_traffic_makes_no_phantom_assets() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("routed.pcap");
     write_pcap(&p, &frames);
-    let inv = assets_json(&p);
+    let inv = assets_json(&[&p]);
     let assets = inv["assets"].as_array().unwrap();
     // Two routers, the HMI, the PLC, and one remote asset per remote host.
     assert_eq!(assets.len(), 4 + 20 + 8, "{inv}");
@@ -279,7 +264,7 @@ fn map_renders_with_graphviz() {
 /// (scripts/plant_cell.py), and the roles their behaviour shows.
 #[test]
 fn sample_inventory_has_the_configured_identities() {
-    let inv = assets_json(&repo().join("samples/plant-cell.pcap"));
+    let inv = assets_json(&[&repo().join("samples/plant-cell.pcap")]);
     let find = |ip: &str| {
         inv["assets"]
             .as_array()
@@ -413,7 +398,7 @@ fn corpus_inventories_match_the_reviewed_table() {
     files.sort();
     let mut problems = Vec::new();
     for rel in &files {
-        let inv = assets_json(&pcaps().join(rel));
+        let inv = assets_json(&[&pcaps().join(rel)]);
         got.push_str(rel);
         got.push('\n');
         let assets = inv["assets"].as_array().unwrap();

@@ -132,14 +132,7 @@ fn bacnet(r: &Run) -> Vec<&Value> {
 }
 
 fn assets(p: &std::path::Path) -> Vec<Value> {
-    let out = std::process::Command::new(bin())
-        .args(["assets", "--no-progress", "--format", "json"])
-        .arg(p)
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-    v["assets"].as_array().unwrap().clone()
+    assets_json(&[p])["assets"].as_array().unwrap().clone()
 }
 
 fn asset<'a>(all: &'a [Value], ip: &str) -> &'a Value {

@@ -15,7 +15,6 @@ mod common;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::Path;
-use std::process::Command;
 
 use common::*;
 use plantshield_decode::craft::{self, Endpoints};
@@ -825,17 +824,7 @@ fn http_requests_pair_in_order() {
 }
 
 fn assets(p: &Path) -> Value {
-    let out = Command::new(bin())
-        .args(["assets", "--no-progress", "--format", "json"])
-        .arg(p)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    assets_json(&[p])
 }
 
 /// What the inventory learns: each attribute on the right device, with

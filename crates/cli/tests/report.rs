@@ -16,7 +16,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use common::*;
-use serde_json::Value;
 use serve::Server;
 
 const HOSTILE: &str = "<script>alert(1)</script>";
@@ -128,13 +127,7 @@ fn expected(captures: &[&Path], policy: Option<&Path>) -> Expected {
             }
         }
     }
-    let mut cmd = Command::new(bin());
-    cmd.args(["assets", "--no-progress", "--format", "json"]);
-    for c in captures {
-        cmd.arg(c);
-    }
-    let out = cmd.output().unwrap();
-    let inv: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let inv = assets_json(captures);
     Expected {
         events,
         alerts,
@@ -410,12 +403,7 @@ fn values_from_traffic_are_escaped() {
     c.fin();
     let cap = write(dir.path(), "hostile.pcap", &c);
     // The inventory took the hostile vendor.
-    let out = Command::new(bin())
-        .args(["assets", "--no-progress", "--format", "json"])
-        .arg(&cap)
-        .output()
-        .unwrap();
-    assert!(String::from_utf8_lossy(&out.stdout).contains("alert(1)"));
+    assert!(assets_json(&[&cap]).to_string().contains("alert(1)"));
     let html = ok_report(dir.path(), &["--site", HOSTILE, cap.to_str().unwrap()]);
     assert!(!html.contains(HOSTILE), "raw markup in the report");
     assert!(!html.contains("<img"), "raw markup in the report");

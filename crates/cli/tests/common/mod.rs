@@ -191,6 +191,22 @@ pub fn analyze_file(p: &Path) -> Run {
     analyze(&["--no-progress", p.to_str().unwrap()])
 }
 
+/// The inventory of `captures`, as `plantshield assets --format json`
+/// prints it.
+pub fn assets_json(captures: &[&Path]) -> Value {
+    let out = Command::new(bin())
+        .args(["assets", "--no-progress", "--format", "json"])
+        .args(captures)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 /// `plantshield learn` on a capture, then `analyze --policy` with that
 /// baseline on the same capture: learning benign traffic and checking it
 /// must raise no alert.
