@@ -23,17 +23,6 @@ fn plantshield(args: &[&str]) -> std::process::Output {
         .expect("run plantshield")
 }
 
-fn learn(captures: &[&Path], out: &Path) {
-    let mut args = vec!["learn", "--no-progress", "-o", out.to_str().unwrap()];
-    args.extend(captures.iter().map(|p| p.to_str().unwrap()));
-    let o = plantshield(&args);
-    assert!(
-        o.status.success(),
-        "learn failed: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-}
-
 fn check_policy(policy: &[&Path], capture: &Path) -> Run {
     let mut args: Vec<&str> = vec!["--no-progress", "-q"];
     for p in policy {

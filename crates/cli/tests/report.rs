@@ -461,17 +461,7 @@ fn recommendations_follow_their_triggers() {
     assert_eq!(figure(&q, "recommendations"), rq.len() as i64);
     // With a policy (and its baseline) the policy recommendations go.
     let base = dir.path().join("baseline.toml");
-    let out = Command::new(bin())
-        .args(["learn", "--no-progress", "-o"])
-        .arg(&base)
-        .arg(&quiet)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    learn(&[&quiet], &base);
     let p = ok_report(
         dir.path(),
         &["--policy", base.to_str().unwrap(), quiet.to_str().unwrap()],

@@ -207,22 +207,27 @@ pub fn assets_json(captures: &[&Path]) -> Value {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
+/// `plantshield learn` on `captures`, the baseline written to `out`.
+pub fn learn(captures: &[&Path], out: &Path) {
+    let o = Command::new(bin())
+        .args(["learn", "--no-progress", "-o"])
+        .arg(out)
+        .args(captures)
+        .output()
+        .expect("run plantshield learn");
+    assert!(
+        o.status.success(),
+        "learn failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
 /// `plantshield learn` on a capture, then `analyze --policy` with that
 /// baseline on the same capture: learning benign traffic and checking it
 /// must raise no alert.
 pub fn learn_then_check_raises_nothing(p: &Path) {
     let base = p.with_extension("baseline.toml");
-    let out = Command::new(bin())
-        .args(["learn", "--no-progress", "-o"])
-        .arg(&base)
-        .arg(p)
-        .output()
-        .expect("run plantshield learn");
-    assert!(
-        out.status.success(),
-        "learn failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    learn(&[p], &base);
     let r = analyze(&[
         "--no-progress",
         "--policy",
