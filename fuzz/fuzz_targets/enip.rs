@@ -20,12 +20,10 @@
 //!   advance time in 500 ms steps so transaction timeouts are reached.
 #![no_main]
 
-use std::net::{IpAddr, Ipv4Addr};
-
 use libfuzzer_sys::fuzz_target;
 use plantshield_capture::{CaptureReader, LinkType, PcapWriter};
 use plantshield_decode::craft::{tcp_frame, udp_frame, Endpoints};
-use plantshield_decode::{MacAddr, TcpFlags};
+use plantshield_decode::TcpFlags;
 use plantshield_fuzz::within;
 use plantshield_protocols::enip::{
     parse_body, parse_io, parse_request, parse_response, probe, Body, Command, ConnectionFailure,
@@ -180,15 +178,7 @@ fn config() -> SensorConfig {
 
 /// The records of an odd-mode input as an Ethernet pcap.
 fn crafted(mut rest: &[u8]) -> Vec<u8> {
-    let ep = Endpoints {
-        src_mac: MacAddr([2, 0, 0, 0, 0, 1]),
-        dst_mac: MacAddr([2, 0, 0, 0, 0, 2]),
-        src_ip: IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)),
-        dst_ip: IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)),
-        src_port: 50000,
-        dst_port: 44818,
-        vlan: None,
-    };
+    let ep = Endpoints::local(50000, 44818);
     let mut next = [1000u32, 5000u32];
     let mut ts: i64 = 1_700_000_000_000_000_000;
     let mut w = PcapWriter::new(Vec::new(), LinkType::ETHERNET).expect("in-memory write");

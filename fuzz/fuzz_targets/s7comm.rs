@@ -18,12 +18,10 @@
 
 #![no_main]
 
-use std::net::{IpAddr, Ipv4Addr};
-
 use libfuzzer_sys::fuzz_target;
 use plantshield_capture::{LinkType, Packet};
 use plantshield_decode::craft::{self, Endpoints};
-use plantshield_decode::{MacAddr, TcpFlags};
+use plantshield_decode::TcpFlags;
 use plantshield_fuzz::within;
 use plantshield_protocols::s7comm::{self, cotp, pdu, plus, userdata};
 use plantshield_sensor::json::JsonSink;
@@ -166,15 +164,7 @@ fn plus_pdu(version: u8, data: &[u8]) {
 /// direction (bit 0) and the length (the other bits, plus one) of the next
 /// segment.
 fn session(data: &[u8]) {
-    let ep = Endpoints {
-        src_mac: MacAddr([2, 0, 0, 0, 0, 1]),
-        dst_mac: MacAddr([2, 0, 0, 0, 0, 2]),
-        src_ip: IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)),
-        dst_ip: IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)),
-        src_port: 40000,
-        dst_port: s7comm::PORT,
-        vlan: None,
-    };
+    let ep = Endpoints::local(40000, s7comm::PORT);
     let rev = ep.reversed();
     let (mut cseq, mut sseq) = (1000u32, 5000u32);
     let mut frames = vec![

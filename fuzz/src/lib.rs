@@ -18,11 +18,9 @@
 //! The TCP connection opens with a three-way handshake before the first
 //! record; the sensor's `finish` ends it.
 
-use std::net::{IpAddr, Ipv4Addr};
-
 use plantshield_capture::{LinkType, Packet};
 use plantshield_decode::craft::{tcp_frame, udp_frame, Endpoints};
-use plantshield_decode::{MacAddr, TcpFlags};
+use plantshield_decode::TcpFlags;
 use plantshield_sensor::json::JsonSink;
 use plantshield_sensor::{Sensor, SensorConfig};
 
@@ -90,15 +88,7 @@ pub fn config() -> SensorConfig {
 /// `udp.1` (server). A record whose transport is missing uses the other.
 /// After `finish` no flow may remain.
 pub fn run_sensor(records: &[Record<'_>], tcp_port: Option<u16>, udp: Option<(u16, u16)>) {
-    let ep = |sport, dport| Endpoints {
-        src_mac: MacAddr([2, 0, 0, 0, 0, 1]),
-        dst_mac: MacAddr([2, 0, 0, 0, 0, 2]),
-        src_ip: IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)),
-        dst_ip: IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)),
-        src_port: sport,
-        dst_port: dport,
-        vlan: None,
-    };
+    let ep = |sport, dport| Endpoints::local(sport, dport);
     let mut sensor = Sensor::new(config());
     let mut sink = JsonSink::new(std::io::sink(), "fuzz", 8);
     let mut ts: i64 = 1_700_000_000_000_000_000;

@@ -25,6 +25,21 @@ pub struct Endpoints {
 }
 
 impl Endpoints {
+    /// The client 10.0.0.1 (MAC 02:00:00:00:00:01) talking to the server
+    /// 10.0.0.2 (02:00:00:00:00:02), untagged: the pair most crafted
+    /// traffic needs.
+    pub fn local(src_port: u16, dst_port: u16) -> Endpoints {
+        Endpoints {
+            src_mac: MacAddr([2, 0, 0, 0, 0, 1]),
+            dst_mac: MacAddr([2, 0, 0, 0, 0, 2]),
+            src_ip: IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, 1)),
+            dst_ip: IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, 2)),
+            src_port,
+            dst_port,
+            vlan: None,
+        }
+    }
+
     /// The same endpoints seen from the other side.
     pub fn reversed(&self) -> Endpoints {
         Endpoints {

@@ -3,11 +3,9 @@
 //! random bytes, and link frames with valid CRCs around random transport
 //! and application content.
 
-use std::net::{IpAddr, Ipv4Addr};
-
 use plantshield_capture::{LinkType, Packet};
 use plantshield_decode::craft::{self, Endpoints};
-use plantshield_decode::{MacAddr, TcpFlags};
+use plantshield_decode::TcpFlags;
 use plantshield_protocols::dnp3::link::build_frame;
 use plantshield_protocols::dnp3::LinkControl;
 use plantshield_sensor::json::JsonSink;
@@ -15,15 +13,7 @@ use plantshield_sensor::{Sensor, SensorConfig};
 use proptest::prelude::*;
 
 fn endpoints(port: u16) -> Endpoints {
-    Endpoints {
-        src_mac: MacAddr([2, 0, 0, 0, 0, 1]),
-        dst_mac: MacAddr([2, 0, 0, 0, 0, 2]),
-        src_ip: IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)),
-        dst_ip: IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)),
-        src_port: port,
-        dst_port: 20000,
-        vlan: None,
-    }
+    Endpoints::local(port, 20000)
 }
 
 /// Sends `chunks` (direction, bytes) over one TCP connection and as UDP

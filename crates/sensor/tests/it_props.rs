@@ -3,25 +3,15 @@
 //! into TCP segments or UDP datagrams: random bytes, and well-formed heads
 //! and messages around random content.
 
-use std::net::{IpAddr, Ipv4Addr};
-
 use plantshield_capture::{LinkType, Packet};
 use plantshield_decode::craft::{self, Endpoints};
-use plantshield_decode::{MacAddr, TcpFlags};
+use plantshield_decode::TcpFlags;
 use plantshield_sensor::json::JsonSink;
 use plantshield_sensor::{Sensor, SensorConfig};
 use proptest::prelude::*;
 
 fn endpoints(sport: u16, dport: u16) -> Endpoints {
-    Endpoints {
-        src_mac: MacAddr([2, 0, 0, 0, 0, 1]),
-        dst_mac: MacAddr([2, 0, 0, 0, 0, 2]),
-        src_ip: IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)),
-        dst_ip: IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)),
-        src_port: sport,
-        dst_port: dport,
-        vlan: None,
-    }
+    Endpoints::local(sport, dport)
 }
 
 /// Sends `chunks` (direction, bytes) over a TCP connection to each TCP port

@@ -5,8 +5,6 @@
 //! on TCP 4840, cut anywhere; random DCP payloads (tagged and untagged).
 //! Every line written is JSON, and lists stay within `--max-values`.
 
-use std::net::{IpAddr, Ipv4Addr};
-
 use plantshield_capture::{LinkType, Packet};
 use plantshield_decode::craft::{self, Endpoints};
 use plantshield_decode::{MacAddr, TcpFlags};
@@ -17,15 +15,7 @@ use proptest::prelude::*;
 const MAX_VALUES: usize = 4;
 
 fn endpoints(sport: u16, dport: u16) -> Endpoints {
-    Endpoints {
-        src_mac: MacAddr([2, 0, 0, 0, 0, 1]),
-        dst_mac: MacAddr([2, 0, 0, 0, 0, 2]),
-        src_ip: IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)),
-        dst_ip: IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)),
-        src_port: sport,
-        dst_port: dport,
-        vlan: None,
-    }
+    Endpoints::local(sport, dport)
 }
 
 /// Runs Ethernet frames through a sensor; returns the JSON lines.
