@@ -424,35 +424,27 @@ impl Detections {
         };
         let proto = ev.event_type();
         let f = ics.function;
-        let hit = |agg: &mut Aggregator, id: &str, msg: String| {
-            agg.hit(rule(id), Some(src), Some(dst), Some(proto), at, || msg);
+        // The message is only built when the hit opens an alert: a rule
+        // that fires for every write must not format a sentence each time.
+        let hit = |agg: &mut Aggregator, id: &str, msg: &dyn Fn() -> String| {
+            agg.hit(rule(id), Some(src), Some(dst), Some(proto), at, msg);
         };
         match ics.operation {
-            Operation::ModeChange if restart(f) => hit(
-                agg,
-                "ps.ics.device_restart",
-                format!("{src} told {dst} to restart ({proto} {f})"),
-            ),
-            Operation::ModeChange => hit(
-                agg,
-                "ps.ics.mode_change",
-                format!("{src} changed the operating mode of {dst} ({proto} {f})"),
-            ),
-            Operation::ProgramDownload => hit(
-                agg,
-                "ps.ics.program_download",
-                format!("{src} downloaded control logic to {dst} ({proto} {f})"),
-            ),
-            Operation::ProgramUpload => hit(
-                agg,
-                "ps.ics.program_upload",
-                format!("{src} uploaded control logic from {dst} ({proto} {f})"),
-            ),
-            Operation::Firmware => hit(
-                agg,
-                "ps.ics.firmware",
-                format!("{src} changed the firmware of {dst} ({proto} {f})"),
-            ),
+            Operation::ModeChange if restart(f) => hit(agg, "ps.ics.device_restart", &|| {
+                format!("{src} told {dst} to restart ({proto} {f})")
+            }),
+            Operation::ModeChange => hit(agg, "ps.ics.mode_change", &|| {
+                format!("{src} changed the operating mode of {dst} ({proto} {f})")
+            }),
+            Operation::ProgramDownload => hit(agg, "ps.ics.program_download", &|| {
+                format!("{src} downloaded control logic to {dst} ({proto} {f})")
+            }),
+            Operation::ProgramUpload => hit(agg, "ps.ics.program_upload", &|| {
+                format!("{src} uploaded control logic from {dst} ({proto} {f})")
+            }),
+            Operation::Firmware => hit(agg, "ps.ics.firmware", &|| {
+                format!("{src} changed the firmware of {dst} ({proto} {f})")
+            }),
             _ => {}
         }
         if ics.status == Status::Malformed {
@@ -462,58 +454,48 @@ impl Detections {
         let flood = cfg.flood_window_ns;
         if matches!(ics.operation, Operation::Write | Operation::Command) {
             if broadcast(ev) {
-                hit(
-                    agg,
-                    "ps.ics.broadcast_write",
-                    format!("{src} sent a broadcast {f} ({proto}) through {dst}"),
-                );
+                hit(agg, "ps.ics.broadcast_write", &|| {
+                    format!("{src} sent a broadcast {f} ({proto}) through {dst}")
+                });
             }
             let w = self.rates((src, dst), ts);
             w.writes += 1;
             if w.writes > cfg.flood_writes {
-                hit(
-                    agg,
-                    "ps.ics.write_flood",
+                hit(agg, "ps.ics.write_flood", &|| {
                     format!(
                         "{src} sent more than {} writes or commands to {dst} within {} s ({proto})",
                         cfg.flood_writes,
                         flood / 1_000_000_000
-                    ),
-                );
+                    )
+                });
             }
         }
         if self.password(f) {
-            hit(
-                agg,
-                "ps.ics.password",
-                format!("{src} sent a password operation to {dst} ({proto} {f})"),
-            );
+            hit(agg, "ps.ics.password", &|| {
+                format!("{src} sent a password operation to {dst} ({proto} {f})")
+            });
             let w = self.rates((src, dst), ts);
             w.passwords += 1;
             if w.passwords >= cfg.password_attempts {
-                hit(
-                    agg,
-                    "ps.ics.password_bruteforce",
+                hit(agg, "ps.ics.password_bruteforce", &|| {
                     format!(
                         "{src} tried {} password operations on {dst} in {} s",
                         w.passwords,
                         flood / 1_000_000_000
-                    ),
-                );
+                    )
+                });
             }
         }
         if ics.status == Status::NoResponse {
             let w = self.rates((src, dst), ts);
             w.unanswered += 1;
             if w.unanswered >= cfg.unanswered_requests {
-                hit(
-                    agg,
-                    "ps.ics.unanswered_storm",
+                hit(agg, "ps.ics.unanswered_storm", &|| {
                     format!(
                         "{dst} left more than {} {proto} requests from {src} unanswered",
                         cfg.unanswered_requests
-                    ),
-                );
+                    )
+                });
             }
         }
         self.sweep(src, dst, ts, ev, proto, ics.function_code, at, agg, hint);
