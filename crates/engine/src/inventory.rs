@@ -142,6 +142,30 @@ pub struct Asset {
 }
 
 impl Asset {
+    /// An asset with nothing known (no allocation).
+    fn empty(id: AssetId) -> Asset {
+        Asset {
+            id,
+            macs: Vec::new(),
+            ips: Vec::new(),
+            remote: false,
+            first_seen: 0,
+            last_seen: 0,
+            attrs: BTreeMap::new(),
+            served: Vec::new(),
+            used: Vec::new(),
+            ops_sent: [0; 13],
+            ops_received: [0; 13],
+            routine_discovery: 0,
+            forwarded: 0,
+            servers_polled: 0,
+            it_flows: 0,
+            serves_historian_port: false,
+            role: Role::Unknown,
+            history: Vec::new(),
+        }
+    }
+
     /// The first IP address, if any.
     pub fn primary_ip(&self) -> Option<IpAddr> {
         self.ips.first().copied()
@@ -410,6 +434,20 @@ impl Inventory {
     /// One asset.
     pub fn asset(&self, id: AssetId) -> Option<&Asset> {
         self.assets.get(id as usize)
+    }
+
+    /// Takes asset `id` out of the inventory, leaving an empty record in
+    /// its place until [`Inventory::return_asset`] puts it back: for
+    /// handing it to an event without cloning its attributes and lists.
+    pub(crate) fn lend_asset(&mut self, id: AssetId) -> Option<Asset> {
+        let slot = self.assets.get_mut(id as usize)?;
+        Some(std::mem::replace(slot, Asset::empty(id)))
+    }
+
+    /// Puts back an asset taken by [`Inventory::lend_asset`].
+    pub(crate) fn return_asset(&mut self, asset: Asset) {
+        let id = asset.id as usize;
+        self.assets[id] = asset;
     }
 
     /// The asset holding an IP address.
@@ -905,24 +943,12 @@ impl Inventory {
         }
         let id = self.assets.len() as AssetId;
         self.assets.push(Asset {
-            id,
             macs: mac.into_iter().collect(),
             ips: ip.into_iter().collect(),
             remote: mac.is_none(),
             first_seen: ts,
             last_seen: ts,
-            attrs: BTreeMap::new(),
-            served: Vec::new(),
-            used: Vec::new(),
-            ops_sent: [0; 13],
-            ops_received: [0; 13],
-            routine_discovery: 0,
-            forwarded: 0,
-            servers_polled: 0,
-            it_flows: 0,
-            serves_historian_port: false,
-            role: Role::Unknown,
-            history: Vec::new(),
+            ..Asset::empty(id)
         });
         self.changes.push(AssetChange {
             ts,

@@ -156,11 +156,14 @@ impl<S: EventSink> Engine<S> {
             return;
         }
         for change in changes {
-            let Some(asset) = self.inventory.asset(change.asset).cloned() else {
+            // The asset is lent to the event, not cloned: the next sink
+            // cannot reach the inventory while it has it.
+            let Some(asset) = self.inventory.lend_asset(change.asset) else {
                 continue;
             };
             // Created and merged into another within one event: nothing to say.
             if asset.macs.is_empty() && asset.ips.is_empty() {
+                self.inventory.return_asset(asset);
                 continue;
             }
             let mut env = Envelope::at(change.ts);
@@ -168,6 +171,7 @@ impl<S: EventSink> Engine<S> {
             env.src = asset.primary_ip().map(|ip| (ip, 0));
             let ev = AssetEvent { change, asset };
             self.inner.event(&env, &Event::Ext(&ev));
+            self.inventory.return_asset(ev.asset);
         }
     }
 }
