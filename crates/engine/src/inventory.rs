@@ -505,6 +505,11 @@ impl Inventory {
         }
     }
 
+    /// Whether changes were recorded since the last [`Inventory::take_changes`].
+    pub fn has_changes(&self) -> bool {
+        !self.changes.is_empty()
+    }
+
     /// Takes the changes recorded since the last call.
     pub fn take_changes(&mut self) -> Vec<AssetChange> {
         std::mem::take(&mut self.changes)
@@ -688,7 +693,22 @@ impl Inventory {
     /// to the asset a fact names by MAC or IP address (only one the
     /// inventory already holds: a name service answer does not make a
     /// device).
+    #[inline]
     fn facts(
+        &mut self,
+        ev: &Event<'_>,
+        c: Option<AssetId>,
+        s: Option<AssetId>,
+        ts: i64,
+        flow: Option<u64>,
+    ) {
+        if identity::may_have_facts(ev) {
+            self.apply_facts(ev, c, s, ts, flow);
+        }
+    }
+
+    /// [`Inventory::facts`] for an event that may have some.
+    fn apply_facts(
         &mut self,
         ev: &Event<'_>,
         c: Option<AssetId>,

@@ -110,6 +110,9 @@ impl<S: EventSink> Engine<S> {
     }
 
     fn emit_changes(&mut self) {
+        if !self.inventory.has_changes() {
+            return;
+        }
         let changes = self.inventory.take_changes();
         for c in &changes {
             if let (ChangeKind::New, Some(p)) = (&c.kind, &mut self.policy) {
