@@ -356,12 +356,82 @@ struct Cached {
 const FLOW_SLOTS: usize = 1 << 17;
 
 /// A [`Cached`] resolution in a flow slot, valid for one flow id and one
-/// generation of the cache.
+/// generation of the cache. Packed into one cache line (64 bytes, aligned):
+/// a transaction of a known flow reads this line and its edge. The edge
+/// protocol is split into its two forms so that the record fits.
 #[derive(Clone, Copy)]
+#[repr(align(64))]
 struct SlotCached {
     flow_id: u64,
+    /// `EdgeProto::App`, or `None` for `EdgeProto::Port(port.0, port.1)`.
+    app: Option<&'static str>,
     gen: u32,
-    c: Cached,
+    client: AssetId,
+    server: AssetId,
+    /// The edge, [`NO_EDGE`] for none.
+    edge: u32,
+    src_ip: IpAddr,
+    src_port: u16,
+    port: (u8, u16),
+    /// False for an empty slot.
+    valid: bool,
+}
+
+const _: () = assert!(std::mem::size_of::<SlotCached>() == 64);
+
+/// `SlotCached::edge` of a resolution without an edge (edge indexes are
+/// below `max_edges`, far below it).
+const NO_EDGE: u32 = u32::MAX;
+
+impl SlotCached {
+    const EMPTY: SlotCached = SlotCached {
+        flow_id: 0,
+        app: None,
+        gen: 0,
+        client: 0,
+        server: 0,
+        edge: NO_EDGE,
+        src_ip: IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+        src_port: 0,
+        port: (0, 0),
+        valid: false,
+    };
+
+    fn new(flow_id: u64, gen: u32, c: &Cached) -> SlotCached {
+        let (app, port) = match c.protocol {
+            EdgeProto::App(a) => (Some(a), (0, 0)),
+            EdgeProto::Port(p, n) => (None, (p, n)),
+        };
+        SlotCached {
+            flow_id,
+            app,
+            gen,
+            client: c.client,
+            server: c.server,
+            edge: c.edge.unwrap_or(NO_EDGE),
+            src_ip: c.src.0,
+            src_port: c.src.1,
+            port,
+            valid: true,
+        }
+    }
+
+    fn protocol(&self) -> EdgeProto {
+        match self.app {
+            Some(a) => EdgeProto::App(a),
+            None => EdgeProto::Port(self.port.0, self.port.1),
+        }
+    }
+
+    fn cached(&self) -> Cached {
+        Cached {
+            client: self.client,
+            server: self.server,
+            protocol: self.protocol(),
+            edge: (self.edge != NO_EDGE).then_some(self.edge),
+            src: (self.src_ip, self.src_port),
+        }
+    }
 }
 
 /// The inventory.
@@ -390,7 +460,7 @@ pub struct Inventory {
     /// The same by flow slot (checked against the flow id and `flow_gen`):
     /// one indexed load instead of hashing the flow id, for the events that
     /// carry a slot below [`FLOW_SLOTS`]; the others use `flow_cache`.
-    flow_slots: Vec<Option<SlotCached>>,
+    flow_slots: Vec<SlotCached>,
     /// Bumped where `flow_cache` is cleared: older `flow_slots` entries
     /// are stale.
     flow_gen: u32,
@@ -592,8 +662,8 @@ impl Inventory {
             match slot {
                 Some(s) => {
                     if let Some(e) = self.flow_slots.get_mut(s) {
-                        if e.is_some_and(|e| e.flow_id == id) {
-                            *e = None;
+                        if e.valid && e.flow_id == id {
+                            *e = SlotCached::EMPTY;
                         }
                     }
                 }
@@ -608,10 +678,8 @@ impl Inventory {
                 Some(s) => self
                     .flow_slots
                     .get(s)
-                    .copied()
-                    .flatten()
-                    .filter(|e| e.flow_id == id && e.gen == self.flow_gen)
-                    .map(|e| e.c),
+                    .filter(|e| e.valid && e.flow_id == id && e.gen == self.flow_gen)
+                    .map(SlotCached::cached),
                 None => self.flow_cache.get(&id).copied(),
             };
             if let Some(c) = cached {
@@ -662,13 +730,9 @@ impl Inventory {
             match slot {
                 Some(i) => {
                     if i >= self.flow_slots.len() {
-                        self.flow_slots.resize(i + 1, None);
+                        self.flow_slots.resize(i + 1, SlotCached::EMPTY);
                     }
-                    self.flow_slots[i] = Some(SlotCached {
-                        flow_id: id,
-                        gen: self.flow_gen,
-                        c: cached,
-                    });
+                    self.flow_slots[i] = SlotCached::new(id, self.flow_gen, &cached);
                 }
                 None => {
                     if self.flow_cache.len() >= 100_000 {
@@ -1097,7 +1161,9 @@ impl Inventory {
         self.flow_gen = self.flow_gen.wrapping_add(1);
         if self.flow_gen == 0 {
             // After 2^32 clears an old entry could look current again.
-            self.flow_slots.iter_mut().for_each(|e| *e = None);
+            self.flow_slots
+                .iter_mut()
+                .for_each(|e| *e = SlotCached::EMPTY);
         }
     }
 
@@ -1318,5 +1384,151 @@ impl Inventory {
             }
         }
         self.changes.push(c);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use plantshield_sensor::{IcsSummary, ModbusEvent};
+    use proptest::prelude::*;
+    use std::net::Ipv4Addr;
+
+    /// One generated event: flow id (which gives the slot, the client
+    /// and the server: a flow is one 5-tuple, and slots are shared by
+    /// flows in turn), whether it is the flow's record, reversed
+    /// direction, application protocol or none (for a flow record),
+    /// operation, time step (ms).
+    /// Each host keeps its MAC and TTL: when addresses move between MACs,
+    /// resolving a flow again is not the same as using its cached
+    /// resolution, so which flows stay cached matters and the two caches
+    /// (by slot, by flow id) may differ.
+    type Step = (u64, bool, bool, bool, u8, u32);
+
+    /// Everything the inventory tells: assets, edges, changes.
+    fn run(steps: &[Step], slots: bool) -> String {
+        let cfg = InventoryConfig {
+            max_assets: 12,
+            max_edges: 10,
+            router_threshold: 2,
+            ..InventoryConfig::default()
+        };
+        let mut inv = Inventory::new(cfg);
+        let mut out = String::new();
+        let mut ts = 0i64;
+        for &(flow, record, reversed, app, op, dt) in steps {
+            let (slot, c, s) = (
+                (flow % 4) as u32,
+                1 + (flow % 7) as u8,
+                20 + (flow % 3) as u8,
+            );
+            ts += i64::from(dt) * 1_000_000;
+            let ip = |n: u8| IpAddr::V4(Ipv4Addr::new(10, 0, 0, n));
+            let mut env = Envelope::at(ts);
+            env.flow_id = Some(flow);
+            env.flow_slot = slots.then_some(slot);
+            // (address, MAC, TTL) of the client and the server.
+            let a = (
+                (ip(c), 40000 + u16::from(c)),
+                MacAddr([0, 0x1b, 0x1b, 0, 0, c]),
+                if c == 3 { 63 } else { 64 },
+            );
+            let b = ((ip(s), 502), MacAddr([0, 0x1b, 0x1b, 0, 1, s]), 64);
+            let (x, y) = if reversed { (b, a) } else { (a, b) };
+            (env.src, env.src_mac, env.src_ttl) = (Some(x.0), Some(x.1), x.2);
+            (env.dst, env.dst_mac, env.dst_ttl) = (Some(y.0), Some(y.1), y.2);
+            env.proto = Some(6);
+            // Transactions come from a detected protocol; a flow record
+            // may have none.
+            env.app_proto = (app || !record).then_some("modbus");
+            if record {
+                let f = FlowEvent {
+                    start_ns: ts - 1000,
+                    end_ns: ts,
+                    pkts_toserver: 1,
+                    pkts_toclient: 1,
+                    bytes_toserver: 100,
+                    bytes_toclient: 200,
+                    state: "closed",
+                    reason: "end",
+                    midstream: false,
+                    gaps: 0,
+                    gap_bytes: 0,
+                    gaps_total: (0, 0),
+                    transactions: 1,
+                    anomalies: 0,
+                    src_mac: env.src_mac,
+                    dest_mac: env.dst_mac,
+                };
+                inv.event(&env, &Event::Flow(&f));
+            } else {
+                let m = ModbusEvent {
+                    transaction_id: 1,
+                    unit_id: 1,
+                    request: None,
+                    response: None,
+                    latency_ns: None,
+                    flags: Default::default(),
+                    ics: IcsSummary {
+                        function_code: u32::from(op % 8),
+                        function: "read_holding_registers",
+                        operation: [Operation::Read, Operation::Write, Operation::Discovery]
+                            [usize::from(op % 3)],
+                        status: plantshield_events::Status::Ok,
+                        exception_code: None,
+                    },
+                };
+                inv.event(&env, &Event::Modbus(&m));
+            }
+            for c in inv.take_changes() {
+                out.push_str(&format!("{c:?}\n"));
+            }
+        }
+        inv.sync_totals();
+        for a in inv.assets() {
+            out.push_str(&format!("{a:?}\n"));
+        }
+        for e in inv.edges() {
+            out.push_str(&format!("{e:?}\n"));
+        }
+        out
+    }
+
+    proptest! {
+        /// A resolution packed into a slot record comes back unchanged.
+        #[test]
+        fn slot_record_round_trip(
+            flow_id in any::<u64>(), gen in any::<u32>(), client in any::<u32>(),
+            server in any::<u32>(), edge in proptest::option::of(0u32..u32::MAX),
+            app in proptest::option::of(proptest::sample::select(vec!["modbus", "s7comm", ""])),
+            port in any::<(u8, u16)>(), v6 in any::<bool>(), addr in any::<u128>(),
+            src_port in any::<u16>(),
+        ) {
+            let ip = if v6 {
+                IpAddr::V6(addr.into())
+            } else {
+                IpAddr::V4((addr as u32).into())
+            };
+            let protocol = app.map_or(EdgeProto::Port(port.0, port.1), EdgeProto::App);
+            let c = Cached { client, server, protocol, edge, src: (ip, src_port) };
+            let e = SlotCached::new(flow_id, gen, &c);
+            prop_assert!(e.valid && e.flow_id == flow_id && e.gen == gen);
+            let d = e.cached();
+            prop_assert_eq!(
+                (d.client, d.server, d.protocol, d.edge, d.src),
+                (client, server, protocol, edge, (ip, src_port))
+            );
+        }
+
+        /// The flow cache by slot (one line per flow) gives what the
+        /// cache by flow id gives: the same assets, edges and changes.
+        #[test]
+        fn slot_cache_is_a_shortcut(steps in proptest::collection::vec(
+            (0u64..12, proptest::bool::weighted(0.1),
+             proptest::bool::weighted(0.1), proptest::bool::weighted(0.9), any::<u8>(), 0u32..2000),
+            0..150,
+        )) {
+            prop_assert_eq!(run(&steps, true), run(&steps, false));
+        }
     }
 }
