@@ -269,23 +269,55 @@ const NIL: u32 = u32::MAX;
 const FLOW_SLOTS: usize = 1 << 17;
 
 /// What one flow's events find directly, valid while the flow and the
-/// addresses are the same: its client's sweep (while the sweep generation,
-/// bumped when the sweeps are cleared, is the same) and its pair's window
-/// (while the window generation is). Saves hashing the client's address,
-/// the pair and the server's address (into the sweep's host set) for every
-/// transaction.
+/// addresses are the same: its client's sweep and its pair's window, while
+/// the generation (bumped when the sweeps or the windows are cleared) is
+/// the same. Saves hashing the client's address, the pair and the server's
+/// address (into the sweep's host set) for every transaction. One cache
+/// line (64 bytes, aligned), read once per transaction.
 #[derive(Clone, Copy)]
+#[repr(align(64))]
 struct FlowSweep {
     flow_id: u64,
+    /// The `start` of the sweep into whose host set `pair.1` went (or
+    /// found it full), when `host_in`: inserting it again changes nothing
+    /// until the sweep restarts.
+    host_in_start: i64,
     pair: Pair,
     gen: u32,
     sweep: u32,
-    /// The `start` of the sweep into whose host set `pair.1` went (or
-    /// found it full): inserting it again changes nothing until the sweep
-    /// restarts.
-    host_in: Option<i64>,
-    window_gen: u32,
     window: u32,
+    host_in: bool,
+    /// False for an empty slot.
+    valid: bool,
+}
+
+const _: () = assert!(std::mem::size_of::<FlowSweep>() == 64);
+
+impl FlowSweep {
+    const EMPTY: FlowSweep = FlowSweep {
+        flow_id: 0,
+        host_in_start: 0,
+        pair: (
+            IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+            IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+        ),
+        gen: 0,
+        sweep: NIL,
+        window: NIL,
+        host_in: false,
+        valid: false,
+    };
+
+    /// Makes the entry current for generation `gen`: indexes of an older
+    /// one are forgotten.
+    fn renew(&mut self, gen: u32) {
+        if self.gen != gen {
+            self.gen = gen;
+            self.sweep = NIL;
+            self.window = NIL;
+            self.host_in = false;
+        }
+    }
 }
 
 /// The flow slot and id of an event.
@@ -297,13 +329,13 @@ pub struct Detections {
     /// Window of each pair, as an index into `windows`.
     pairs: HashMap<Pair, u32>,
     windows: Vec<Window>,
-    /// Bumped where `pairs` is cleared: older cached window indexes are stale.
-    window_gen: u32,
+    /// Bumped where `pairs` or `sweeps` is cleared: older cached indexes
+    /// are stale.
+    gen: u32,
     /// Sweep of each source, as an index into `sweep_state`.
     sweeps: HashMap<IpAddr, u32>,
     sweep_state: Vec<Sweep>,
-    sweep_gen: u32,
-    flows: Vec<Option<FlowSweep>>,
+    flows: Vec<FlowSweep>,
     /// Whether a function name contains `password`, by the name's address.
     password_names: [(usize, usize, bool); 16],
 }
@@ -327,10 +359,9 @@ impl Detections {
             cfg,
             pairs: HashMap::default(),
             windows: Vec::new(),
-            window_gen: 0,
+            gen: 0,
             sweeps: HashMap::default(),
             sweep_state: Vec::new(),
-            sweep_gen: 0,
             flows: Vec::new(),
             password_names: [(0, 0, false); 16],
         }
@@ -344,26 +375,23 @@ impl Detections {
             return None;
         }
         if slot >= self.flows.len() {
-            self.flows.resize(slot + 1, None);
+            self.flows.resize(slot + 1, FlowSweep::EMPTY);
         }
         let e = &mut self.flows[slot];
-        if !e.is_some_and(|f| f.flow_id == flow_id && f.pair == pair) {
-            *e = Some(FlowSweep {
+        if !(e.valid && e.flow_id == flow_id && e.pair == pair) {
+            *e = FlowSweep {
                 flow_id,
                 pair,
-                gen: 0,
-                sweep: NIL,
-                host_in: None,
-                window_gen: 0,
-                window: NIL,
-            });
+                valid: true,
+                ..FlowSweep::EMPTY
+            };
         }
         Some(slot)
     }
 
     /// The flow cache entry in `slot` (made by [`Detections::flow_slot`]).
     fn cached(&mut self, slot: Option<usize>) -> Option<&mut FlowSweep> {
-        self.flows.get_mut(slot?)?.as_mut()
+        self.flows.get_mut(slot?)
     }
 
     /// True when the function name contains `password` (cached by the
@@ -378,9 +406,9 @@ impl Detections {
     }
 
     fn window(&mut self, pair: Pair, slot: Option<usize>) -> &mut Window {
-        let gen = self.window_gen;
+        let gen = self.gen;
         let i = match self.cached(slot) {
-            Some(c) if c.window != NIL && c.window_gen == gen => c.window,
+            Some(c) if c.window != NIL && c.gen == gen => c.window,
             _ => {
                 let i = match self.pairs.get(&pair) {
                     Some(&i) => i,
@@ -388,7 +416,7 @@ impl Detections {
                         if self.pairs.len() >= self.cfg.max_tracked {
                             self.pairs.clear();
                             self.windows.clear();
-                            self.window_gen = self.window_gen.wrapping_add(1);
+                            self.gen = self.gen.wrapping_add(1);
                         }
                         let i = self.windows.len() as u32;
                         self.windows.push(Window::default());
@@ -396,10 +424,10 @@ impl Detections {
                         i
                     }
                 };
-                let gen = self.window_gen;
+                let gen = self.gen;
                 if let Some(c) = self.cached(slot) {
+                    c.renew(gen);
                     c.window = i;
-                    c.window_gen = gen;
                 }
                 i
             }
@@ -632,9 +660,11 @@ impl Detections {
     ) {
         let span = self.cfg.sweep_window_ns;
         let sweep_hosts = self.cfg.sweep_hosts;
-        let gen = self.sweep_gen;
+        let gen = self.gen;
         let (idx, host_in) = match self.cached(slot) {
-            Some(c) if c.sweep != NIL && c.gen == gen => (c.sweep, c.host_in),
+            Some(c) if c.sweep != NIL && c.gen == gen => {
+                (c.sweep, c.host_in.then_some(c.host_in_start))
+            }
             _ => {
                 let idx = match self.sweeps.get(&src) {
                     Some(&i) => i,
@@ -642,7 +672,7 @@ impl Detections {
                         if self.sweeps.len() >= self.cfg.max_tracked {
                             self.sweeps.clear();
                             self.sweep_state.clear();
-                            self.sweep_gen = self.sweep_gen.wrapping_add(1);
+                            self.gen = self.gen.wrapping_add(1);
                         }
                         let i = self.sweep_state.len() as u32;
                         self.sweep_state.push(Sweep::default());
@@ -650,11 +680,11 @@ impl Detections {
                         i
                     }
                 };
-                let gen = self.sweep_gen;
+                let gen = self.gen;
                 if let Some(c) = self.cached(slot) {
+                    c.renew(gen);
                     c.sweep = idx;
-                    c.gen = gen;
-                    c.host_in = None;
+                    c.host_in = false;
                 }
                 (idx, None)
             }
@@ -674,7 +704,8 @@ impl Detections {
             }
             let start = s.start;
             if let Some(c) = self.cached(slot) {
-                c.host_in = Some(start);
+                c.host_in = true;
+                c.host_in_start = start;
             }
         }
         let s = &self.sweep_state[idx as usize];
