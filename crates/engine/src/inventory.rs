@@ -240,18 +240,25 @@ impl std::fmt::Display for EdgeProto {
 }
 
 /// A communication edge: a client asset using a protocol on a server asset.
+///
+/// Laid out for the transaction path, which counts a transaction on its
+/// edge: the total, the last time and the first six operations (reads,
+/// writes, commands, ...) share the record's first cache line.
 #[derive(Clone, Debug)]
+#[repr(C, align(64))]
 pub struct Edge {
+    /// Transactions in total.
+    pub transactions: u64,
+    /// Last seen.
+    pub last_seen: i64,
+    /// Transactions by operation, indexed by `Operation as usize`.
+    pub operations: [u64; 13],
     /// Client.
     pub client: AssetId,
     /// Server.
     pub server: AssetId,
     /// Application protocol, or the transport and server port.
     pub protocol: EdgeProto,
-    /// Transactions by operation, indexed by `Operation as usize`.
-    pub operations: [u64; 13],
-    /// Transactions in total.
-    pub transactions: u64,
     /// Flows.
     pub flows: u64,
     /// Bytes client to server.
@@ -260,9 +267,9 @@ pub struct Edge {
     pub bytes_toclient: u64,
     /// First seen.
     pub first_seen: i64,
-    /// Last seen.
-    pub last_seen: i64,
 }
+
+const _: () = assert!(std::mem::size_of::<Edge>() == 192);
 
 /// What changed, for `asset` events.
 #[derive(Clone, Debug, PartialEq)]
