@@ -448,4 +448,51 @@ proptest! {
             prop_assert!(sink.gaps[0].is_empty());
         }
     }
+
+    /// Prefetch hints change nothing: a table told about the next packets
+    /// (right or wrong) makes the same flows, slots and directions as one
+    /// that is not, and for a packet of a held flow alone in its hash
+    /// group the hint names its slot.
+    #[test]
+    fn prefetch_hints_change_nothing(
+        ops in proptest::collection::vec((0u8..6, 0u16..4, any::<bool>(), 0u8..3), 1..300),
+    ) {
+        let cfg = FlowConfig { max_flows: 8, ..FlowConfig::default() };
+        let mut plain: FlowTable<u32> = FlowTable::new(cfg.clone());
+        let mut hinted: FlowTable<u32> = FlowTable::new(cfg);
+        let key = |h: u8, p: u16, rev: bool| {
+            let (a, b) = ([10, 0, 0, h], [10, 0, 1, 1]);
+            if rev { pk(b, 502, a, 40000 + p, 6) } else { pk(a, 40000 + p, b, 502, 6) }
+        };
+        let mut ended_a = vec![];
+        let mut ended_b = vec![];
+        for (i, &(h, p, rev, what)) in ops.iter().enumerate() {
+            let k = key(h, p, rev);
+            let ts = i as i64 * 1_000_000;
+            // A hint for this packet, another one's, or none.
+            let hint = match what {
+                0 => hinted.prefetch(&k),
+                1 => hinted.prefetch(&key(h ^ 1, p, !rev)),
+                _ => None,
+            };
+            if let Some(slot) = hint {
+                // The hint is unverified, but it names a slot in use.
+                prop_assert!(hinted.get(slot).is_some());
+            }
+            let a = plain.lookup(ts, &k, None, || i as u32, &mut |f, r| ended_a.push((f.app, r)));
+            let b = hinted.lookup(ts, &k, None, || i as u32, &mut |f, r| ended_b.push((f.app, r)));
+            prop_assert_eq!((a.idx, a.dir, a.created), (b.idx, b.dir, b.created));
+            if !b.created && hinted.len() == 1 {
+                prop_assert_eq!(hinted.prefetch(&k), Some(b.idx));
+            }
+            plain.touch(a.idx, ts, a.dir, 60);
+            hinted.touch(b.idx, ts, b.dir, 60);
+            if i % 7 == 6 {
+                plain.expire(ts + 70_000_000_000, &mut |f, r| ended_a.push((f.app, r)));
+                hinted.expire(ts + 70_000_000_000, &mut |f, r| ended_b.push((f.app, r)));
+            }
+        }
+        prop_assert_eq!(plain.len(), hinted.len());
+        prop_assert_eq!(ended_a, ended_b);
+    }
 }

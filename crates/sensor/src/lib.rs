@@ -22,7 +22,7 @@ mod stats;
 use std::borrow::Cow;
 use std::net::IpAddr;
 
-use plantshield_capture::{CaptureError, Packet};
+use plantshield_capture::{CaptureError, LinkType, Packet};
 use plantshield_decode::{
     decode_frame, decode_transport, DefragConfig, DefragEvent, DefragKey, Defragmenter, Net,
     Transport,
@@ -31,7 +31,7 @@ use plantshield_flow::{
     EndReason, Flow, FlowConfig, FlowTable, Lookup, PacketKey, StreamEvent, TcpVerdict,
 };
 
-use app::{AppCtx, FlowApp, FlowMeta};
+use app::{AppCtx, AppState, FlowApp, FlowMeta};
 pub use event::{
     AnomalyEvent, AnomalyKind, BacnetEvent, CotpConnect, Dnp3Event, EnipCip, EnipConnection,
     EnipEvent, EnipIo, Envelope, Event, EventSink, ExtEvent, FlowEvent, IcsSummary, Iec104Asdu,
@@ -157,6 +157,43 @@ struct L3 {
     ttl: u8,
 }
 
+/// The flow key of an untagged or single-tagged Ethernet frame carrying an
+/// unfragmented IPv4 TCP or UDP packet, read without the decoder's checks
+/// beyond bounds: a hint for [`Sensor::prefetch`], where a wrong key costs
+/// only a useless prefetch. Other frames give `None`.
+fn quick_key(link: LinkType, d: &[u8]) -> Option<PacketKey> {
+    if link != LinkType::ETHERNET {
+        return None;
+    }
+    let be16 = |i: usize| Some(u16::from_be_bytes([*d.get(i)?, *d.get(i + 1)?]));
+    let (mut at, mut vlan) = (14, 0);
+    let mut ethertype = be16(12)?;
+    if ethertype == 0x8100 {
+        vlan = u32::from(be16(14)? & 0x0fff);
+        ethertype = be16(16)?;
+        at = 18;
+    }
+    let ip = d.get(at..at + 20)?;
+    // IPv4, no fragment offset and no more-fragments flag.
+    if ethertype != 0x0800 || ip[0] >> 4 != 4 || u16::from_be_bytes([ip[6], ip[7]]) & 0x3fff != 0 {
+        return None;
+    }
+    let proto = ip[9];
+    if proto != 6 && proto != 17 {
+        return None;
+    }
+    let l4 = at + usize::from(ip[0] & 0x0f) * 4;
+    let addr = |i: usize| IpAddr::from([ip[i], ip[i + 1], ip[i + 2], ip[i + 3]]);
+    Some(PacketKey {
+        src: addr(12),
+        dst: addr(16),
+        src_port: be16(l4)?,
+        dst_port: be16(l4 + 2)?,
+        proto,
+        vlan,
+    })
+}
+
 /// How often (capture time) idle flows are looked for.
 const EXPIRE_INTERVAL_NS: i64 = 1_000_000_000;
 
@@ -173,6 +210,9 @@ pub struct Sensor {
     stream_events: Vec<StreamEvent>,
     decode_anomalies: u64,
     dcp: dcp::DcpState,
+    /// The slot [`Sensor::prefetch`] started loading the flow of, one
+    /// call ago.
+    prefetched: Option<u32>,
 }
 
 impl Sensor {
@@ -189,6 +229,7 @@ impl Sensor {
             stream_events: Vec::new(),
             decode_anomalies: 0,
             dcp: dcp::DcpState::default(),
+            prefetched: None,
             cfg,
         }
     }
@@ -206,6 +247,30 @@ impl Sensor {
     /// Adds to the count of input bytes (for throughput figures).
     pub fn add_input_bytes(&mut self, n: u64) {
         self.stats.input_bytes += n;
+    }
+
+    /// A hint, called before each [`Sensor::process`] with the record
+    /// that comes two records later (`None` when it is not at hand): the
+    /// flow that record will probably find starts loading into the caches,
+    /// and so does the state behind the flow of the record after the one
+    /// processed next (its session, its reassembly history), found through
+    /// the flow the previous call loaded. With thousands of interleaved
+    /// flows each packet's state is a cache miss; this overlaps the misses
+    /// with the processing of the two packets before. Only a hint: it
+    /// changes nothing that [`Sensor::process`] observes, whatever it is
+    /// given.
+    pub fn prefetch(&mut self, link_type: LinkType, ahead: Option<&[u8]>) {
+        if let Some(f) = self.prefetched.take().and_then(|i| self.flows.get(i)) {
+            if let AppState::Active(s) = &f.app.state {
+                plantshield_flow::prefetch_lines(&**s);
+            }
+            if let Some(t) = &f.tcp {
+                t.prefetch();
+            }
+        }
+        if let Some(pk) = ahead.and_then(|d| quick_key(link_type, d)) {
+            self.prefetched = self.flows.prefetch(&pk);
+        }
     }
 
     /// Processes one capture record.
