@@ -432,7 +432,41 @@ impl<S> FlowTable<S> {
     /// that would wait for the very load being started); use it only as a
     /// hint. Changes nothing a lookup could observe.
     pub fn prefetch(&self, pk: &PacketKey) -> Option<u32> {
-        let (ck, _) = CompactKey::of_packet(pk);
+        self.prefetch_key(CompactKey::of_packet(pk).0)
+    }
+
+    /// [`FlowTable::prefetch`] for an IPv4 packet, from the header fields
+    /// as they are on the wire (addresses in network byte order), without
+    /// building a [`PacketKey`].
+    pub fn prefetch_v4(
+        &self,
+        src: [u8; 4],
+        dst: [u8; 4],
+        src_port: u16,
+        dst_port: u16,
+        proto: u8,
+        vlan: u32,
+    ) -> Option<u32> {
+        let (a, b) = (u32::from_be_bytes(src), u32::from_be_bytes(dst));
+        // The order of `CompactKey::of_packet`: addresses as numbers, then ports.
+        let ((lo, lo_port), (hi, hi_port)) = if (a, src_port) <= (b, dst_port) {
+            ((a, src_port), (b, dst_port))
+        } else {
+            ((b, dst_port), (a, src_port))
+        };
+        self.prefetch_key(CompactKey {
+            lo: u128::from(lo),
+            hi: u128::from(hi),
+            meta: (u64::from(lo_port) << 48)
+                | (u64::from(hi_port) << 32)
+                | (u64::from(proto) << 24)
+                | u64::from(vlan & 0x00ff_ffff),
+            v6: false,
+        })
+    }
+
+    #[inline]
+    fn prefetch_key(&self, ck: CompactKey) -> Option<u32> {
         let hash = ck.hash(&self.hasher);
         let &idx = self.index.iter_hash(hash).next()?;
         prefetch_lines(self.slots.get(idx as usize)?);

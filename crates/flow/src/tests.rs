@@ -495,4 +495,24 @@ proptest! {
         prop_assert_eq!(plain.len(), hinted.len());
         prop_assert_eq!(ended_a, ended_b);
     }
+
+    /// The IPv4 shortcut finds what the general prefetch finds.
+    #[test]
+    fn prefetch_v4_is_prefetch(
+        flows in proptest::collection::vec((any::<[u8; 4]>(), any::<[u8; 4]>(), 0u16..4, 0u16..4, any::<bool>()), 1..40),
+    ) {
+        let mut t: FlowTable<()> = FlowTable::new(FlowConfig::default());
+        for &(a, b, pa, pb, udp) in &flows {
+            let proto = if udp { 17 } else { 6 };
+            t.lookup(0, &pk(a, pa, b, pb, proto), None, || (), &mut |_, _| {});
+        }
+        for &(a, b, pa, pb, udp) in &flows {
+            let proto = if udp { 17 } else { 6 };
+            for (s, d, ps, pd) in [(a, b, pa, pb), (b, a, pb, pa)] {
+                let mut k = pk(s, ps, d, pd, proto);
+                k.vlan = u32::from(pa);
+                prop_assert_eq!(t.prefetch_v4(s, d, ps, pd, proto, k.vlan), t.prefetch(&k));
+            }
+        }
+    }
 }

@@ -157,41 +157,40 @@ struct L3 {
     ttl: u8,
 }
 
-/// The flow key of an untagged or single-tagged Ethernet frame carrying an
-/// unfragmented IPv4 TCP or UDP packet, read without the decoder's checks
-/// beyond bounds: a hint for [`Sensor::prefetch`], where a wrong key costs
-/// only a useless prefetch. Other frames give `None`.
-fn quick_key(link: LinkType, d: &[u8]) -> Option<PacketKey> {
+/// Source and destination address, source and destination port,
+/// protocol, VLAN key.
+type QuickKey = ([u8; 4], [u8; 4], u16, u16, u8, u32);
+
+/// The flow key fields of an untagged or single-tagged Ethernet frame
+/// carrying an unfragmented IPv4 TCP or UDP packet, read without
+/// the decoder's checks beyond bounds: a hint for [`Sensor::prefetch`],
+/// where a wrong key costs only a useless prefetch. Other frames give
+/// `None`.
+#[inline]
+fn quick_key(link: LinkType, d: &[u8]) -> Option<QuickKey> {
     if link != LinkType::ETHERNET {
         return None;
     }
-    let be16 = |i: usize| Some(u16::from_be_bytes([*d.get(i)?, *d.get(i + 1)?]));
-    let (mut at, mut vlan) = (14, 0);
-    let mut ethertype = be16(12)?;
+    let be16 = |b: &[u8], i: usize| Some(u16::from_be_bytes([*b.get(i)?, *b.get(i + 1)?]));
+    let (mut ethertype, mut vlan, mut ip) = (be16(d, 12)?, 0, d.get(14..)?);
     if ethertype == 0x8100 {
-        vlan = u32::from(be16(14)? & 0x0fff);
-        ethertype = be16(16)?;
-        at = 18;
+        vlan = u32::from(be16(ip, 0)? & 0x0fff);
+        ethertype = be16(ip, 2)?;
+        ip = ip.get(4..)?;
     }
-    let ip = d.get(at..at + 20)?;
-    // IPv4, no fragment offset and no more-fragments flag.
-    if ethertype != 0x0800 || ip[0] >> 4 != 4 || u16::from_be_bytes([ip[6], ip[7]]) & 0x3fff != 0 {
+    let h: &[u8; 20] = ip.get(..20)?.try_into().ok()?;
+    // IPv4, no fragment offset and no more-fragments flag, TCP or UDP.
+    if ethertype != 0x0800
+        || h[0] >> 4 != 4
+        || u16::from_be_bytes([h[6], h[7]]) & 0x3fff != 0
+        || (h[9] != 6 && h[9] != 17)
+    {
         return None;
     }
-    let proto = ip[9];
-    if proto != 6 && proto != 17 {
-        return None;
-    }
-    let l4 = at + usize::from(ip[0] & 0x0f) * 4;
-    let addr = |i: usize| IpAddr::from([ip[i], ip[i + 1], ip[i + 2], ip[i + 3]]);
-    Some(PacketKey {
-        src: addr(12),
-        dst: addr(16),
-        src_port: be16(l4)?,
-        dst_port: be16(l4 + 2)?,
-        proto,
-        vlan,
-    })
+    let l4 = usize::from(h[0] & 0x0f) * 4;
+    let src = [h[12], h[13], h[14], h[15]];
+    let dst = [h[16], h[17], h[18], h[19]];
+    Some((src, dst, be16(ip, l4)?, be16(ip, l4 + 2)?, h[9], vlan))
 }
 
 /// How often (capture time) idle flows are looked for.
@@ -268,8 +267,8 @@ impl Sensor {
                 t.prefetch();
             }
         }
-        if let Some(pk) = ahead.and_then(|d| quick_key(link_type, d)) {
-            self.prefetched = self.flows.prefetch(&pk);
+        if let Some((src, dst, sp, dp, proto, vlan)) = ahead.and_then(|d| quick_key(link_type, d)) {
+            self.prefetched = self.flows.prefetch_v4(src, dst, sp, dp, proto, vlan);
         }
     }
 
