@@ -286,7 +286,10 @@ impl Sensor {
                 self.expire(sink);
             }
         }
-        let frame = match decode_frame(pkt.link_type, pkt.data) {
+        // Matched by reference: the frame is read where the decoder
+        // built it, not moved out of the `Result` first.
+        let decoded = decode_frame(pkt.link_type, pkt.data);
+        let frame = match &decoded {
             Ok(f) => f,
             Err(e) => {
                 self.decode_anomaly(ts, None, e.layer.name(), e.kind_code(), e.to_string(), sink);
@@ -294,7 +297,7 @@ impl Sensor {
             }
         };
         let vlan = frame.vlans.key();
-        match frame.net {
+        match &frame.net {
             Net::Ip(ip) => {
                 if ip.is_v6() {
                     self.stats.ipv6 += 1;
@@ -334,11 +337,7 @@ impl Sensor {
             }
             Net::Arp(arp) => {
                 self.stats.arp += 1;
-                sink.observe(&Observation::Arp {
-                    ts,
-                    vlan,
-                    arp: &arp,
-                });
+                sink.observe(&Observation::Arp { ts, vlan, arp });
             }
             Net::Other { ethertype, payload } => {
                 self.stats.other_ethertype += 1;
@@ -369,7 +368,8 @@ impl Sensor {
             wire,
             ..
         } = *l3;
-        let t = match decode_transport(protocol, src.is_ipv6(), payload) {
+        let decoded = decode_transport(protocol, src.is_ipv6(), payload);
+        let t = match &decoded {
             Ok(t) => t,
             Err(e) => {
                 let addrs = Some((src, dst));
@@ -384,7 +384,7 @@ impl Sensor {
                 return;
             }
         };
-        let (src_port, dst_port, flags) = match &t {
+        let (src_port, dst_port, flags) = match t {
             Transport::Tcp(s) => {
                 self.stats.tcp += 1;
                 (s.src_port, s.dst_port, Some(s.flags))
@@ -408,7 +408,7 @@ impl Sensor {
             vlan,
         };
         let mut look = self.lookup(ts, &pk, flags, sink);
-        match &t {
+        match t {
             Transport::Tcp(seg) => {
                 let verdict = self.tcp_segment(look, l3, seg, sink);
                 if verdict == TcpVerdict::InvalidFlags {
