@@ -400,7 +400,39 @@ impl<S> FlowTable<S> {
         make_app: impl FnOnce() -> S,
         ended: &mut impl FnMut(Flow<S>, EndReason),
     ) -> Lookup {
+        self.lookup_with_hint(ts, pk, flags, None, make_app, ended)
+    }
+
+    /// [`FlowTable::lookup`] given the slot where the flow probably is
+    /// (what [`FlowTable::prefetch`] returned for this packet): when the
+    /// flow in that slot has the packet's key it is the packet's flow
+    /// (keys are unique in the table), found without hashing and probing;
+    /// otherwise the lookup goes on as without a hint. Any hint gives the
+    /// same result.
+    pub fn lookup_with_hint(
+        &mut self,
+        ts: i64,
+        pk: &PacketKey,
+        flags: Option<TcpFlags>,
+        hint: Option<u32>,
+        make_app: impl FnOnce() -> S,
+        ended: &mut impl FnMut(Flow<S>, EndReason),
+    ) -> Lookup {
         let (ck, src_is_lo) = CompactKey::of_packet(pk);
+        if let Some(f) = hint.and_then(|i| self.slots.get(i as usize)?.as_ref()) {
+            if CompactKey::of(&f.hot) == ck {
+                let dir = if src_is_lo == f.hot.client_is_lo {
+                    TO_SERVER
+                } else {
+                    TO_CLIENT
+                };
+                return Lookup {
+                    idx: f.slot,
+                    dir,
+                    created: false,
+                };
+            }
+        }
         let hash = ck.hash(&self.hasher);
         let slots = &self.slots;
         let found = self.index.find(hash, |&i| {

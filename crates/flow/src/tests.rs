@@ -449,13 +449,14 @@ proptest! {
         }
     }
 
-    /// Prefetch hints change nothing: a table told about the next packets
-    /// (right or wrong) makes the same flows, slots and directions as one
-    /// that is not, and for a packet of a held flow alone in its hash
-    /// group the hint names its slot.
+    /// Prefetch and lookup hints change nothing: a table told about the
+    /// next packets and looking up with any hint (right or wrong) makes
+    /// the same flows, slots and directions as one that is not, and for
+    /// a packet of a held flow alone in its hash group the hint names its
+    /// slot.
     #[test]
     fn prefetch_hints_change_nothing(
-        ops in proptest::collection::vec((0u8..6, 0u16..4, any::<bool>(), 0u8..3), 1..300),
+        ops in proptest::collection::vec((0u8..6, 0u16..4, any::<bool>(), 0u8..4, 0u32..12), 1..300),
     ) {
         let cfg = FlowConfig { max_flows: 8, ..FlowConfig::default() };
         let mut plain: FlowTable<u32> = FlowTable::new(cfg.clone());
@@ -466,21 +467,24 @@ proptest! {
         };
         let mut ended_a = vec![];
         let mut ended_b = vec![];
-        for (i, &(h, p, rev, what)) in ops.iter().enumerate() {
+        for (i, &(h, p, rev, what, any_slot)) in ops.iter().enumerate() {
             let k = key(h, p, rev);
             let ts = i as i64 * 1_000_000;
             // A hint for this packet, another one's, or none.
+            // A hint for this packet, another one's, any slot (in use,
+            // free or out of range), or none.
             let hint = match what {
                 0 => hinted.prefetch(&k),
                 1 => hinted.prefetch(&key(h ^ 1, p, !rev)),
+                2 => Some(any_slot),
                 _ => None,
             };
-            if let Some(slot) = hint {
+            if let (Some(slot), true) = (hint, what < 2) {
                 // The hint is unverified, but it names a slot in use.
                 prop_assert!(hinted.get(slot).is_some());
             }
             let a = plain.lookup(ts, &k, None, || i as u32, &mut |f, r| ended_a.push((f.app, r)));
-            let b = hinted.lookup(ts, &k, None, || i as u32, &mut |f, r| ended_b.push((f.app, r)));
+            let b = hinted.lookup_with_hint(ts, &k, None, hint, || i as u32, &mut |f, r| ended_b.push((f.app, r)));
             prop_assert_eq!((a.idx, a.dir, a.created), (b.idx, b.dir, b.created));
             if !b.created && hinted.len() == 1 {
                 prop_assert_eq!(hinted.prefetch(&k), Some(b.idx));

@@ -209,9 +209,10 @@ pub struct Sensor {
     stream_events: Vec<StreamEvent>,
     decode_anomalies: u64,
     dcp: dcp::DcpState,
-    /// The slot [`Sensor::prefetch`] started loading the flow of, one
-    /// call ago.
-    prefetched: Option<u32>,
+    /// The slots [`Sensor::prefetch`] started loading the flows of, for
+    /// the packet processed next, the one after it and the one after
+    /// that (unverified hints: see `FlowTable::lookup_with_hint`).
+    ahead: [Option<u32>; 3],
 }
 
 impl Sensor {
@@ -228,7 +229,7 @@ impl Sensor {
             stream_events: Vec::new(),
             decode_anomalies: 0,
             dcp: dcp::DcpState::default(),
-            prefetched: None,
+            ahead: [None; 3],
             cfg,
         }
     }
@@ -259,7 +260,9 @@ impl Sensor {
     /// changes nothing that [`Sensor::process`] observes, whatever it is
     /// given.
     pub fn prefetch(&mut self, link_type: LinkType, ahead: Option<&[u8]>) {
-        if let Some(f) = self.prefetched.take().and_then(|i| self.flows.get(i)) {
+        // One packet is processed between two calls: the hints move on.
+        self.ahead = [self.ahead[1], self.ahead[2], None];
+        if let Some(f) = self.ahead[1].and_then(|i| self.flows.get(i)) {
             if let AppState::Active(s) = &f.app.state {
                 plantshield_flow::prefetch_lines(&**s);
             }
@@ -268,7 +271,7 @@ impl Sensor {
             }
         }
         if let Some((src, dst, sp, dp, proto, vlan)) = ahead.and_then(|d| quick_key(link_type, d)) {
-            self.prefetched = self.flows.prefetch_v4(src, dst, sp, dp, proto, vlan);
+            self.ahead[2] = self.flows.prefetch_v4(src, dst, sp, dp, proto, vlan);
         }
     }
 
@@ -407,7 +410,10 @@ impl Sensor {
             proto: protocol,
             vlan,
         };
-        let mut look = self.lookup(ts, &pk, flags, sink);
+        // The hint is for this packet only when `prefetch` was called
+        // before it; a wrong one costs one key comparison.
+        let hint = std::mem::take(&mut self.ahead[0]);
+        let mut look = self.lookup(ts, &pk, flags, hint, sink);
         match t {
             Transport::Tcp(seg) => {
                 let verdict = self.tcp_segment(look, l3, seg, sink);
@@ -421,7 +427,7 @@ impl Sensor {
                     if let Some(f) = self.flows.remove(look.idx) {
                         self.end_flow(f, EndReason::Reused, sink);
                     }
-                    look = self.lookup(ts, &pk, flags, sink);
+                    look = self.lookup(ts, &pk, flags, None, sink);
                     self.tcp_segment(look, l3, seg, sink);
                 }
             }
@@ -441,14 +447,18 @@ impl Sensor {
         ts: i64,
         pk: &PacketKey,
         flags: Option<plantshield_decode::TcpFlags>,
+        hint: Option<u32>,
         sink: &mut dyn EventSink,
     ) -> Lookup {
         let ended = &mut self.ended;
-        let look = self
-            .flows
-            .lookup(ts, pk, flags, || FlowApp::new(pk.proto), &mut |f, r| {
-                ended.push((f, r))
-            });
+        let look = self.flows.lookup_with_hint(
+            ts,
+            pk,
+            flags,
+            hint,
+            || FlowApp::new(pk.proto),
+            &mut |f, r| ended.push((f, r)),
+        );
         if look.created {
             self.stats.flows += 1;
         }
