@@ -110,7 +110,7 @@ pub fn feed(args: &InputArgs, sensor: &mut Sensor, sink: &mut dyn EventSink, qui
         loop {
             // The record two ahead, as a hint (see `Sensor::prefetch`).
             if let Some(link) = reader.link_type() {
-                sensor.prefetch(link, reader.peek(2));
+                sensor.prefetch(link, reader.peek(2), &*sink);
             }
             match reader.next_packet() {
                 Ok(Some(p)) => {

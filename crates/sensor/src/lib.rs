@@ -265,8 +265,9 @@ impl Sensor {
     /// flows each packet's state is a cache miss; this overlaps the misses
     /// with the processing of the two packets before. Only a hint: it
     /// changes nothing that [`Sensor::process`] observes, whatever it is
-    /// given.
-    pub fn prefetch(&mut self, link_type: LinkType, ahead: Option<&[u8]>) {
+    /// given. `sink` gets the same two hints for its own per-flow state
+    /// ([`EventSink::prefetch_flow`]).
+    pub fn prefetch(&mut self, link_type: LinkType, ahead: Option<&[u8]>, sink: &dyn EventSink) {
         // One packet is processed between two calls: the hints move on.
         self.ahead = [self.ahead[1], self.ahead[2], None];
         // The state of a few flows stays in the caches: nothing to hide,
@@ -281,9 +282,13 @@ impl Sensor {
             if let Some(t) = &f.tcp {
                 t.prefetch();
             }
+            sink.prefetch_flow(f.slot(), 1);
         }
         if let Some((src, dst, sp, dp, proto, vlan)) = ahead.and_then(|d| quick_key(link_type, d)) {
             self.ahead[2] = self.flows.prefetch_v4(src, dst, sp, dp, proto, vlan);
+            if let Some(slot) = self.ahead[2] {
+                sink.prefetch_flow(slot, 2);
+            }
         }
     }
 

@@ -27,8 +27,8 @@ fn analyze(capture: &[u8], hints: Hints) -> Vec<u8> {
     loop {
         match hints {
             Hints::None => {}
-            Hints::Right => sensor.prefetch(LinkType::ETHERNET, reader.peek(2)),
-            Hints::Wrong(k) => sensor.prefetch(LinkType::ETHERNET, reader.peek(k)),
+            Hints::Right => sensor.prefetch(LinkType::ETHERNET, reader.peek(2), &sink),
+            Hints::Wrong(k) => sensor.prefetch(LinkType::ETHERNET, reader.peek(k), &sink),
         }
         match reader.next_packet() {
             Ok(Some(p)) => sensor.process(&p, &mut sink),
