@@ -255,6 +255,27 @@ impl<R: Read> CaptureReader<R> {
         }
     }
 
+    /// The captured bytes of the record `k` places after the next one
+    /// ([`CaptureReader::next_packet`] returns the next one, `k` = 0), when
+    /// it and the records before it lie whole in the buffer of a classic
+    /// pcap; `None` otherwise (pcapng, a refill due, the end). It reads
+    /// nothing and changes nothing: a hint for prefetching what the record
+    /// will need, so that the caller can start those loads while it
+    /// processes the records before it. Its link type is the capture's.
+    pub fn peek(&self, k: usize) -> Option<&[u8]> {
+        let State::Pcap(st) = &self.state else {
+            return None;
+        };
+        // Only the lengths are read: the records are parsed when they come.
+        let mut rest = &self.buf[self.start..self.end];
+        for _ in 0..k {
+            let len = st.incl_len(rest.get(..pcap::RECORD_HEADER_LEN)?);
+            rest = rest.get(pcap::RECORD_HEADER_LEN..)?.get(len..)?;
+        }
+        let len = st.incl_len(rest.get(..pcap::RECORD_HEADER_LEN)?);
+        rest.get(pcap::RECORD_HEADER_LEN..)?.get(..len)
+    }
+
     /// The next record, `Ok(None)` at the end of the input.
     ///
     /// After an error the reader is finished and returns `Ok(None)`.

@@ -85,6 +85,13 @@ impl PcapState {
             .then_some(hdr)
     }
 
+    /// The captured length of the record whose 16-byte header is `h`,
+    /// unchecked.
+    #[inline]
+    pub(crate) fn incl_len(&self, h: &[u8]) -> usize {
+        read_u32(&h[8..12], self.big_endian) as usize
+    }
+
     /// The fields of a 16-byte record header, unchecked.
     #[inline]
     fn parse(&self, h: &[u8]) -> RecordHeader {

@@ -286,6 +286,58 @@ fn records_straddling_buffer_refills() {
     }
 }
 
+/// Reads every record, checking before each that what `peek(k)` shows
+/// for k = 0..3 is the data of the record `k` places ahead (or `None`).
+fn read_all_peeking(bytes: &[u8]) -> Vec<Vec<u8>> {
+    let Ok(mut r) = CaptureReader::new(bytes) else {
+        return vec![];
+    };
+    let mut peeked: Vec<(usize, Vec<u8>)> = vec![];
+    let mut out = vec![];
+    loop {
+        for k in 0..3 {
+            if let Some(d) = r.peek(k) {
+                peeked.push((out.len() + k, d.to_vec()));
+            }
+        }
+        match r.next_packet() {
+            Ok(Some(p)) => out.push(p.data.to_vec()),
+            _ => break,
+        }
+    }
+    for (i, d) in peeked {
+        assert_eq!(out.get(i), Some(&d), "peek of record {i}");
+    }
+    out
+}
+
+#[test]
+fn peek_shows_the_records_ahead() {
+    let payload: Vec<u8> = (0..70_000u32).map(|i| i as u8).collect();
+    let recs: Vec<(u32, u32, &[u8])> = (0..60)
+        .map(|i| (i, 0, &payload[..(i as usize * 4_999) % 70_000]))
+        .collect();
+    let f = pcap_file(false, false, 1, &recs);
+    let pkts = read_all_peeking(&f);
+    assert_eq!(pkts.len(), 60);
+    let two = pcap_file(true, true, 1, &[(1, 0, b"ab"), (2, 0, b"c")]);
+    let mut small = CaptureReader::new(&two[..]).unwrap();
+    assert_eq!(small.peek(0), Some(&b"ab"[..]));
+    assert_eq!(small.peek(1), Some(&b"c"[..]));
+    assert_eq!(small.peek(2), None);
+    let mut n = Ng {
+        big: false,
+        out: vec![],
+    };
+    n.shb();
+    n.idb(1, None);
+    n.epb(0, 5, b"xyz");
+    let ng = CaptureReader::new(&n.out[..]).unwrap();
+    assert_eq!(ng.peek(0), None, "pcapng is not peeked");
+    let _ = small.next_packet();
+    assert_eq!(small.peek(0), Some(&b"c"[..]));
+}
+
 /// Found by the `sensor` fuzz target: two pcapng interfaces whose timestamp
 /// offsets put one packet at the top of the i64 range and the next at the
 /// bottom, so that the sensor's `response.ts - request.ts` (and a flow's
@@ -365,5 +417,6 @@ proptest! {
         };
         f.extend_from_slice(&tail);
         let _ = read_all(&f);
+        let _ = read_all_peeking(&f);
     }
 }

@@ -108,6 +108,10 @@ pub fn feed(args: &InputArgs, sensor: &mut Sensor, sink: &mut dyn EventSink, qui
         };
         let mut n = 0u64;
         loop {
+            // The record two ahead, as a hint (see `Sensor::prefetch`).
+            if let Some(link) = reader.link_type() {
+                sensor.prefetch(link, reader.peek(2), &*sink);
+            }
             match reader.next_packet() {
                 Ok(Some(p)) => {
                     sensor.process(&p, sink);

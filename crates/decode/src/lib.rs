@@ -66,11 +66,13 @@ pub enum Net<'a> {
 }
 
 /// Decodes the link and network layers of a frame.
+#[inline]
 pub fn decode_frame(link: LinkType, data: &[u8]) -> Result<Frame<'_>, DecodeError> {
     link::decode(link, data)
 }
 
 /// Decodes the transport layer of an IP payload.
+#[inline]
 pub fn decode_transport(
     protocol: u8,
     v6: bool,

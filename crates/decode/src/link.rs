@@ -120,6 +120,7 @@ const ETH_HEADER_LEN: usize = 14;
 const SLL_HEADER_LEN: usize = 16;
 const SLL2_HEADER_LEN: usize = 20;
 
+#[inline]
 pub(crate) fn decode(link: LinkType, data: &[u8]) -> Result<Frame<'_>, DecodeError> {
     match link {
         LinkType::ETHERNET => ethernet(data),
@@ -147,6 +148,7 @@ fn bare(net: Net<'_>) -> Frame<'_> {
     }
 }
 
+#[inline]
 fn ethernet(data: &[u8]) -> Result<Frame<'_>, DecodeError> {
     if data.len() < ETH_HEADER_LEN {
         return Err(DecodeError::truncated(
@@ -193,6 +195,7 @@ fn ethernet(data: &[u8]) -> Result<Frame<'_>, DecodeError> {
     })
 }
 
+#[inline]
 fn network(ethertype: EtherType, payload: &[u8], off: usize) -> Result<Net<'_>, DecodeError> {
     match ethertype {
         EtherType::IPV4 => net::ipv4(payload, off),

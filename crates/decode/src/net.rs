@@ -97,6 +97,7 @@ pub(crate) fn arp(b: &[u8], off: usize) -> Result<Net<'_>, DecodeError> {
     }))
 }
 
+#[inline]
 pub(crate) fn ipv4(b: &[u8], off: usize) -> Result<Net<'_>, DecodeError> {
     if b.len() < IPV4_MIN_HEADER {
         return Err(DecodeError::truncated(

@@ -101,6 +101,7 @@ pub struct Icmp {
 const TCP_MIN_HEADER: usize = 20;
 const UDP_HEADER: usize = 8;
 
+#[inline]
 pub(crate) fn decode(protocol: u8, v6: bool, b: &[u8]) -> Result<Transport<'_>, DecodeError> {
     match protocol {
         PROTO_TCP => tcp(b).map(Transport::Tcp),
@@ -119,6 +120,7 @@ pub(crate) fn decode(protocol: u8, v6: bool, b: &[u8]) -> Result<Transport<'_>, 
     }
 }
 
+#[inline]
 fn tcp(b: &[u8]) -> Result<TcpSegment<'_>, DecodeError> {
     if b.len() < TCP_MIN_HEADER {
         return Err(DecodeError::truncated(

@@ -14,7 +14,9 @@
 //! The per-flow application state is a type parameter, so this crate knows
 //! nothing of the protocols above it.
 
-#![forbid(unsafe_code)]
+// One function may use `unsafe`: `prefetch_lines`, for the prefetch
+// instruction (see there); everything else is safe code (`unsafe_code` is
+// denied in Cargo.toml).
 
 mod stream;
 mod table;
@@ -28,6 +30,41 @@ pub use tcp::{TcpConn, TcpState, TcpVerdict};
 pub const TO_SERVER: usize = 0;
 /// Direction index of server-to-client traffic.
 pub const TO_CLIENT: usize = 1;
+
+/// Starts loading every cache line of `*v` into the caches, without
+/// waiting for them. Only a hint to the processor: it reads nothing and
+/// cannot fault, whatever the address. A no-op on other architectures.
+///
+/// With about 2,000 interleaved flows, each packet's flow record, session
+/// and reassembly history are cache misses; issuing their loads a packet
+/// or two early (see `Sensor::prefetch`) hides them (measured in the
+/// commit that added this).
+#[inline]
+#[allow(unsafe_code)]
+pub fn prefetch_lines<T: ?Sized>(v: &T) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        let p = (v as *const T).cast::<i8>();
+        let len = std::mem::size_of_val(v);
+        let mut off = 0;
+        while off < len {
+            // SAFETY: `_mm_prefetch` needs SSE, which every x86_64
+            // processor has (it is in the target's baseline), and does not
+            // dereference its argument: a prefetch never faults, and the
+            // addresses are within `*v` anyway.
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(off)) };
+            off += 64;
+        }
+        // The last line, when `v` does not start on a line boundary.
+        if len > 0 {
+            // SAFETY: as above.
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(len - 1)) };
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = v;
+}
 
 #[cfg(test)]
 mod tests;

@@ -156,6 +156,14 @@ impl Stream {
         self.history = History::default();
     }
 
+    /// Starts loading the delivered-bytes history into the caches (see
+    /// [`crate::prefetch_lines`]).
+    pub fn prefetch(&self) {
+        if let Some(b) = &self.history.buf {
+            crate::prefetch_lines(&**b);
+        }
+    }
+
     /// True when bypassed.
     pub fn is_bypassed(&self) -> bool {
         self.bypass

@@ -9,7 +9,7 @@ use plantshield_decode::TcpFlags;
 
 use crate::stream::Budget;
 use crate::tcp::TcpConn;
-use crate::{TO_CLIENT, TO_SERVER};
+use crate::{prefetch_lines, TO_CLIENT, TO_SERVER};
 
 const NIL: u32 = u32::MAX;
 /// How stale a flow's place in its timeout list may get (capture time).
@@ -187,6 +187,31 @@ impl CompactKey {
             meta: hot.meta,
             v6: hot.v6,
         }
+    }
+
+    /// The key of a packet's flow, and whether the packet comes from the
+    /// lower endpoint.
+    #[inline]
+    fn of_packet(pk: &PacketKey) -> (CompactKey, bool) {
+        let (a, b) = (ip_bits(pk.src), ip_bits(pk.dst));
+        // The same order as (IpAddr, port) tuples: both addresses are of
+        // one family, whose order is that of their numbers.
+        let src_is_lo = (a, pk.src_port) <= (b, pk.dst_port);
+        let ((lo, lo_port), (hi, hi_port)) = if src_is_lo {
+            ((a, pk.src_port), (b, pk.dst_port))
+        } else {
+            ((b, pk.dst_port), (a, pk.src_port))
+        };
+        let ck = CompactKey {
+            lo,
+            hi,
+            meta: (u64::from(lo_port) << 48)
+                | (u64::from(hi_port) << 32)
+                | (u64::from(pk.proto) << 24)
+                | u64::from(pk.vlan & 0x00ff_ffff),
+            v6: pk.src.is_ipv6(),
+        };
+        (ck, src_is_lo)
     }
 
     /// Keyed hash; `v6` is left out (it only tells apart keys whose
@@ -375,24 +400,39 @@ impl<S> FlowTable<S> {
         make_app: impl FnOnce() -> S,
         ended: &mut impl FnMut(Flow<S>, EndReason),
     ) -> Lookup {
-        let (a, b) = (ip_bits(pk.src), ip_bits(pk.dst));
-        // The same order as (IpAddr, port) tuples: both addresses are of
-        // one family, whose order is that of their numbers.
-        let src_is_lo = (a, pk.src_port) <= (b, pk.dst_port);
-        let ((lo, lo_port), (hi, hi_port)) = if src_is_lo {
-            ((a, pk.src_port), (b, pk.dst_port))
-        } else {
-            ((b, pk.dst_port), (a, pk.src_port))
-        };
-        let ck = CompactKey {
-            lo,
-            hi,
-            meta: (u64::from(lo_port) << 48)
-                | (u64::from(hi_port) << 32)
-                | (u64::from(pk.proto) << 24)
-                | u64::from(pk.vlan & 0x00ff_ffff),
-            v6: pk.src.is_ipv6(),
-        };
+        self.lookup_with_hint(ts, pk, flags, None, make_app, ended)
+    }
+
+    /// [`FlowTable::lookup`] given the slot where the flow probably is
+    /// (what [`FlowTable::prefetch`] returned for this packet): when the
+    /// flow in that slot has the packet's key it is the packet's flow
+    /// (keys are unique in the table), found without hashing and probing;
+    /// otherwise the lookup goes on as without a hint. Any hint gives the
+    /// same result.
+    pub fn lookup_with_hint(
+        &mut self,
+        ts: i64,
+        pk: &PacketKey,
+        flags: Option<TcpFlags>,
+        hint: Option<u32>,
+        make_app: impl FnOnce() -> S,
+        ended: &mut impl FnMut(Flow<S>, EndReason),
+    ) -> Lookup {
+        let (ck, src_is_lo) = CompactKey::of_packet(pk);
+        if let Some(f) = hint.and_then(|i| self.slots.get(i as usize)?.as_ref()) {
+            if CompactKey::of(&f.hot) == ck {
+                let dir = if src_is_lo == f.hot.client_is_lo {
+                    TO_SERVER
+                } else {
+                    TO_CLIENT
+                };
+                return Lookup {
+                    idx: f.slot,
+                    dir,
+                    created: false,
+                };
+            }
+        }
         let hash = ck.hash(&self.hasher);
         let slots = &self.slots;
         let found = self.index.find(hash, |&i| {
@@ -415,6 +455,54 @@ impl<S> FlowTable<S> {
             }
         }
         self.create(ts, pk, flags, ck, hash, src_is_lo, make_app, ended)
+    }
+
+    /// Tells the table that a packet with key `pk` comes soon (the caller
+    /// peeked at its capture record): the cache lines of the flow it will
+    /// probably find are loaded in the background while the packets before
+    /// it are processed. Returns the slot of that flow, unverified (the key is not compared:
+    /// that would wait for the very load being started); use it only as a
+    /// hint. Changes nothing a lookup could observe.
+    pub fn prefetch(&self, pk: &PacketKey) -> Option<u32> {
+        self.prefetch_key(CompactKey::of_packet(pk).0)
+    }
+
+    /// [`FlowTable::prefetch`] for an IPv4 packet, from the header fields
+    /// as they are on the wire (addresses in network byte order), without
+    /// building a [`PacketKey`].
+    pub fn prefetch_v4(
+        &self,
+        src: [u8; 4],
+        dst: [u8; 4],
+        src_port: u16,
+        dst_port: u16,
+        proto: u8,
+        vlan: u32,
+    ) -> Option<u32> {
+        let (a, b) = (u32::from_be_bytes(src), u32::from_be_bytes(dst));
+        // The order of `CompactKey::of_packet`: addresses as numbers, then ports.
+        let ((lo, lo_port), (hi, hi_port)) = if (a, src_port) <= (b, dst_port) {
+            ((a, src_port), (b, dst_port))
+        } else {
+            ((b, dst_port), (a, src_port))
+        };
+        self.prefetch_key(CompactKey {
+            lo: u128::from(lo),
+            hi: u128::from(hi),
+            meta: (u64::from(lo_port) << 48)
+                | (u64::from(hi_port) << 32)
+                | (u64::from(proto) << 24)
+                | u64::from(vlan & 0x00ff_ffff),
+            v6: false,
+        })
+    }
+
+    #[inline]
+    fn prefetch_key(&self, ck: CompactKey) -> Option<u32> {
+        let hash = ck.hash(&self.hasher);
+        let &idx = self.index.iter_hash(hash).next()?;
+        prefetch_lines(self.slots.get(idx as usize)?);
+        Some(idx)
     }
 
     /// Adds the flow of a packet that found none (apart from `lookup`, so

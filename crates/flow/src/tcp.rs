@@ -98,6 +98,13 @@ impl TcpConn {
         }
     }
 
+    /// Starts loading both directions' buffers into the caches, for a
+    /// segment of this connection that comes soon.
+    pub fn prefetch(&self) {
+        self.streams[0].prefetch();
+        self.streams[1].prefetch();
+    }
+
     /// True once FIN both ways or RST: the flow can end soon.
     pub fn is_finished(&self) -> bool {
         self.rst || (self.fin[0] && self.fin[1])

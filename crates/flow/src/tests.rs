@@ -448,4 +448,75 @@ proptest! {
             prop_assert!(sink.gaps[0].is_empty());
         }
     }
+
+    /// Prefetch and lookup hints change nothing: a table told about the
+    /// next packets and looking up with any hint (right or wrong) makes
+    /// the same flows, slots and directions as one that is not, and for
+    /// a packet of a held flow alone in its hash group the hint names its
+    /// slot.
+    #[test]
+    fn prefetch_hints_change_nothing(
+        ops in proptest::collection::vec((0u8..6, 0u16..4, any::<bool>(), 0u8..4, 0u32..12), 1..300),
+    ) {
+        let cfg = FlowConfig { max_flows: 8, ..FlowConfig::default() };
+        let mut plain: FlowTable<u32> = FlowTable::new(cfg.clone());
+        let mut hinted: FlowTable<u32> = FlowTable::new(cfg);
+        let key = |h: u8, p: u16, rev: bool| {
+            let (a, b) = ([10, 0, 0, h], [10, 0, 1, 1]);
+            if rev { pk(b, 502, a, 40000 + p, 6) } else { pk(a, 40000 + p, b, 502, 6) }
+        };
+        let mut ended_a = vec![];
+        let mut ended_b = vec![];
+        for (i, &(h, p, rev, what, any_slot)) in ops.iter().enumerate() {
+            let k = key(h, p, rev);
+            let ts = i as i64 * 1_000_000;
+            // A hint for this packet, another one's, or none.
+            // A hint for this packet, another one's, any slot (in use,
+            // free or out of range), or none.
+            let hint = match what {
+                0 => hinted.prefetch(&k),
+                1 => hinted.prefetch(&key(h ^ 1, p, !rev)),
+                2 => Some(any_slot),
+                _ => None,
+            };
+            if let (Some(slot), true) = (hint, what < 2) {
+                // The hint is unverified, but it names a slot in use.
+                prop_assert!(hinted.get(slot).is_some());
+            }
+            let a = plain.lookup(ts, &k, None, || i as u32, &mut |f, r| ended_a.push((f.app, r)));
+            let b = hinted.lookup_with_hint(ts, &k, None, hint, || i as u32, &mut |f, r| ended_b.push((f.app, r)));
+            prop_assert_eq!((a.idx, a.dir, a.created), (b.idx, b.dir, b.created));
+            if !b.created && hinted.len() == 1 {
+                prop_assert_eq!(hinted.prefetch(&k), Some(b.idx));
+            }
+            plain.touch(a.idx, ts, a.dir, 60);
+            hinted.touch(b.idx, ts, b.dir, 60);
+            if i % 7 == 6 {
+                plain.expire(ts + 70_000_000_000, &mut |f, r| ended_a.push((f.app, r)));
+                hinted.expire(ts + 70_000_000_000, &mut |f, r| ended_b.push((f.app, r)));
+            }
+        }
+        prop_assert_eq!(plain.len(), hinted.len());
+        prop_assert_eq!(ended_a, ended_b);
+    }
+
+    /// The IPv4 shortcut finds what the general prefetch finds.
+    #[test]
+    fn prefetch_v4_is_prefetch(
+        flows in proptest::collection::vec((any::<[u8; 4]>(), any::<[u8; 4]>(), 0u16..4, 0u16..4, any::<bool>()), 1..40),
+    ) {
+        let mut t: FlowTable<()> = FlowTable::new(FlowConfig::default());
+        for &(a, b, pa, pb, udp) in &flows {
+            let proto = if udp { 17 } else { 6 };
+            t.lookup(0, &pk(a, pa, b, pb, proto), None, || (), &mut |_, _| {});
+        }
+        for &(a, b, pa, pb, udp) in &flows {
+            let proto = if udp { 17 } else { 6 };
+            for (s, d, ps, pd) in [(a, b, pa, pb), (b, a, pb, pa)] {
+                let mut k = pk(s, ps, d, pd, proto);
+                k.vlan = u32::from(pa);
+                prop_assert_eq!(t.prefetch_v4(s, d, ps, pd, proto, k.vlan), t.prefetch(&k));
+            }
+        }
+    }
 }

@@ -171,6 +171,14 @@ pub trait EventSink {
     /// A fact about the network that is not an event of its own (not
     /// written to JSON), for consumers such as the asset inventory.
     fn observe(&mut self, _obs: &Observation<'_>) {}
+
+    /// A hint that events of the flow in `slot` ([`Envelope::flow_slot`])
+    /// may follow after `ahead` packets (1 or 2; see `Sensor::prefetch`):
+    /// a sink that keeps per-flow state can start loading it into the
+    /// caches, the records the flow's slot points to when the slot's own
+    /// record was hinted a packet earlier (`ahead` 1). The slot may be
+    /// wrong or stale; nothing observable may change.
+    fn prefetch_flow(&self, _slot: u32, _ahead: u8) {}
 }
 
 /// A sink borrowed mutably is a sink, so that wrappers (the engine, the
@@ -182,6 +190,10 @@ impl<S: EventSink + ?Sized> EventSink for &mut S {
 
     fn observe(&mut self, obs: &Observation<'_>) {
         (**self).observe(obs);
+    }
+
+    fn prefetch_flow(&self, slot: u32, ahead: u8) {
+        (**self).prefetch_flow(slot, ahead);
     }
 }
 
