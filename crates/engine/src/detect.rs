@@ -394,6 +394,23 @@ impl Detections {
         self.flows.get_mut(slot?)
     }
 
+    /// Starts loading what a transaction of the flow in `slot` will touch
+    /// (see [`plantshield_sensor::EventSink::prefetch_flow`]): two packets
+    /// ahead the slot's record, one packet ahead (when the record came in
+    /// meanwhile) its client's sweep. A hint: nothing changes.
+    pub fn prefetch_flow(&self, slot: u32, ahead: u8) {
+        let Some(e) = self.flows.get(slot as usize) else {
+            return;
+        };
+        if ahead >= 2 {
+            plantshield_flow::prefetch_lines(e);
+        } else if e.valid && e.gen == self.gen {
+            if let Some(s) = self.sweep_state.get(e.sweep as usize) {
+                plantshield_flow::prefetch_lines(s);
+            }
+        }
+    }
+
     /// True when the function name contains `password` (cached by the
     /// name's address: names are static strings).
     fn password(&mut self, f: &'static str) -> bool {
@@ -859,6 +876,9 @@ mod tests {
                     exception_code: None,
                 },
             };
+            // Hints for this and other (maybe empty or stale) slots change nothing.
+            d.prefetch_flow(slot, 1);
+            d.prefetch_flow(slot + 2, 2);
             d.event(&env, &Event::Modbus(&m), &mut agg);
         }
         agg.flush();

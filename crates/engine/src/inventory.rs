@@ -527,6 +527,23 @@ impl Inventory {
         self.assets[id] = asset;
     }
 
+    /// Starts loading what a transaction of the flow in `slot` will touch
+    /// (see [`plantshield_sensor::EventSink::prefetch_flow`]): two packets
+    /// ahead the slot's record, one packet ahead (when the record came in
+    /// meanwhile) the first line of its edge. A hint: nothing changes.
+    pub fn prefetch_flow(&self, slot: u32, ahead: u8) {
+        let Some(e) = self.flow_slots.get(slot as usize) else {
+            return;
+        };
+        if ahead >= 2 {
+            plantshield_flow::prefetch_lines(e);
+        } else if e.valid && e.gen == self.flow_gen {
+            if let Some(edge) = self.edges.get(e.edge as usize) {
+                plantshield_flow::prefetch_lines(&edge.transactions);
+            }
+        }
+    }
+
     /// The asset holding an IP address.
     pub fn by_ip(&self, ip: IpAddr) -> Option<&Asset> {
         self.by_ip.get(&ip).and_then(|id| self.asset(*id))
@@ -1448,6 +1465,9 @@ mod tests {
             // Transactions come from a detected protocol; a flow record
             // may have none.
             env.app_proto = (app || !record).then_some("modbus");
+            // Hints for this and other (maybe empty or stale) slots change nothing.
+            inv.prefetch_flow(slot, 1);
+            inv.prefetch_flow(slot + 3, 2);
             if record {
                 let f = FlowEvent {
                     start_ns: ts - 1000,

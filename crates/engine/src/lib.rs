@@ -221,4 +221,10 @@ impl<S: EventSink> EventSink for Engine<S> {
         self.inventory.observe(obs);
         self.emit_changes();
     }
+
+    fn prefetch_flow(&self, slot: u32, ahead: u8) {
+        self.inner.prefetch_flow(slot, ahead);
+        self.inventory.prefetch_flow(slot, ahead);
+        self.detections.prefetch_flow(slot, ahead);
+    }
 }
