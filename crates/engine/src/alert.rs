@@ -159,7 +159,37 @@ impl ExtEvent for Alert {
 
 /// Rule, source, destination, and a subject that tells apart alerts of one
 /// rule on one pair (the asset of a `new_asset` alert; 0 otherwise).
-type Key = (&'static str, Option<IpAddr>, Option<IpAddr>, u64);
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Key(&'static str, Option<IpAddr>, Option<IpAddr>, u64);
+
+impl std::hash::Hash for Key {
+    /// One write per member (the derived hash writes every enum tag,
+    /// array length and byte run on its own): a rule that fires for every
+    /// write hashes its key each time. Equal keys write equal bytes.
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        h.write(self.0.as_bytes());
+        h.write(&addr_bytes(self.1));
+        h.write(&addr_bytes(self.2));
+        h.write_u64(self.3);
+    }
+}
+
+/// An optional address as a tag and its octets.
+fn addr_bytes(a: Option<IpAddr>) -> [u8; 17] {
+    let mut b = [0u8; 17];
+    match a {
+        None => {}
+        Some(IpAddr::V4(v)) => {
+            b[0] = 4;
+            b[1..5].copy_from_slice(&v.octets());
+        }
+        Some(IpAddr::V6(v)) => {
+            b[0] = 6;
+            b[1..].copy_from_slice(&v.octets());
+        }
+    }
+    b
+}
 
 /// Open alerts, keyed by rule and pair.
 pub struct Aggregator {
@@ -227,7 +257,7 @@ impl Aggregator {
             self.suppressed += 1;
             return;
         }
-        let key = (rule.id, src, dst, subject);
+        let key = Key(rule.id, src, dst, subject);
         if let Some(a) = self.open.get_mut(&key) {
             if at.ts.saturating_sub(a.first_ts) < self.cfg.max_span_ns {
                 a.count += 1;

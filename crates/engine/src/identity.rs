@@ -80,6 +80,20 @@ fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).trim().to_string()
 }
 
+/// False when [`facts`] has certainly nothing to say about `ev`: a cheap
+/// test for the common transactions (a Modbus transaction other than a
+/// device identification response), true for every other event.
+#[inline]
+pub fn may_have_facts(ev: &Event<'_>) -> bool {
+    match ev {
+        Event::Modbus(m) => matches!(
+            m.response.as_ref().map(|r| &r.body),
+            Some(ResponseBody::ReadDeviceId(_))
+        ),
+        _ => true,
+    }
+}
+
 /// Calls `f` with every identity fact of an event.
 pub fn facts(ev: &Event<'_>, f: &mut impl FnMut(Fact)) {
     let mut server = |attribute, value: String, source, confidence| {

@@ -142,6 +142,30 @@ pub struct Asset {
 }
 
 impl Asset {
+    /// An asset with nothing known (no allocation).
+    fn empty(id: AssetId) -> Asset {
+        Asset {
+            id,
+            macs: Vec::new(),
+            ips: Vec::new(),
+            remote: false,
+            first_seen: 0,
+            last_seen: 0,
+            attrs: BTreeMap::new(),
+            served: Vec::new(),
+            used: Vec::new(),
+            ops_sent: [0; 13],
+            ops_received: [0; 13],
+            routine_discovery: 0,
+            forwarded: 0,
+            servers_polled: 0,
+            it_flows: 0,
+            serves_historian_port: false,
+            role: Role::Unknown,
+            history: Vec::new(),
+        }
+    }
+
     /// The first IP address, if any.
     pub fn primary_ip(&self) -> Option<IpAddr> {
         self.ips.first().copied()
@@ -216,18 +240,25 @@ impl std::fmt::Display for EdgeProto {
 }
 
 /// A communication edge: a client asset using a protocol on a server asset.
+///
+/// Laid out for the transaction path, which counts a transaction on its
+/// edge: the total, the last time and the first six operations (reads,
+/// writes, commands, ...) share the record's first cache line.
 #[derive(Clone, Debug)]
+#[repr(C, align(64))]
 pub struct Edge {
+    /// Transactions in total.
+    pub transactions: u64,
+    /// Last seen.
+    pub last_seen: i64,
+    /// Transactions by operation, indexed by `Operation as usize`.
+    pub operations: [u64; 13],
     /// Client.
     pub client: AssetId,
     /// Server.
     pub server: AssetId,
     /// Application protocol, or the transport and server port.
     pub protocol: EdgeProto,
-    /// Transactions by operation, indexed by `Operation as usize`.
-    pub operations: [u64; 13],
-    /// Transactions in total.
-    pub transactions: u64,
     /// Flows.
     pub flows: u64,
     /// Bytes client to server.
@@ -236,9 +267,9 @@ pub struct Edge {
     pub bytes_toclient: u64,
     /// First seen.
     pub first_seen: i64,
-    /// Last seen.
-    pub last_seen: i64,
 }
+
+const _: () = assert!(std::mem::size_of::<Edge>() == 192);
 
 /// What changed, for `asset` events.
 #[derive(Clone, Debug, PartialEq)]
@@ -332,12 +363,82 @@ struct Cached {
 const FLOW_SLOTS: usize = 1 << 17;
 
 /// A [`Cached`] resolution in a flow slot, valid for one flow id and one
-/// generation of the cache.
+/// generation of the cache. Packed into one cache line (64 bytes, aligned):
+/// a transaction of a known flow reads this line and its edge. The edge
+/// protocol is split into its two forms so that the record fits.
 #[derive(Clone, Copy)]
+#[repr(align(64))]
 struct SlotCached {
     flow_id: u64,
+    /// `EdgeProto::App`, or `None` for `EdgeProto::Port(port.0, port.1)`.
+    app: Option<&'static str>,
     gen: u32,
-    c: Cached,
+    client: AssetId,
+    server: AssetId,
+    /// The edge, [`NO_EDGE`] for none.
+    edge: u32,
+    src_ip: IpAddr,
+    src_port: u16,
+    port: (u8, u16),
+    /// False for an empty slot.
+    valid: bool,
+}
+
+const _: () = assert!(std::mem::size_of::<SlotCached>() == 64);
+
+/// `SlotCached::edge` of a resolution without an edge (edge indexes are
+/// below `max_edges`, far below it).
+const NO_EDGE: u32 = u32::MAX;
+
+impl SlotCached {
+    const EMPTY: SlotCached = SlotCached {
+        flow_id: 0,
+        app: None,
+        gen: 0,
+        client: 0,
+        server: 0,
+        edge: NO_EDGE,
+        src_ip: IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+        src_port: 0,
+        port: (0, 0),
+        valid: false,
+    };
+
+    fn new(flow_id: u64, gen: u32, c: &Cached) -> SlotCached {
+        let (app, port) = match c.protocol {
+            EdgeProto::App(a) => (Some(a), (0, 0)),
+            EdgeProto::Port(p, n) => (None, (p, n)),
+        };
+        SlotCached {
+            flow_id,
+            app,
+            gen,
+            client: c.client,
+            server: c.server,
+            edge: c.edge.unwrap_or(NO_EDGE),
+            src_ip: c.src.0,
+            src_port: c.src.1,
+            port,
+            valid: true,
+        }
+    }
+
+    fn protocol(&self) -> EdgeProto {
+        match self.app {
+            Some(a) => EdgeProto::App(a),
+            None => EdgeProto::Port(self.port.0, self.port.1),
+        }
+    }
+
+    fn cached(&self) -> Cached {
+        Cached {
+            client: self.client,
+            server: self.server,
+            protocol: self.protocol(),
+            edge: (self.edge != NO_EDGE).then_some(self.edge),
+            src: (self.src_ip, self.src_port),
+        }
+    }
 }
 
 /// The inventory.
@@ -366,7 +467,7 @@ pub struct Inventory {
     /// The same by flow slot (checked against the flow id and `flow_gen`):
     /// one indexed load instead of hashing the flow id, for the events that
     /// carry a slot below [`FLOW_SLOTS`]; the others use `flow_cache`.
-    flow_slots: Vec<Option<SlotCached>>,
+    flow_slots: Vec<SlotCached>,
     /// Bumped where `flow_cache` is cleared: older `flow_slots` entries
     /// are stale.
     flow_gen: u32,
@@ -410,6 +511,37 @@ impl Inventory {
     /// One asset.
     pub fn asset(&self, id: AssetId) -> Option<&Asset> {
         self.assets.get(id as usize)
+    }
+
+    /// Takes asset `id` out of the inventory, leaving an empty record in
+    /// its place until [`Inventory::return_asset`] puts it back: for
+    /// handing it to an event without cloning its attributes and lists.
+    pub(crate) fn lend_asset(&mut self, id: AssetId) -> Option<Asset> {
+        let slot = self.assets.get_mut(id as usize)?;
+        Some(std::mem::replace(slot, Asset::empty(id)))
+    }
+
+    /// Puts back an asset taken by [`Inventory::lend_asset`].
+    pub(crate) fn return_asset(&mut self, asset: Asset) {
+        let id = asset.id as usize;
+        self.assets[id] = asset;
+    }
+
+    /// Starts loading what a transaction of the flow in `slot` will touch
+    /// (see [`plantshield_sensor::EventSink::prefetch_flow`]): two packets
+    /// ahead the slot's record, one packet ahead (when the record came in
+    /// meanwhile) the first line of its edge. A hint: nothing changes.
+    pub fn prefetch_flow(&self, slot: u32, ahead: u8) {
+        let Some(e) = self.flow_slots.get(slot as usize) else {
+            return;
+        };
+        if ahead >= 2 {
+            plantshield_flow::prefetch_lines(e);
+        } else if e.valid && e.gen == self.flow_gen {
+            if let Some(edge) = self.edges.get(e.edge as usize) {
+                plantshield_flow::prefetch_lines(&edge.transactions);
+            }
+        }
     }
 
     /// The asset holding an IP address.
@@ -465,6 +597,11 @@ impl Inventory {
                 }
             }
         }
+    }
+
+    /// Whether changes were recorded since the last [`Inventory::take_changes`].
+    pub fn has_changes(&self) -> bool {
+        !self.changes.is_empty()
     }
 
     /// Takes the changes recorded since the last call.
@@ -549,8 +686,8 @@ impl Inventory {
             match slot {
                 Some(s) => {
                     if let Some(e) = self.flow_slots.get_mut(s) {
-                        if e.is_some_and(|e| e.flow_id == id) {
-                            *e = None;
+                        if e.valid && e.flow_id == id {
+                            *e = SlotCached::EMPTY;
                         }
                     }
                 }
@@ -565,10 +702,8 @@ impl Inventory {
                 Some(s) => self
                     .flow_slots
                     .get(s)
-                    .copied()
-                    .flatten()
-                    .filter(|e| e.flow_id == id && e.gen == self.flow_gen)
-                    .map(|e| e.c),
+                    .filter(|e| e.valid && e.flow_id == id && e.gen == self.flow_gen)
+                    .map(SlotCached::cached),
                 None => self.flow_cache.get(&id).copied(),
             };
             if let Some(c) = cached {
@@ -619,13 +754,9 @@ impl Inventory {
             match slot {
                 Some(i) => {
                     if i >= self.flow_slots.len() {
-                        self.flow_slots.resize(i + 1, None);
+                        self.flow_slots.resize(i + 1, SlotCached::EMPTY);
                     }
-                    self.flow_slots[i] = Some(SlotCached {
-                        flow_id: id,
-                        gen: self.flow_gen,
-                        c: cached,
-                    });
+                    self.flow_slots[i] = SlotCached::new(id, self.flow_gen, &cached);
                 }
                 None => {
                     if self.flow_cache.len() >= 100_000 {
@@ -650,7 +781,23 @@ impl Inventory {
     /// to the asset a fact names by MAC or IP address (only one the
     /// inventory already holds: a name service answer does not make a
     /// device).
+    // Always inlined: the call alone cost more than the test.
+    #[inline(always)]
     fn facts(
+        &mut self,
+        ev: &Event<'_>,
+        c: Option<AssetId>,
+        s: Option<AssetId>,
+        ts: i64,
+        flow: Option<u64>,
+    ) {
+        if identity::may_have_facts(ev) {
+            self.apply_facts(ev, c, s, ts, flow);
+        }
+    }
+
+    /// [`Inventory::facts`] for an event that may have some.
+    fn apply_facts(
         &mut self,
         ev: &Event<'_>,
         c: Option<AssetId>,
@@ -905,24 +1052,12 @@ impl Inventory {
         }
         let id = self.assets.len() as AssetId;
         self.assets.push(Asset {
-            id,
             macs: mac.into_iter().collect(),
             ips: ip.into_iter().collect(),
             remote: mac.is_none(),
             first_seen: ts,
             last_seen: ts,
-            attrs: BTreeMap::new(),
-            served: Vec::new(),
-            used: Vec::new(),
-            ops_sent: [0; 13],
-            ops_received: [0; 13],
-            routine_discovery: 0,
-            forwarded: 0,
-            servers_polled: 0,
-            it_flows: 0,
-            serves_historian_port: false,
-            role: Role::Unknown,
-            history: Vec::new(),
+            ..Asset::empty(id)
         });
         self.changes.push(AssetChange {
             ts,
@@ -1050,7 +1185,9 @@ impl Inventory {
         self.flow_gen = self.flow_gen.wrapping_add(1);
         if self.flow_gen == 0 {
             // After 2^32 clears an old entry could look current again.
-            self.flow_slots.iter_mut().for_each(|e| *e = None);
+            self.flow_slots
+                .iter_mut()
+                .for_each(|e| *e = SlotCached::EMPTY);
         }
     }
 
@@ -1271,5 +1408,154 @@ impl Inventory {
             }
         }
         self.changes.push(c);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use plantshield_sensor::{IcsSummary, ModbusEvent};
+    use proptest::prelude::*;
+    use std::net::Ipv4Addr;
+
+    /// One generated event: flow id (which gives the slot, the client
+    /// and the server: a flow is one 5-tuple, and slots are shared by
+    /// flows in turn), whether it is the flow's record, reversed
+    /// direction, application protocol or none (for a flow record),
+    /// operation, time step (ms).
+    /// Each host keeps its MAC and TTL: when addresses move between MACs,
+    /// resolving a flow again is not the same as using its cached
+    /// resolution, so which flows stay cached matters and the two caches
+    /// (by slot, by flow id) may differ.
+    type Step = (u64, bool, bool, bool, u8, u32);
+
+    /// Everything the inventory tells: assets, edges, changes.
+    fn run(steps: &[Step], slots: bool) -> String {
+        let cfg = InventoryConfig {
+            max_assets: 12,
+            max_edges: 10,
+            router_threshold: 2,
+            ..InventoryConfig::default()
+        };
+        let mut inv = Inventory::new(cfg);
+        let mut out = String::new();
+        let mut ts = 0i64;
+        for &(flow, record, reversed, app, op, dt) in steps {
+            let (slot, c, s) = (
+                (flow % 4) as u32,
+                1 + (flow % 7) as u8,
+                20 + (flow % 3) as u8,
+            );
+            ts += i64::from(dt) * 1_000_000;
+            let ip = |n: u8| IpAddr::V4(Ipv4Addr::new(10, 0, 0, n));
+            let mut env = Envelope::at(ts);
+            env.flow_id = Some(flow);
+            env.flow_slot = slots.then_some(slot);
+            // (address, MAC, TTL) of the client and the server.
+            let a = (
+                (ip(c), 40000 + u16::from(c)),
+                MacAddr([0, 0x1b, 0x1b, 0, 0, c]),
+                if c == 3 { 63 } else { 64 },
+            );
+            let b = ((ip(s), 502), MacAddr([0, 0x1b, 0x1b, 0, 1, s]), 64);
+            let (x, y) = if reversed { (b, a) } else { (a, b) };
+            (env.src, env.src_mac, env.src_ttl) = (Some(x.0), Some(x.1), x.2);
+            (env.dst, env.dst_mac, env.dst_ttl) = (Some(y.0), Some(y.1), y.2);
+            env.proto = Some(6);
+            // Transactions come from a detected protocol; a flow record
+            // may have none.
+            env.app_proto = (app || !record).then_some("modbus");
+            // Hints for this and other (maybe empty or stale) slots change nothing.
+            inv.prefetch_flow(slot, 1);
+            inv.prefetch_flow(slot + 3, 2);
+            if record {
+                let f = FlowEvent {
+                    start_ns: ts - 1000,
+                    end_ns: ts,
+                    pkts_toserver: 1,
+                    pkts_toclient: 1,
+                    bytes_toserver: 100,
+                    bytes_toclient: 200,
+                    state: "closed",
+                    reason: "end",
+                    midstream: false,
+                    gaps: 0,
+                    gap_bytes: 0,
+                    gaps_total: (0, 0),
+                    transactions: 1,
+                    anomalies: 0,
+                    src_mac: env.src_mac,
+                    dest_mac: env.dst_mac,
+                };
+                inv.event(&env, &Event::Flow(&f));
+            } else {
+                let m = ModbusEvent {
+                    transaction_id: 1,
+                    unit_id: 1,
+                    request: None,
+                    response: None,
+                    latency_ns: None,
+                    flags: Default::default(),
+                    ics: IcsSummary {
+                        function_code: u32::from(op % 8),
+                        function: "read_holding_registers",
+                        operation: [Operation::Read, Operation::Write, Operation::Discovery]
+                            [usize::from(op % 3)],
+                        status: plantshield_events::Status::Ok,
+                        exception_code: None,
+                    },
+                };
+                inv.event(&env, &Event::Modbus(&m));
+            }
+            for c in inv.take_changes() {
+                out.push_str(&format!("{c:?}\n"));
+            }
+        }
+        inv.sync_totals();
+        for a in inv.assets() {
+            out.push_str(&format!("{a:?}\n"));
+        }
+        for e in inv.edges() {
+            out.push_str(&format!("{e:?}\n"));
+        }
+        out
+    }
+
+    proptest! {
+        /// A resolution packed into a slot record comes back unchanged.
+        #[test]
+        fn slot_record_round_trip(
+            flow_id in any::<u64>(), gen in any::<u32>(), client in any::<u32>(),
+            server in any::<u32>(), edge in proptest::option::of(0u32..u32::MAX),
+            app in proptest::option::of(proptest::sample::select(vec!["modbus", "s7comm", ""])),
+            port in any::<(u8, u16)>(), v6 in any::<bool>(), addr in any::<u128>(),
+            src_port in any::<u16>(),
+        ) {
+            let ip = if v6 {
+                IpAddr::V6(addr.into())
+            } else {
+                IpAddr::V4((addr as u32).into())
+            };
+            let protocol = app.map_or(EdgeProto::Port(port.0, port.1), EdgeProto::App);
+            let c = Cached { client, server, protocol, edge, src: (ip, src_port) };
+            let e = SlotCached::new(flow_id, gen, &c);
+            prop_assert!(e.valid && e.flow_id == flow_id && e.gen == gen);
+            let d = e.cached();
+            prop_assert_eq!(
+                (d.client, d.server, d.protocol, d.edge, d.src),
+                (client, server, protocol, edge, (ip, src_port))
+            );
+        }
+
+        /// The flow cache by slot (one line per flow) gives what the
+        /// cache by flow id gives: the same assets, edges and changes.
+        #[test]
+        fn slot_cache_is_a_shortcut(steps in proptest::collection::vec(
+            (0u64..12, proptest::bool::weighted(0.1),
+             proptest::bool::weighted(0.1), proptest::bool::weighted(0.9), any::<u8>(), 0u32..2000),
+            0..150,
+        )) {
+            prop_assert_eq!(run(&steps, true), run(&steps, false));
+        }
     }
 }

@@ -110,6 +110,9 @@ impl<S: EventSink> Engine<S> {
     }
 
     fn emit_changes(&mut self) {
+        if !self.inventory.has_changes() {
+            return;
+        }
         let changes = self.inventory.take_changes();
         for c in &changes {
             if let (ChangeKind::New, Some(p)) = (&c.kind, &mut self.policy) {
@@ -156,11 +159,14 @@ impl<S: EventSink> Engine<S> {
             return;
         }
         for change in changes {
-            let Some(asset) = self.inventory.asset(change.asset).cloned() else {
+            // The asset is lent to the event, not cloned: the next sink
+            // cannot reach the inventory while it has it.
+            let Some(asset) = self.inventory.lend_asset(change.asset) else {
                 continue;
             };
             // Created and merged into another within one event: nothing to say.
             if asset.macs.is_empty() && asset.ips.is_empty() {
+                self.inventory.return_asset(asset);
                 continue;
             }
             let mut env = Envelope::at(change.ts);
@@ -168,6 +174,7 @@ impl<S: EventSink> Engine<S> {
             env.src = asset.primary_ip().map(|ip| (ip, 0));
             let ev = AssetEvent { change, asset };
             self.inner.event(&env, &Event::Ext(&ev));
+            self.inventory.return_asset(ev.asset);
         }
     }
 }
@@ -213,5 +220,11 @@ impl<S: EventSink> EventSink for Engine<S> {
         self.inner.observe(obs);
         self.inventory.observe(obs);
         self.emit_changes();
+    }
+
+    fn prefetch_flow(&self, slot: u32, ahead: u8) {
+        self.inner.prefetch_flow(slot, ahead);
+        self.inventory.prefetch_flow(slot, ahead);
+        self.detections.prefetch_flow(slot, ahead);
     }
 }
