@@ -319,14 +319,64 @@ impl Aggregator {
     /// Closes every open alert (end of input).
     pub fn flush(&mut self) {
         let mut all: Vec<Alert> = self.open.drain().map(|(_, a)| a).collect();
-        all.sort_by_key(|a| (a.first_ts, a.rule.id));
+        sort_alerts(&mut all);
         self.closed.extend(all);
     }
 
     /// Takes the closed alerts, oldest first.
     pub fn take_closed(&mut self) -> Vec<Alert> {
         let mut v = std::mem::take(&mut self.closed);
-        v.sort_by_key(|a| (a.first_ts, a.rule.id));
+        sort_alerts(&mut v);
         v
+    }
+}
+
+/// Oldest first, then by rule, addresses and message: alerts opened at
+/// the same instant leave the open map in its (per-process random) order,
+/// and the output must not depend on it.
+fn sort_alerts(v: &mut [Alert]) {
+    v.sort_by(|a, b| {
+        (a.first_ts, a.rule.id, a.src, a.dst, a.message.as_str()).cmp(&(
+            b.first_ts,
+            b.rule.id,
+            b.src,
+            b.dst,
+            b.message.as_str(),
+        ))
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::Ipv4Addr;
+
+    /// Alerts of one rule opened at one instant for many pairs come out
+    /// ordered by address, not in the open map's order (random per map).
+    #[test]
+    fn alerts_of_one_instant_are_ordered_by_address() {
+        let rule = crate::detect::rule(crate::detect::RULES[0].id);
+        let at = EventRef {
+            flow_id: None,
+            ts: 5,
+            event_id: None,
+        };
+        let ip = |i: u8| Some(IpAddr::V4(Ipv4Addr::new(10, 0, 0, i)));
+        for closing in ["flush", "expire"] {
+            let mut agg = Aggregator::new(AggregationConfig::default());
+            for i in (1..=40u8).rev() {
+                agg.hit(rule, ip(i), ip(200), None, at, String::new);
+                agg.hit(rule, ip(i), ip(100), None, at, String::new);
+            }
+            match closing {
+                "flush" => agg.flush(),
+                _ => agg.expire(i64::MAX),
+            }
+            let got: Vec<_> = agg.take_closed().iter().map(|a| (a.src, a.dst)).collect();
+            let mut want = got.clone();
+            want.sort();
+            assert_eq!(got.len(), 80, "{closing}");
+            assert_eq!(got, want, "{closing}");
+        }
     }
 }
