@@ -108,9 +108,9 @@ pub fn feed(args: &InputArgs, sensor: &mut Sensor, sink: &mut dyn EventSink, qui
         };
         let mut n = 0u64;
         loop {
-            // The record two ahead, as a hint (see `Sensor::prefetch`).
+            // The record three ahead, as a hint (see `Sensor::prefetch`).
             if let Some(link) = reader.link_type() {
-                sensor.prefetch(link, reader.peek(2), &*sink);
+                sensor.prefetch(link, reader.peek(3), &*sink);
             }
             match reader.next_packet() {
                 Ok(Some(p)) => {

@@ -18,6 +18,7 @@
 // instruction (see there); everything else is safe code (`unsafe_code` is
 // denied in Cargo.toml).
 
+mod index;
 mod stream;
 mod table;
 mod tcp;

@@ -3,10 +3,9 @@
 use std::hash::{Hash, Hasher};
 use std::net::IpAddr;
 
-use hashbrown::HashTable;
-
 use plantshield_decode::TcpFlags;
 
+use crate::index::Index;
 use crate::stream::Budget;
 use crate::tcp::TcpConn;
 use crate::{prefetch_lines, TO_CLIENT, TO_SERVER};
@@ -311,7 +310,7 @@ pub struct FlowTable<S> {
     server_ports: Box<[u64; 1024]>,
     /// Slots of the flows, by the hash of their key (compared with the
     /// key in the flow's first cache line).
-    index: HashTable<u32>,
+    index: Index,
     hasher: ahash::RandomState,
     slots: Vec<Option<Flow<S>>>,
     free: Vec<u32>,
@@ -336,7 +335,7 @@ impl<S> FlowTable<S> {
                 cfg.long_timeout_ns,
             ],
             server_ports: ports,
-            index: HashTable::new(),
+            index: Index::new(),
             hasher: ahash::RandomState::new(),
             slots: Vec::new(),
             free: Vec::new(),
@@ -365,7 +364,7 @@ impl<S> FlowTable<S> {
 
     /// True when empty.
     pub fn is_empty(&self) -> bool {
-        self.index.is_empty()
+        self.index.len() == 0
     }
 
     /// True when `port` is a well-known server port.
@@ -435,12 +434,12 @@ impl<S> FlowTable<S> {
         }
         let hash = ck.hash(&self.hasher);
         let slots = &self.slots;
-        let found = self.index.find(hash, |&i| {
+        let found = self.index.find(hash, |i| {
             slots[i as usize]
                 .as_ref()
                 .is_some_and(|f| CompactKey::of(&f.hot) == ck)
         });
-        if let Some(&idx) = found {
+        if let Some(idx) = found {
             if let Some(f) = self.slots[idx as usize].as_ref() {
                 let dir = if src_is_lo == f.hot.client_is_lo {
                     TO_SERVER
@@ -479,6 +478,23 @@ impl<S> FlowTable<S> {
         proto: u8,
         vlan: u32,
     ) -> Option<u32> {
+        self.prefetch_flow(self.prefetch_bucket_v4(src, dst, src_port, dst_port, proto, vlan))
+    }
+
+    /// The first stage of [`FlowTable::prefetch_v4`], a packet earlier:
+    /// starts loading the index line where the lookup of the packet's key
+    /// will begin, and returns the key's hash for
+    /// [`FlowTable::prefetch_flow`], the second stage, which probes that
+    /// line once it is in the cache. Changes nothing a lookup could observe.
+    pub fn prefetch_bucket_v4(
+        &self,
+        src: [u8; 4],
+        dst: [u8; 4],
+        src_port: u16,
+        dst_port: u16,
+        proto: u8,
+        vlan: u32,
+    ) -> u64 {
         let (a, b) = (u32::from_be_bytes(src), u32::from_be_bytes(dst));
         // The order of `CompactKey::of_packet`: addresses as numbers, then ports.
         let ((lo, lo_port), (hi, hi_port)) = if (a, src_port) <= (b, dst_port) {
@@ -486,7 +502,7 @@ impl<S> FlowTable<S> {
         } else {
             ((b, dst_port), (a, src_port))
         };
-        self.prefetch_key(CompactKey {
+        let hash = CompactKey {
             lo: u128::from(lo),
             hi: u128::from(hi),
             meta: (u64::from(lo_port) << 48)
@@ -494,15 +510,25 @@ impl<S> FlowTable<S> {
                 | (u64::from(proto) << 24)
                 | u64::from(vlan & 0x00ff_ffff),
             v6: false,
-        })
+        }
+        .hash(&self.hasher);
+        self.index.prefetch(hash);
+        hash
+    }
+
+    /// The second stage: the slot of the first flow under `hash` (what
+    /// [`FlowTable::prefetch_bucket_v4`] returned), whose cache lines
+    /// start loading. Unverified: use it only as a hint.
+    #[inline]
+    pub fn prefetch_flow(&self, hash: u64) -> Option<u32> {
+        let idx = self.index.first(hash)?;
+        prefetch_lines(self.slots.get(idx as usize)?);
+        Some(idx)
     }
 
     #[inline]
     fn prefetch_key(&self, ck: CompactKey) -> Option<u32> {
-        let hash = ck.hash(&self.hasher);
-        let &idx = self.index.iter_hash(hash).next()?;
-        prefetch_lines(self.slots.get(idx as usize)?);
-        Some(idx)
+        self.prefetch_flow(ck.hash(&self.hasher))
     }
 
     /// Adds the flow of a packet that found none (apart from `lookup`, so
@@ -568,12 +594,7 @@ impl<S> FlowTable<S> {
             slot: idx,
         };
         self.slots[idx as usize] = Some(flow);
-        let (slots, hasher) = (&self.slots, &self.hasher);
-        self.index.insert_unique(hash, idx, |&i| {
-            slots[i as usize]
-                .as_ref()
-                .map_or(0, |f| CompactKey::of(&f.hot).hash(hasher))
-        });
+        self.index.insert(hash, idx);
         self.link_tail(idx, CLASS_SHORT);
         Lookup {
             idx,
@@ -665,9 +686,7 @@ impl<S> FlowTable<S> {
         let (p, n, c) = (f.hot.prev, f.hot.next, f.hot.class);
         self.relink(p, n, c);
         let hash = CompactKey::of(&f.hot).hash(&self.hasher);
-        if let Ok(e) = self.index.find_entry(hash, |&i| i == idx) {
-            e.remove();
-        }
+        self.index.remove(hash, idx);
         self.free.push(idx);
         // The flow leaves the table's accounting; its buffered bytes stay
         // with it so that the caller can still flush them.

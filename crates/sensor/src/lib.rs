@@ -220,6 +220,10 @@ pub struct Sensor {
     /// the packet processed next, the one after it and the one after
     /// that (unverified hints: see `FlowTable::lookup_with_hint`).
     ahead: [Option<u32>; 3],
+    /// The flow key hash of the packet after those three, whose index
+    /// line [`Sensor::prefetch`] started loading, to be probed by the next
+    /// call.
+    bucket: Option<u64>,
 }
 
 impl Sensor {
@@ -237,6 +241,7 @@ impl Sensor {
             decode_anomalies: 0,
             dcp: dcp::DcpState::default(),
             ahead: [None; 3],
+            bucket: None,
             cfg,
         }
     }
@@ -257,19 +262,23 @@ impl Sensor {
     }
 
     /// A hint, called before each [`Sensor::process`] with the record
-    /// that comes two records later (`None` when it is not at hand): the
-    /// flow that record will probably find starts loading into the caches,
-    /// and so does the state behind the flow of the record after the one
-    /// processed next (its session, its reassembly history), found through
-    /// the flow the previous call loaded. With thousands of interleaved
-    /// flows each packet's state is a cache miss; this overlaps the misses
-    /// with the processing of the two packets before. Only a hint: it
-    /// changes nothing that [`Sensor::process`] observes, whatever it is
-    /// given. `sink` gets the same two hints for its own per-flow state
-    /// ([`EventSink::prefetch_flow`]).
+    /// that comes three records later (`None` when it is not at hand).
+    /// Three stages, each a packet apart, so that each finds in the caches
+    /// what the one before started loading: the flow table's index line
+    /// of that record's key starts loading; the index line loaded by the
+    /// call before is probed and the flow it names (that of the record two
+    /// later) starts loading; and so does the state behind the flow of the
+    /// record after the one processed next (its session, its reassembly
+    /// history), found through the flow loaded one call before. With
+    /// thousands of interleaved flows each packet's state is a cache miss;
+    /// this overlaps the misses with the processing of the packets before.
+    /// Only a hint: it changes nothing that [`Sensor::process`] observes,
+    /// whatever it is given. `sink` gets the flow hints for its own
+    /// per-flow state ([`EventSink::prefetch_flow`]).
     pub fn prefetch(&mut self, link_type: LinkType, ahead: Option<&[u8]>, sink: &dyn EventSink) {
         // One packet is processed between two calls: the hints move on.
         self.ahead = [self.ahead[1], self.ahead[2], None];
+        let bucket = self.bucket.take();
         // The state of a few flows stays in the caches: nothing to hide,
         // and the prefetch would only cost instructions.
         if self.flows.len() < PREFETCH_MIN_FLOWS {
@@ -284,11 +293,14 @@ impl Sensor {
             }
             sink.prefetch_flow(f.slot(), 1);
         }
-        if let Some((src, dst, sp, dp, proto, vlan)) = ahead.and_then(|d| quick_key(link_type, d)) {
-            self.ahead[2] = self.flows.prefetch_v4(src, dst, sp, dp, proto, vlan);
+        if let Some(hash) = bucket {
+            self.ahead[2] = self.flows.prefetch_flow(hash);
             if let Some(slot) = self.ahead[2] {
                 sink.prefetch_flow(slot, 2);
             }
+        }
+        if let Some((src, dst, sp, dp, proto, vlan)) = ahead.and_then(|d| quick_key(link_type, d)) {
+            self.bucket = Some(self.flows.prefetch_bucket_v4(src, dst, sp, dp, proto, vlan));
         }
     }
 
