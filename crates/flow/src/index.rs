@@ -79,18 +79,7 @@ impl Index {
     /// The first slot whose entry has the tag of `hash`, unverified.
     #[inline]
     pub(crate) fn first(&self, hash: u64) -> Option<u32> {
-        let t = tag(hash);
-        let mut i = self.home(t);
-        loop {
-            let e = self.get(i);
-            if e == EMPTY {
-                return None;
-            }
-            if (e >> 32) as u32 == t {
-                return Some(e as u32);
-            }
-            i = (i + 1) & self.mask;
-        }
+        self.find(hash, |_| true)
     }
 
     /// The slot of `hash` for which `is` holds.

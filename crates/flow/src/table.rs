@@ -466,22 +466,9 @@ impl<S> FlowTable<S> {
         self.prefetch_key(CompactKey::of_packet(pk).0)
     }
 
-    /// [`FlowTable::prefetch`] for an IPv4 packet, from the header fields
-    /// as they are on the wire (addresses in network byte order), without
-    /// building a [`PacketKey`].
-    pub fn prefetch_v4(
-        &self,
-        src: [u8; 4],
-        dst: [u8; 4],
-        src_port: u16,
-        dst_port: u16,
-        proto: u8,
-        vlan: u32,
-    ) -> Option<u32> {
-        self.prefetch_flow(self.prefetch_bucket_v4(src, dst, src_port, dst_port, proto, vlan))
-    }
-
-    /// The first stage of [`FlowTable::prefetch_v4`], a packet earlier:
+    /// [`FlowTable::prefetch`] in two stages, for an IPv4 packet from the
+    /// header fields as they are on the wire (addresses in network byte
+    /// order, no [`PacketKey`]). This first stage, a packet earlier,
     /// starts loading the index line where the lookup of the packet's key
     /// will begin, and returns the key's hash for
     /// [`FlowTable::prefetch_flow`], the second stage, which probes that

@@ -502,7 +502,7 @@ proptest! {
 
     /// The IPv4 shortcut finds what the general prefetch finds.
     #[test]
-    fn prefetch_v4_is_prefetch(
+    fn prefetch_stages_v4_are_prefetch(
         flows in proptest::collection::vec((any::<[u8; 4]>(), any::<[u8; 4]>(), 0u16..4, 0u16..4, any::<bool>()), 1..40),
     ) {
         let mut t: FlowTable<()> = FlowTable::new(FlowConfig::default());
@@ -515,7 +515,7 @@ proptest! {
             for (s, d, ps, pd) in [(a, b, pa, pb), (b, a, pb, pa)] {
                 let mut k = pk(s, ps, d, pd, proto);
                 k.vlan = u32::from(pa);
-                prop_assert_eq!(t.prefetch_v4(s, d, ps, pd, proto, k.vlan), t.prefetch(&k));
+                prop_assert_eq!(t.prefetch_flow(t.prefetch_bucket_v4(s, d, ps, pd, proto, k.vlan)), t.prefetch(&k));
             }
         }
     }
