@@ -171,26 +171,27 @@ fn quick_key(link: LinkType, d: &[u8]) -> Option<QuickKey> {
     if link != LinkType::ETHERNET {
         return None;
     }
-    let be16 = |b: &[u8], i: usize| Some(u16::from_be_bytes([*b.get(i)?, *b.get(i + 1)?]));
-    let (mut ethertype, mut vlan, mut ip) = (be16(d, 12)?, 0, d.get(14..)?);
-    if ethertype == 0x8100 {
-        vlan = u32::from(be16(ip, 0)? & 0x0fff);
-        ethertype = be16(ip, 2)?;
-        ip = ip.get(4..)?;
-    }
+    // Untagged, or one 802.1Q tag; IPv4 either way.
+    let (vlan, ip) = match d.get(12..18)? {
+        [0x08, 0x00, ..] => (0, &d[14..]),
+        [0x81, 0x00, t0, t1, 0x08, 0x00] => (
+            u32::from(u16::from_be_bytes([*t0, *t1]) & 0x0fff),
+            d.get(18..)?,
+        ),
+        _ => return None,
+    };
     let h: &[u8; 20] = ip.get(..20)?.try_into().ok()?;
     // IPv4, no fragment offset and no more-fragments flag, TCP or UDP.
-    if ethertype != 0x0800
-        || h[0] >> 4 != 4
-        || u16::from_be_bytes([h[6], h[7]]) & 0x3fff != 0
-        || (h[9] != 6 && h[9] != 17)
-    {
+    if h[0] >> 4 != 4 || (h[6] & 0x3f) | h[7] != 0 || (h[9] != 6 && h[9] != 17) {
         return None;
     }
     let l4 = usize::from(h[0] & 0x0f) * 4;
+    let p: &[u8; 4] = ip.get(l4..l4 + 4)?.try_into().ok()?;
     let src = [h[12], h[13], h[14], h[15]];
     let dst = [h[16], h[17], h[18], h[19]];
-    Some((src, dst, be16(ip, l4)?, be16(ip, l4 + 2)?, h[9], vlan))
+    let sp = u16::from_be_bytes([p[0], p[1]]);
+    let dp = u16::from_be_bytes([p[2], p[3]]);
+    Some((src, dst, sp, dp, h[9], vlan))
 }
 
 /// Flows held below which [`Sensor::prefetch`] does nothing. Each flow's
