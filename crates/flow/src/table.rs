@@ -496,6 +496,51 @@ impl<S> FlowTable<S> {
         self.create(ts, pk, flags, ck, hash, src_is_lo, make_app, ended)
     }
 
+    /// The flow in slot `hint`, when it is that of an IPv4 packet with
+    /// these header fields (addresses as numbers, `Ipv4Addr::from`), and
+    /// the packet's direction: what [`FlowTable::lookup_with_hint`] finds
+    /// through a right hint, by comparing the packet's fields with the
+    /// flow's key as they are, without building a [`PacketKey`]. `None`
+    /// when the slot holds another flow or none (then look up).
+    #[inline]
+    #[allow(clippy::too_many_arguments)]
+    pub fn hinted_v4(
+        &self,
+        hint: u32,
+        src: u32,
+        dst: u32,
+        src_port: u16,
+        dst_port: u16,
+        proto: u8,
+        vlan: u32,
+    ) -> Option<Lookup> {
+        let h = &self.slots.get(hint as usize)?.as_ref()?.hot;
+        let pv = (u64::from(proto) << 24) | u64::from(vlan & 0x00ff_ffff);
+        let (sp, dp) = (u64::from(src_port), u64::from(dst_port));
+        let (src, dst) = (u128::from(src), u128::from(dst));
+        // Keys are stored lower endpoint first; equal endpoints match the
+        // first way, as `CompactKey::of_packet` orders them.
+        let src_is_lo = if h.lo == src && h.hi == dst && h.meta == (sp << 48 | dp << 32 | pv) {
+            true
+        } else if h.lo == dst && h.hi == src && h.meta == (dp << 48 | sp << 32 | pv) {
+            false
+        } else {
+            return None;
+        };
+        if h.v6 {
+            return None;
+        }
+        Some(Lookup {
+            idx: hint,
+            dir: if src_is_lo == h.client_is_lo {
+                TO_SERVER
+            } else {
+                TO_CLIENT
+            },
+            created: false,
+        })
+    }
+
     /// Tells the table that a packet with key `pk` comes soon (the caller
     /// peeked at its capture record): the cache lines of the flow it will
     /// probably find are loaded in the background while the packets before

@@ -519,4 +519,39 @@ proptest! {
             }
         }
     }
+
+    /// The IPv4 hint check finds a flow exactly where the lookup does,
+    /// with the same direction, whatever slot it is given, IPv6 flows
+    /// with the same numbers held alongside.
+    #[test]
+    fn hinted_v4_is_lookup(
+        flows in proptest::collection::vec((0u8..3, 0u8..3, 0u16..3, 0u16..3, any::<bool>(), 0u32..2), 1..30),
+        packets in proptest::collection::vec((0u8..3, 0u8..3, 0u16..3, 0u16..3, 0u32..2, 0u32..40), 1..60),
+    ) {
+        let mut t: FlowTable<()> = FlowTable::new(FlowConfig::default());
+        let v4 = |a: u8| std::net::IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, a));
+        let v6 = |a: u8| std::net::IpAddr::V6(std::net::Ipv6Addr::from(u128::from(0x0a00_0000u32 + u32::from(a))));
+        for &(a, b, pa, pb, six, vlan) in &flows {
+            let (s, d) = if six { (v6(a), v6(b)) } else { (v4(a), v4(b)) };
+            let k = PacketKey { src: s, dst: d, src_port: pa, dst_port: pb, proto: 6, vlan };
+            t.lookup(0, &k, None, || (), &mut |_, _| {});
+        }
+        for &(a, b, pa, pb, vlan, slot) in &packets {
+            let k = PacketKey { src: v4(a), dst: v4(b), src_port: pa, dst_port: pb, proto: 6, vlan };
+            let (sa, sb) = (u32::from_be_bytes([10, 0, 0, a]), u32::from_be_bytes([10, 0, 0, b]));
+            let held = t.len();
+            let found = t.lookup(0, &k, None, || (), &mut |_, _| {});
+            if held != t.len() {
+                continue;
+            }
+            for s in [slot, found.idx] {
+                let h = t.hinted_v4(s, sa, sb, pa, pb, 6, vlan);
+                if s == found.idx {
+                    prop_assert_eq!(h.map(|l| (l.idx, l.dir, l.created)), Some((found.idx, found.dir, false)));
+                } else {
+                    prop_assert!(h.is_none());
+                }
+            }
+        }
+    }
 }

@@ -20,12 +20,12 @@ pub mod json;
 mod stats;
 
 use std::borrow::Cow;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr};
 
 use plantshield_capture::{CaptureError, LinkType, Packet};
 use plantshield_decode::{
-    decode_frame, decode_transport, DefragConfig, DefragEvent, DefragKey, Defragmenter, Net,
-    Transport,
+    decode_eth_ipv4_tcp, decode_frame, decode_transport, DefragConfig, DefragEvent, DefragKey,
+    Defragmenter, EthIpv4Tcp, Net, Transport,
 };
 use plantshield_flow::{
     EndReason, Flow, FlowConfig, FlowTable, Lookup, PacketKey, StreamEvent, TcpVerdict,
@@ -319,6 +319,15 @@ impl Sensor {
                 self.expire(sink);
             }
         }
+        // The common frame in one pass; the general path below gives the
+        // same for it (property test in the decoder).
+        if pkt.link_type == LinkType::ETHERNET {
+            if let Some(p) = decode_eth_ipv4_tcp(pkt.data) {
+                self.stats.ipv4 += 1;
+                self.fast_tcp(ts, u64::from(pkt.orig_len), &p, sink);
+                return;
+            }
+        }
         // Matched by reference: the frame is read where the decoder
         // built it, not moved out of the `Result` first.
         let decoded = decode_frame(pkt.link_type, pkt.data);
@@ -443,24 +452,9 @@ impl Sensor {
         // The hint is for this packet only when `prefetch` was called
         // before it; a wrong one costs one key comparison.
         let hint = std::mem::take(&mut self.ahead[0]);
-        let mut look = self.lookup(ts, &pk, flags, hint, sink);
+        let look = self.lookup(ts, &pk, flags, hint, sink);
         match t {
-            Transport::Tcp(seg) => {
-                let verdict = self.tcp_segment(look, l3, seg, sink);
-                if verdict == TcpVerdict::InvalidFlags {
-                    let msg =
-                        format!("TCP segment from {src} with SYN and FIN or RST set; ignored");
-                    self.decode_anomaly(ts, Some((src, dst)), "tcp", "invalid_flags", msg, sink);
-                }
-                if verdict == TcpVerdict::NewConnection {
-                    // The 5-tuple was reused by a new connection: end the old flow.
-                    if let Some(f) = self.flows.remove(look.idx) {
-                        self.end_flow(f, EndReason::Reused, sink);
-                    }
-                    look = self.lookup(ts, &pk, flags, None, sink);
-                    self.tcp_segment(look, l3, seg, sink);
-                }
-            }
+            Transport::Tcp(seg) => return self.tcp_packet(look, l3, &pk, seg, sink),
             Transport::Udp(u) => self.udp_datagram(look, l3, u.payload, sink),
             Transport::Icmp(_) | Transport::Other(_) => {
                 let lifetime = self.cfg.flow.lifetime_ns;
@@ -470,6 +464,73 @@ impl Sensor {
             }
         }
         self.flows.touch(look.idx, ts, look.dir, wire);
+    }
+
+    /// [`Sensor::transport`] for the frame [`decode_eth_ipv4_tcp`] read:
+    /// the same steps from the fields as they are, the flow found by
+    /// comparing them with the hinted flow's key (without building a
+    /// [`PacketKey`] first, when the hint is right).
+    fn fast_tcp(&mut self, ts: i64, wire: u64, p: &EthIpv4Tcp<'_>, sink: &mut dyn EventSink) {
+        self.stats.tcp += 1;
+        let seg = &p.seg;
+        let (src, dst) = (
+            IpAddr::from(Ipv4Addr::from(p.src)),
+            IpAddr::from(Ipv4Addr::from(p.dst)),
+        );
+        let l3 = L3 {
+            ts,
+            src,
+            dst,
+            protocol: 6,
+            vlan: p.vlan,
+            wire,
+            src_mac: Some(p.src_mac),
+            ttl: p.ttl,
+        };
+        let pk = PacketKey {
+            src,
+            dst,
+            src_port: seg.src_port,
+            dst_port: seg.dst_port,
+            proto: 6,
+            vlan: p.vlan,
+        };
+        let hint = std::mem::take(&mut self.ahead[0]);
+        let hinted = hint.and_then(|h| {
+            let (sp, dp) = (seg.src_port, seg.dst_port);
+            self.flows.hinted_v4(h, p.src, p.dst, sp, dp, 6, p.vlan)
+        });
+        let look = match hinted {
+            Some(look) => look,
+            None => self.lookup(ts, &pk, Some(seg.flags), None, sink),
+        };
+        self.tcp_packet(look, &l3, &pk, seg, sink);
+    }
+
+    /// A TCP segment of the flow `look` found, then the flow's counters.
+    fn tcp_packet(
+        &mut self,
+        mut look: Lookup,
+        l3: &L3,
+        pk: &PacketKey,
+        seg: &plantshield_decode::TcpSegment<'_>,
+        sink: &mut dyn EventSink,
+    ) {
+        let (ts, src, dst) = (l3.ts, l3.src, l3.dst);
+        let verdict = self.tcp_segment(look, l3, seg, sink);
+        if verdict == TcpVerdict::InvalidFlags {
+            let msg = format!("TCP segment from {src} with SYN and FIN or RST set; ignored");
+            self.decode_anomaly(ts, Some((src, dst)), "tcp", "invalid_flags", msg, sink);
+        }
+        if verdict == TcpVerdict::NewConnection {
+            // The 5-tuple was reused by a new connection: end the old flow.
+            if let Some(f) = self.flows.remove(look.idx) {
+                self.end_flow(f, EndReason::Reused, sink);
+            }
+            look = self.lookup(ts, pk, Some(seg.flags), None, sink);
+            self.tcp_segment(look, l3, seg, sink);
+        }
+        self.flows.touch(look.idx, ts, look.dir, l3.wire);
     }
 
     fn lookup(
