@@ -554,4 +554,55 @@ proptest! {
             }
         }
     }
+
+    /// The in-order shortcut of `TcpConn::segment` does what the general
+    /// path does: the same bytes, gaps, events, verdicts, budget, state
+    /// and counters, on random segments near and away from the expected
+    /// sequence numbers, with every combination of control bits.
+    #[test]
+    fn tcp_in_order_shortcut_is_general(
+        ops in proptest::collection::vec((any::<bool>(), 0u8..6, 0u8..5, 0u8..64, 0usize..24), 1..120),
+        cap in prop::sample::select(vec![16usize, 1 << 16]),
+    ) {
+        let mut fast = TcpConn::new(cap);
+        let mut slow = TcpConn::new(cap);
+        let (mut bf, mut bs) = (budget(), budget());
+        let (mut sf, mut ss) = (Collect::default(), Collect::default());
+        let (mut ef, mut es) = (vec![], vec![]);
+        let d = data(4096);
+        for (i, &(to_client, at, ack_at, flags, len)) in ops.iter().enumerate() {
+            let dir = usize::from(to_client);
+            let next = slow.streams[dir].next_seq();
+            let peer = slow.streams[1 - dir].next_seq();
+            let seq = match at {
+                0..=2 => next,
+                3 => next.wrapping_add(len as u32 + 3),
+                4 => next.wrapping_sub(5),
+                _ => 1000 + 7 * i as u32,
+            };
+            let ack = match ack_at {
+                0 | 1 => peer,
+                2 => peer.wrapping_add(20),
+                3 => peer.wrapping_sub(3),
+                _ => 77,
+            };
+            // Mostly ACK alone; sometimes any bits.
+            let flags = if flags < 40 { TcpFlags::ACK | (flags & TcpFlags::PSH) } else { flags };
+            let off = i * 13 % 4000;
+            let s = seg(seq, ack, flags, &d[off..off + len]);
+            let vf = fast.segment(dir, &s, &mut bf, &mut sf, &mut ef);
+            let vs = slow.segment_general(dir, &s, &mut bs, &mut ss, &mut es);
+            prop_assert_eq!(vf, vs);
+            prop_assert_eq!(&sf.out, &ss.out);
+            prop_assert_eq!(&sf.gaps, &ss.gaps);
+            prop_assert_eq!(&ef, &es);
+            prop_assert_eq!(bf.used, bs.used);
+            prop_assert_eq!(fast.state(), slow.state());
+            for k in 0..2 {
+                let (a, b) = (&fast.streams[k], &slow.streams[k]);
+                prop_assert_eq!(a.stats, b.stats);
+                prop_assert_eq!((a.next_seq(), a.buffered(), a.is_init()), (b.next_seq(), b.buffered(), b.is_init()));
+            }
+        }
+    }
 }
