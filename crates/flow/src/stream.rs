@@ -64,7 +64,10 @@ impl History {
         let at = ((start + skip as u64) % HISTORY_LEN as u64) as usize;
         let first = (HISTORY_LEN - at).min(take);
         buf[at..at + first].copy_from_slice(&src[..first]);
-        buf[..take - first].copy_from_slice(&src[first..]);
+        // The wrapped part, when there is one (a call less per segment).
+        if take > first {
+            buf[..take - first].copy_from_slice(&src[first..]);
+        }
         self.len = (self.len + bytes.len()).min(HISTORY_LEN);
     }
 

@@ -308,6 +308,7 @@ impl<S> Flow<S> {
         }
     }
 
+    #[inline]
     fn wanted_class(&self) -> u8 {
         match &self.tcp {
             Some(t) if t.is_finished() => CLASS_CLOSED,
@@ -706,6 +707,7 @@ impl<S> FlowTable<S> {
 
     /// Records a packet on the flow: time, counters and its place in the
     /// timeout lists. Call after the packet was processed.
+    #[inline]
     pub fn touch(&mut self, idx: u32, ts: i64, dir: usize, ip_bytes: u64) {
         let Some(f) = self.slots.get_mut(idx as usize).and_then(Option::as_mut) else {
             return;
@@ -721,6 +723,14 @@ impl<S> FlowTable<S> {
             return;
         }
         f.hot.linked_ts = f.last_ts;
+        self.move_to_tail(idx, class);
+    }
+
+    /// Moves a flow to the tail of the list of `class` (out of line: most
+    /// packets do not move their flow).
+    #[cold]
+    #[inline(never)]
+    fn move_to_tail(&mut self, idx: u32, class: u8) {
         self.unlink(idx);
         self.link_tail(idx, class);
     }

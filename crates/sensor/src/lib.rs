@@ -122,14 +122,22 @@ fn flow_meta(f: &Flow<FlowApp>) -> FlowMeta {
 /// sender's MAC address and TTL (first seen), and an interim record for a
 /// flow older than the lifetime timeout (a new record period starts; the
 /// flow's state carries on).
+#[inline]
 fn on_packet(f: &mut Flow<FlowApp>, dir: usize, l3: &L3, lifetime: i64, sink: &mut dyn EventSink) {
     if f.app.ttls[dir] == 0 {
         f.app.macs[dir] = l3.src_mac;
         f.app.ttls[dir] = l3.ttl.max(1);
     }
-    if l3.ts.saturating_sub(f.record_ts) < lifetime {
-        return;
+    if l3.ts.saturating_sub(f.record_ts) >= lifetime {
+        interim_record(f, l3, sink);
     }
+}
+
+/// The interim record of a flow older than the lifetime timeout; a new
+/// record period starts.
+#[cold]
+#[inline(never)]
+fn interim_record(f: &mut Flow<FlowApp>, l3: &L3, sink: &mut dyn EventSink) {
     let ev = flow_record(f, "lifetime");
     sink.event(
         &app::envelope(&flow_meta(f), &f.app, f.last_ts),
@@ -141,6 +149,38 @@ fn on_packet(f: &mut Flow<FlowApp>, dir: usize, l3: &L3, lifetime: i64, sink: &m
     f.app.transactions = 0;
     f.app.anomalies = 0;
     f.app.gaps_reported = ev.gaps_total;
+}
+
+/// The anomaly events of what reassembly reported for one segment.
+#[cold]
+#[inline(never)]
+fn stream_anomalies(events: &mut Vec<StreamEvent>, out: &mut app::Out<'_>) {
+    for ev in events.drain(..) {
+        let (code, msg): (&'static str, Cow<'static, str>) = match ev {
+            StreamEvent::OverlapDifferentData => (
+                "overlap_different_data",
+                Cow::Borrowed("a TCP segment overlapped earlier data with different bytes"),
+            ),
+            StreamEvent::Gap(n) => (
+                "gap",
+                Cow::Owned(format!("{n} bytes of the TCP stream were not captured")),
+            ),
+            StreamEvent::BufferFull => (
+                "reassembly_buffer_full",
+                Cow::Borrowed("out-of-order buffer of the direction full; hole skipped"),
+            ),
+            StreamEvent::Memcap => (
+                "reassembly_memcap",
+                Cow::Borrowed("global reassembly memory cap reached; hole skipped"),
+            ),
+        };
+        let kind = if matches!(ev, StreamEvent::Memcap) {
+            AnomalyKind::Resource
+        } else {
+            AnomalyKind::Stream
+        };
+        out.anomaly(kind, "tcp", code, msg);
+    }
 }
 
 /// The network-layer facts of one packet that the layers above need.
@@ -155,6 +195,18 @@ struct L3 {
     wire: u64,
     src_mac: Option<plantshield_decode::MacAddr>,
     ttl: u8,
+}
+
+/// The flow key fields of a TCP packet.
+fn packet_key(l3: &L3, seg: &plantshield_decode::TcpSegment<'_>) -> PacketKey {
+    PacketKey {
+        src: l3.src,
+        dst: l3.dst,
+        src_port: seg.src_port,
+        dst_port: seg.dst_port,
+        proto: l3.protocol,
+        vlan: l3.vlan,
+    }
 }
 
 /// Source and destination address, source and destination port,
@@ -454,7 +506,7 @@ impl Sensor {
         let hint = std::mem::take(&mut self.ahead[0]);
         let look = self.lookup(ts, &pk, flags, hint, sink);
         match t {
-            Transport::Tcp(seg) => return self.tcp_packet(look, l3, &pk, seg, sink),
+            Transport::Tcp(seg) => return self.tcp_packet(look, l3, seg, sink),
             Transport::Udp(u) => self.udp_datagram(look, l3, u.payload, sink),
             Transport::Icmp(_) | Transport::Other(_) => {
                 let lifetime = self.cfg.flow.lifetime_ns;
@@ -487,14 +539,6 @@ impl Sensor {
             src_mac: Some(p.src_mac),
             ttl: p.ttl,
         };
-        let pk = PacketKey {
-            src,
-            dst,
-            src_port: seg.src_port,
-            dst_port: seg.dst_port,
-            proto: 6,
-            vlan: p.vlan,
-        };
         let hint = std::mem::take(&mut self.ahead[0]);
         let hinted = hint.and_then(|h| {
             let (sp, dp) = (seg.src_port, seg.dst_port);
@@ -502,9 +546,9 @@ impl Sensor {
         });
         let look = match hinted {
             Some(look) => look,
-            None => self.lookup(ts, &pk, Some(seg.flags), None, sink),
+            None => self.lookup(ts, &packet_key(&l3, seg), Some(seg.flags), None, sink),
         };
-        self.tcp_packet(look, &l3, &pk, seg, sink);
+        self.tcp_packet(look, &l3, seg, sink);
     }
 
     /// A TCP segment of the flow `look` found, then the flow's counters.
@@ -512,7 +556,6 @@ impl Sensor {
         &mut self,
         mut look: Lookup,
         l3: &L3,
-        pk: &PacketKey,
         seg: &plantshield_decode::TcpSegment<'_>,
         sink: &mut dyn EventSink,
     ) {
@@ -527,7 +570,7 @@ impl Sensor {
             if let Some(f) = self.flows.remove(look.idx) {
                 self.end_flow(f, EndReason::Reused, sink);
             }
-            look = self.lookup(ts, pk, Some(seg.flags), None, sink);
+            look = self.lookup(ts, &packet_key(l3, seg), Some(seg.flags), None, sink);
             self.tcp_segment(look, l3, seg, sink);
         }
         self.flows.touch(look.idx, ts, look.dir, l3.wire);
@@ -582,31 +625,8 @@ impl Sensor {
         let mut ctx = AppCtx::new(&mut flow.app, &meta, sink, &mut self.stats, &self.cfg, ts);
         self.stream_events.clear();
         let verdict = tcp.segment(dir, seg, budget, &mut ctx, &mut self.stream_events);
-        for ev in self.stream_events.drain(..) {
-            let (code, msg): (&'static str, Cow<'static, str>) = match ev {
-                StreamEvent::OverlapDifferentData => (
-                    "overlap_different_data",
-                    Cow::Borrowed("a TCP segment overlapped earlier data with different bytes"),
-                ),
-                StreamEvent::Gap(n) => (
-                    "gap",
-                    Cow::Owned(format!("{n} bytes of the TCP stream were not captured")),
-                ),
-                StreamEvent::BufferFull => (
-                    "reassembly_buffer_full",
-                    Cow::Borrowed("out-of-order buffer of the direction full; hole skipped"),
-                ),
-                StreamEvent::Memcap => (
-                    "reassembly_memcap",
-                    Cow::Borrowed("global reassembly memory cap reached; hole skipped"),
-                ),
-            };
-            let kind = if matches!(ev, StreamEvent::Memcap) {
-                AnomalyKind::Resource
-            } else {
-                AnomalyKind::Stream
-            };
-            ctx.out.anomaly(kind, "tcp", code, msg);
+        if !self.stream_events.is_empty() {
+            stream_anomalies(&mut self.stream_events, &mut ctx.out);
         }
         // Nothing above TCP to parse: stop reassembling this flow.
         if ctx.is_idle() && !tcp.streams[0].is_bypassed() {
