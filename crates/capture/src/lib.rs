@@ -269,10 +269,10 @@ impl<R: Read> CaptureReader<R> {
         // Only the lengths are read: the records are parsed when they come.
         let mut rest = &self.buf[self.start..self.end];
         for _ in 0..k {
-            let len = st.incl_len(rest.get(..pcap::RECORD_HEADER_LEN)?);
+            let len = st.incl_len(pcap::header(rest)?);
             rest = rest.get(pcap::RECORD_HEADER_LEN..)?.get(len..)?;
         }
-        let len = st.incl_len(rest.get(..pcap::RECORD_HEADER_LEN)?);
+        let len = st.incl_len(pcap::header(rest)?);
         rest.get(pcap::RECORD_HEADER_LEN..)?.get(..len)
     }
 

@@ -65,7 +65,7 @@ impl PcapState {
         b: &[u8],
         offset: u64,
     ) -> Result<RecordHeader, CaptureError> {
-        let hdr = self.parse(&b[..RECORD_HEADER_LEN]);
+        let hdr = self.parse(header(b).expect("a whole record header"));
         if hdr.incl_len > MAX_RECORD_LEN {
             return Err(CaptureError::Malformed {
                 offset,
@@ -80,25 +80,40 @@ impl PcapState {
     /// [`PcapState::record_header`] with a refill decides.
     #[inline]
     pub(crate) fn whole_record(&self, b: &[u8]) -> Option<RecordHeader> {
-        let hdr = self.parse(b.get(..RECORD_HEADER_LEN)?);
+        let hdr = self.parse(header(b)?);
         (hdr.incl_len <= MAX_RECORD_LEN && RECORD_HEADER_LEN + hdr.incl_len <= b.len())
             .then_some(hdr)
     }
 
-    /// The captured length of the record whose 16-byte header is `h`,
-    /// unchecked.
+    /// The captured length of the record whose header is `h`.
     #[inline]
-    pub(crate) fn incl_len(&self, h: &[u8]) -> usize {
-        read_u32(&h[8..12], self.big_endian) as usize
+    pub(crate) fn incl_len(&self, h: &[u8; RECORD_HEADER_LEN]) -> usize {
+        self.words(h)[2] as usize
     }
 
-    /// The fields of a 16-byte record header, unchecked.
+    /// The four 32-bit fields of a record header: one 16-byte load, the
+    /// byte order decided once.
     #[inline]
-    fn parse(&self, h: &[u8]) -> RecordHeader {
-        let sec = read_u32(&h[0..4], self.big_endian) as i64;
-        let frac = read_u32(&h[4..8], self.big_endian) as i64;
-        let incl = read_u32(&h[8..12], self.big_endian) as usize;
-        let orig = read_u32(&h[12..16], self.big_endian);
+    fn words(&self, h: &[u8; RECORD_HEADER_LEN]) -> [u32; 4] {
+        let w = u128::from_le_bytes(*h);
+        let le = [
+            w as u32,
+            (w >> 32) as u32,
+            (w >> 64) as u32,
+            (w >> 96) as u32,
+        ];
+        if self.big_endian {
+            le.map(u32::swap_bytes)
+        } else {
+            le
+        }
+    }
+
+    /// The fields of a record header.
+    #[inline]
+    fn parse(&self, h: &[u8; RECORD_HEADER_LEN]) -> RecordHeader {
+        let [sec, frac, incl, orig] = self.words(h);
+        let (sec, frac, incl) = (i64::from(sec), i64::from(frac), incl as usize);
         let ts_ns = if self.nanosecond {
             sec * 1_000_000_000 + frac
         } else {
@@ -110,6 +125,12 @@ impl PcapState {
             orig_len: orig,
         }
     }
+}
+
+/// The record header `b` starts with, when it holds one.
+#[inline]
+pub(crate) fn header(b: &[u8]) -> Option<&[u8; RECORD_HEADER_LEN]> {
+    b.get(..RECORD_HEADER_LEN)?.try_into().ok()
 }
 
 fn known_magic(m: u32) -> bool {

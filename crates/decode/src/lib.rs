@@ -5,6 +5,8 @@
 //! loopback) to the network layer (ARP, IPv4, IPv6 with extension headers).
 //! [`decode_transport`] then reads TCP, UDP, ICMP or ICMPv6 from an IP payload,
 //! which may come straight from the frame or from the [`Defragmenter`].
+//! [`decode_eth_ipv4_tcp`] is both in one pass for the common Ethernet,
+//! IPv4, TCP frame (the same result; `None` sends other frames to the two).
 //!
 //! Every length is checked before it is used: a bad length is a
 //! [`DecodeError`] that names the layer, what was wrong and where, never a
@@ -17,12 +19,14 @@
 pub mod craft;
 mod defrag;
 mod error;
+mod fast;
 mod link;
 mod net;
 mod transport;
 
 pub use defrag::{DefragConfig, DefragEvent, DefragKey, Defragmenter, Reassembled};
 pub use error::{DecodeError, ErrorKind, Layer};
+pub use fast::{decode_eth_ipv4_tcp, EthIpv4Tcp};
 pub use link::{EtherType, MacAddr, VlanStack};
 pub use net::{Arp, Fragment, IpPacket};
 pub use transport::{Icmp, TcpFlags, TcpSegment, Transport, UdpDatagram};

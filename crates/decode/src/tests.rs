@@ -384,3 +384,108 @@ proptest! {
         prop_assert_eq!(got, Some(payload));
     }
 }
+
+/// What the general path makes of an Ethernet frame, in the fast path's
+/// terms, when it is an unfragmented IPv4 TCP segment decoded without
+/// error; also whether the frame has the link layout the fast path reads
+/// (untagged or one 802.1Q tag).
+fn general_eth_ipv4_tcp(data: &[u8]) -> Option<(EthIpv4Tcp<'_>, bool)> {
+    let fr = decode_frame(LinkType::ETHERNET, data).ok()?;
+    let Net::Ip(p) = &fr.net else { return None };
+    let (IpAddr::V4(src), IpAddr::V4(dst)) = (p.src, p.dst) else {
+        return None;
+    };
+    if p.fragment.is_some() || p.protocol != 6 {
+        return None;
+    }
+    let Ok(Transport::Tcp(seg)) = decode_transport(p.protocol, false, p.payload) else {
+        return None;
+    };
+    let layout = match fr.vlans.ids().len() {
+        0 => true,
+        1 => data[12..14] == [0x81, 0x00],
+        _ => false,
+    };
+    let e = EthIpv4Tcp {
+        src_mac: fr.src_mac?,
+        dst_mac: fr.dst_mac?,
+        vlan: fr.vlans.key(),
+        src: u32::from(src),
+        dst: u32::from(dst),
+        ttl: p.ttl,
+        seg,
+    };
+    Some((e, layout))
+}
+
+fn same_segment(a: &TcpSegment<'_>, b: &TcpSegment<'_>) -> bool {
+    (a.src_port, a.dst_port, a.seq, a.ack, a.flags, a.window)
+        == (b.src_port, b.dst_port, b.seq, b.ack, b.flags, b.window)
+        && std::ptr::eq(a.payload, b.payload)
+}
+
+#[test]
+fn fast_path_reads_the_common_frame() {
+    let mut ep = ep4();
+    for vlan in [None, Some(42)] {
+        ep.vlan = vlan;
+        let f = craft::tcp_frame(&ep, 1000, 2000, TcpFlags::ACK | TcpFlags::PSH, b"hello");
+        let p = decode_eth_ipv4_tcp(&f).unwrap();
+        assert_eq!(p.vlan, u32::from(vlan.unwrap_or(0)));
+        assert_eq!(p.src, u32::from(Ipv4Addr::new(10, 0, 0, 1)));
+        assert_eq!(
+            (p.seg.src_port, p.seg.dst_port, p.seg.seq),
+            (40000, 502, 1000)
+        );
+        assert_eq!(p.seg.payload, b"hello");
+    }
+    // UDP, a fragment: the general path's.
+    assert!(decode_eth_ipv4_tcp(&craft::udp_frame(&ep4(), b"x")).is_none());
+    let frags = craft::ipv4_fragments(&ep4(), 6, 7, &[1; 100], 32);
+    assert!(frags.iter().all(|f| decode_eth_ipv4_tcp(f).is_none()));
+}
+
+proptest! {
+    /// On well-formed frames with random bytes changed (and on random
+    /// bytes), the fast path gives exactly what the general path gives,
+    /// and gives up only on frames outside its layout or that the general
+    /// path does not decode as an unfragmented IPv4 TCP segment.
+    #[test]
+    fn fast_path_is_the_general_path(
+        vlan in prop::option::of(0u16..4096),
+        payload in proptest::collection::vec(any::<u8>(), 0..40),
+        edits in proptest::collection::vec((0usize..80, any::<u8>()), 0..4),
+        cut in 0usize..100,
+        random in proptest::collection::vec(any::<u8>(), 0..80),
+        use_random in any::<bool>(),
+    ) {
+        let mut ep = ep4();
+        ep.vlan = vlan;
+        let mut f = if use_random {
+            random
+        } else {
+            craft::tcp_frame(&ep, 7, 9, TcpFlags::ACK, &payload)
+        };
+        for (at, b) in edits {
+            if let Some(x) = f.get_mut(at) {
+                *x = b;
+            }
+        }
+        // Trailing bytes cut off, or left as padding.
+        let keep = f.len().saturating_sub(cut % 8 * (cut / 50));
+        f.truncate(keep);
+        let fast = decode_eth_ipv4_tcp(&f);
+        let general = general_eth_ipv4_tcp(&f);
+        match (fast, general) {
+            (Some(a), Some((b, layout))) => {
+                prop_assert!(layout);
+                prop_assert_eq!((a.src_mac, a.dst_mac, a.vlan), (b.src_mac, b.dst_mac, b.vlan));
+                prop_assert_eq!((a.src, a.dst, a.ttl), (b.src, b.dst, b.ttl));
+                prop_assert!(same_segment(&a.seg, &b.seg));
+            }
+            (None, Some((_, layout))) => prop_assert!(!layout, "fast path missed a common frame"),
+            (Some(_), None) => prop_assert!(false, "fast path decoded what the general path does not"),
+            (None, None) => {}
+        }
+    }
+}

@@ -9,8 +9,8 @@
 //! table's size; collisions probe linearly and removal shifts the later
 //! entries of the run back, so no tombstones accumulate. The table doubles
 //! while more than half full, so its size stays below four entries per
-//! flow held: bounded by the flow cap. The hash is keyed (the table's
-//! `ahash::RandomState`), so traffic cannot aim at a home.
+//! flow held: bounded by the flow cap. The hash is keyed (by
+//! secret words, drawn at random per table), so traffic cannot aim at a home.
 
 use crate::prefetch_lines;
 

@@ -64,7 +64,10 @@ impl History {
         let at = ((start + skip as u64) % HISTORY_LEN as u64) as usize;
         let first = (HISTORY_LEN - at).min(take);
         buf[at..at + first].copy_from_slice(&src[..first]);
-        buf[..take - first].copy_from_slice(&src[first..]);
+        // The wrapped part, when there is one (a call less per segment).
+        if take > first {
+            buf[..take - first].copy_from_slice(&src[first..]);
+        }
         self.len = (self.len + bytes.len()).min(HISTORY_LEN);
     }
 
@@ -86,7 +89,7 @@ struct Piece {
 }
 
 /// Counters of one direction.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct StreamStats {
     /// Bytes delivered to the consumer.
     pub delivered: u64,
@@ -250,6 +253,20 @@ impl Stream {
         }
     }
 
+    /// True when a segment starting at `seq` would be delivered at once
+    /// and alone: the stream is started and not bypassed, nothing is
+    /// buffered, and `seq` is the next byte expected.
+    #[inline]
+    pub(crate) fn is_next(&self, seq: u32) -> bool {
+        self.init && !self.bypass && self.pieces.is_empty() && seq == self.next_seq()
+    }
+
+    /// True when nothing is buffered out of order.
+    #[inline]
+    pub(crate) fn holds_nothing(&self) -> bool {
+        self.pieces.is_empty()
+    }
+
     /// A segment without payload (nothing to deliver, no sink needed).
     pub(crate) fn empty_segment(&mut self, seq: u32) {
         if !self.init {
@@ -324,7 +341,8 @@ impl Stream {
         self.pieces = Vec::new();
     }
 
-    fn deliver(&mut self, dir: usize, bytes: &[u8], sink: &mut impl StreamSink) {
+    #[inline]
+    pub(crate) fn deliver(&mut self, dir: usize, bytes: &[u8], sink: &mut impl StreamSink) {
         sink.data(dir, bytes);
         self.next += bytes.len() as u64;
         self.stats.delivered += bytes.len() as u64;

@@ -519,4 +519,90 @@ proptest! {
             }
         }
     }
+
+    /// The IPv4 hint check finds a flow exactly where the lookup does,
+    /// with the same direction, whatever slot it is given, IPv6 flows
+    /// with the same numbers held alongside.
+    #[test]
+    fn hinted_v4_is_lookup(
+        flows in proptest::collection::vec((0u8..3, 0u8..3, 0u16..3, 0u16..3, any::<bool>(), 0u32..2), 1..30),
+        packets in proptest::collection::vec((0u8..3, 0u8..3, 0u16..3, 0u16..3, 0u32..2, 0u32..40), 1..60),
+    ) {
+        let mut t: FlowTable<()> = FlowTable::new(FlowConfig::default());
+        let v4 = |a: u8| std::net::IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, a));
+        let v6 = |a: u8| std::net::IpAddr::V6(std::net::Ipv6Addr::from(u128::from(0x0a00_0000u32 + u32::from(a))));
+        for &(a, b, pa, pb, six, vlan) in &flows {
+            let (s, d) = if six { (v6(a), v6(b)) } else { (v4(a), v4(b)) };
+            let k = PacketKey { src: s, dst: d, src_port: pa, dst_port: pb, proto: 6, vlan };
+            t.lookup(0, &k, None, || (), &mut |_, _| {});
+        }
+        for &(a, b, pa, pb, vlan, slot) in &packets {
+            let k = PacketKey { src: v4(a), dst: v4(b), src_port: pa, dst_port: pb, proto: 6, vlan };
+            let (sa, sb) = (u32::from_be_bytes([10, 0, 0, a]), u32::from_be_bytes([10, 0, 0, b]));
+            let held = t.len();
+            let found = t.lookup(0, &k, None, || (), &mut |_, _| {});
+            if held != t.len() {
+                continue;
+            }
+            for s in [slot, found.idx] {
+                let h = t.hinted_v4(s, sa, sb, pa, pb, 6, vlan);
+                if s == found.idx {
+                    prop_assert_eq!(h.map(|l| (l.idx, l.dir, l.created)), Some((found.idx, found.dir, false)));
+                } else {
+                    prop_assert!(h.is_none());
+                }
+            }
+        }
+    }
+
+    /// The in-order shortcut of `TcpConn::segment` does what the general
+    /// path does: the same bytes, gaps, events, verdicts, budget, state
+    /// and counters, on random segments near and away from the expected
+    /// sequence numbers, with every combination of control bits.
+    #[test]
+    fn tcp_in_order_shortcut_is_general(
+        ops in proptest::collection::vec((any::<bool>(), 0u8..6, 0u8..5, 0u8..64, 0usize..24), 1..120),
+        cap in prop::sample::select(vec![16usize, 1 << 16]),
+    ) {
+        let mut fast = TcpConn::new(cap);
+        let mut slow = TcpConn::new(cap);
+        let (mut bf, mut bs) = (budget(), budget());
+        let (mut sf, mut ss) = (Collect::default(), Collect::default());
+        let (mut ef, mut es) = (vec![], vec![]);
+        let d = data(4096);
+        for (i, &(to_client, at, ack_at, flags, len)) in ops.iter().enumerate() {
+            let dir = usize::from(to_client);
+            let next = slow.streams[dir].next_seq();
+            let peer = slow.streams[1 - dir].next_seq();
+            let seq = match at {
+                0..=2 => next,
+                3 => next.wrapping_add(len as u32 + 3),
+                4 => next.wrapping_sub(5),
+                _ => 1000 + 7 * i as u32,
+            };
+            let ack = match ack_at {
+                0 | 1 => peer,
+                2 => peer.wrapping_add(20),
+                3 => peer.wrapping_sub(3),
+                _ => 77,
+            };
+            // Mostly ACK alone; sometimes any bits.
+            let flags = if flags < 40 { TcpFlags::ACK | (flags & TcpFlags::PSH) } else { flags };
+            let off = i * 13 % 4000;
+            let s = seg(seq, ack, flags, &d[off..off + len]);
+            let vf = fast.segment(dir, &s, &mut bf, &mut sf, &mut ef);
+            let vs = slow.segment_general(dir, &s, &mut bs, &mut ss, &mut es);
+            prop_assert_eq!(vf, vs);
+            prop_assert_eq!(&sf.out, &ss.out);
+            prop_assert_eq!(&sf.gaps, &ss.gaps);
+            prop_assert_eq!(&ef, &es);
+            prop_assert_eq!(bf.used, bs.used);
+            prop_assert_eq!(fast.state(), slow.state());
+            for k in 0..2 {
+                let (a, b) = (&fast.streams[k], &slow.streams[k]);
+                prop_assert_eq!(a.stats, b.stats);
+                prop_assert_eq!((a.next_seq(), a.buffered(), a.is_init()), (b.next_seq(), b.buffered(), b.is_init()));
+            }
+        }
+    }
 }

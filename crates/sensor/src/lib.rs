@@ -20,12 +20,12 @@ pub mod json;
 mod stats;
 
 use std::borrow::Cow;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr};
 
 use plantshield_capture::{CaptureError, LinkType, Packet};
 use plantshield_decode::{
-    decode_frame, decode_transport, DefragConfig, DefragEvent, DefragKey, Defragmenter, Net,
-    Transport,
+    decode_eth_ipv4_tcp, decode_frame, decode_transport, DefragConfig, DefragEvent, DefragKey,
+    Defragmenter, EthIpv4Tcp, Net, Transport,
 };
 use plantshield_flow::{
     EndReason, Flow, FlowConfig, FlowTable, Lookup, PacketKey, StreamEvent, TcpVerdict,
@@ -122,14 +122,22 @@ fn flow_meta(f: &Flow<FlowApp>) -> FlowMeta {
 /// sender's MAC address and TTL (first seen), and an interim record for a
 /// flow older than the lifetime timeout (a new record period starts; the
 /// flow's state carries on).
+#[inline]
 fn on_packet(f: &mut Flow<FlowApp>, dir: usize, l3: &L3, lifetime: i64, sink: &mut dyn EventSink) {
     if f.app.ttls[dir] == 0 {
         f.app.macs[dir] = l3.src_mac;
         f.app.ttls[dir] = l3.ttl.max(1);
     }
-    if l3.ts.saturating_sub(f.record_ts) < lifetime {
-        return;
+    if l3.ts.saturating_sub(f.record_ts) >= lifetime {
+        interim_record(f, l3, sink);
     }
+}
+
+/// The interim record of a flow older than the lifetime timeout; a new
+/// record period starts.
+#[cold]
+#[inline(never)]
+fn interim_record(f: &mut Flow<FlowApp>, l3: &L3, sink: &mut dyn EventSink) {
     let ev = flow_record(f, "lifetime");
     sink.event(
         &app::envelope(&flow_meta(f), &f.app, f.last_ts),
@@ -141,6 +149,38 @@ fn on_packet(f: &mut Flow<FlowApp>, dir: usize, l3: &L3, lifetime: i64, sink: &m
     f.app.transactions = 0;
     f.app.anomalies = 0;
     f.app.gaps_reported = ev.gaps_total;
+}
+
+/// The anomaly events of what reassembly reported for one segment.
+#[cold]
+#[inline(never)]
+fn stream_anomalies(events: &mut Vec<StreamEvent>, out: &mut app::Out<'_>) {
+    for ev in events.drain(..) {
+        let (code, msg): (&'static str, Cow<'static, str>) = match ev {
+            StreamEvent::OverlapDifferentData => (
+                "overlap_different_data",
+                Cow::Borrowed("a TCP segment overlapped earlier data with different bytes"),
+            ),
+            StreamEvent::Gap(n) => (
+                "gap",
+                Cow::Owned(format!("{n} bytes of the TCP stream were not captured")),
+            ),
+            StreamEvent::BufferFull => (
+                "reassembly_buffer_full",
+                Cow::Borrowed("out-of-order buffer of the direction full; hole skipped"),
+            ),
+            StreamEvent::Memcap => (
+                "reassembly_memcap",
+                Cow::Borrowed("global reassembly memory cap reached; hole skipped"),
+            ),
+        };
+        let kind = if matches!(ev, StreamEvent::Memcap) {
+            AnomalyKind::Resource
+        } else {
+            AnomalyKind::Stream
+        };
+        out.anomaly(kind, "tcp", code, msg);
+    }
 }
 
 /// The network-layer facts of one packet that the layers above need.
@@ -157,6 +197,18 @@ struct L3 {
     ttl: u8,
 }
 
+/// The flow key fields of a TCP packet.
+fn packet_key(l3: &L3, seg: &plantshield_decode::TcpSegment<'_>) -> PacketKey {
+    PacketKey {
+        src: l3.src,
+        dst: l3.dst,
+        src_port: seg.src_port,
+        dst_port: seg.dst_port,
+        proto: l3.protocol,
+        vlan: l3.vlan,
+    }
+}
+
 /// Source and destination address, source and destination port,
 /// protocol, VLAN key.
 type QuickKey = ([u8; 4], [u8; 4], u16, u16, u8, u32);
@@ -171,26 +223,27 @@ fn quick_key(link: LinkType, d: &[u8]) -> Option<QuickKey> {
     if link != LinkType::ETHERNET {
         return None;
     }
-    let be16 = |b: &[u8], i: usize| Some(u16::from_be_bytes([*b.get(i)?, *b.get(i + 1)?]));
-    let (mut ethertype, mut vlan, mut ip) = (be16(d, 12)?, 0, d.get(14..)?);
-    if ethertype == 0x8100 {
-        vlan = u32::from(be16(ip, 0)? & 0x0fff);
-        ethertype = be16(ip, 2)?;
-        ip = ip.get(4..)?;
-    }
+    // Untagged, or one 802.1Q tag; IPv4 either way.
+    let (vlan, ip) = match d.get(12..18)? {
+        [0x08, 0x00, ..] => (0, &d[14..]),
+        [0x81, 0x00, t0, t1, 0x08, 0x00] => (
+            u32::from(u16::from_be_bytes([*t0, *t1]) & 0x0fff),
+            d.get(18..)?,
+        ),
+        _ => return None,
+    };
     let h: &[u8; 20] = ip.get(..20)?.try_into().ok()?;
     // IPv4, no fragment offset and no more-fragments flag, TCP or UDP.
-    if ethertype != 0x0800
-        || h[0] >> 4 != 4
-        || u16::from_be_bytes([h[6], h[7]]) & 0x3fff != 0
-        || (h[9] != 6 && h[9] != 17)
-    {
+    if h[0] >> 4 != 4 || (h[6] & 0x3f) | h[7] != 0 || (h[9] != 6 && h[9] != 17) {
         return None;
     }
     let l4 = usize::from(h[0] & 0x0f) * 4;
+    let p: &[u8; 4] = ip.get(l4..l4 + 4)?.try_into().ok()?;
     let src = [h[12], h[13], h[14], h[15]];
     let dst = [h[16], h[17], h[18], h[19]];
-    Some((src, dst, be16(ip, l4)?, be16(ip, l4 + 2)?, h[9], vlan))
+    let sp = u16::from_be_bytes([p[0], p[1]]);
+    let dp = u16::from_be_bytes([p[2], p[3]]);
+    Some((src, dst, sp, dp, h[9], vlan))
 }
 
 /// Flows held below which [`Sensor::prefetch`] does nothing. Each flow's
@@ -318,6 +371,15 @@ impl Sensor {
                 self.expire(sink);
             }
         }
+        // The common frame in one pass; the general path below gives the
+        // same for it (property test in the decoder).
+        if pkt.link_type == LinkType::ETHERNET {
+            if let Some(p) = decode_eth_ipv4_tcp(pkt.data) {
+                self.stats.ipv4 += 1;
+                self.fast_tcp(ts, u64::from(pkt.orig_len), &p, sink);
+                return;
+            }
+        }
         // Matched by reference: the frame is read where the decoder
         // built it, not moved out of the `Result` first.
         let decoded = decode_frame(pkt.link_type, pkt.data);
@@ -442,24 +504,9 @@ impl Sensor {
         // The hint is for this packet only when `prefetch` was called
         // before it; a wrong one costs one key comparison.
         let hint = std::mem::take(&mut self.ahead[0]);
-        let mut look = self.lookup(ts, &pk, flags, hint, sink);
+        let look = self.lookup(ts, &pk, flags, hint, sink);
         match t {
-            Transport::Tcp(seg) => {
-                let verdict = self.tcp_segment(look, l3, seg, sink);
-                if verdict == TcpVerdict::InvalidFlags {
-                    let msg =
-                        format!("TCP segment from {src} with SYN and FIN or RST set; ignored");
-                    self.decode_anomaly(ts, Some((src, dst)), "tcp", "invalid_flags", msg, sink);
-                }
-                if verdict == TcpVerdict::NewConnection {
-                    // The 5-tuple was reused by a new connection: end the old flow.
-                    if let Some(f) = self.flows.remove(look.idx) {
-                        self.end_flow(f, EndReason::Reused, sink);
-                    }
-                    look = self.lookup(ts, &pk, flags, None, sink);
-                    self.tcp_segment(look, l3, seg, sink);
-                }
-            }
+            Transport::Tcp(seg) => return self.tcp_packet(look, l3, seg, sink),
             Transport::Udp(u) => self.udp_datagram(look, l3, u.payload, sink),
             Transport::Icmp(_) | Transport::Other(_) => {
                 let lifetime = self.cfg.flow.lifetime_ns;
@@ -469,6 +516,64 @@ impl Sensor {
             }
         }
         self.flows.touch(look.idx, ts, look.dir, wire);
+    }
+
+    /// [`Sensor::transport`] for the frame [`decode_eth_ipv4_tcp`] read:
+    /// the same steps from the fields as they are, the flow found by
+    /// comparing them with the hinted flow's key (without building a
+    /// [`PacketKey`] first, when the hint is right).
+    fn fast_tcp(&mut self, ts: i64, wire: u64, p: &EthIpv4Tcp<'_>, sink: &mut dyn EventSink) {
+        self.stats.tcp += 1;
+        let seg = &p.seg;
+        let (src, dst) = (
+            IpAddr::from(Ipv4Addr::from(p.src)),
+            IpAddr::from(Ipv4Addr::from(p.dst)),
+        );
+        let l3 = L3 {
+            ts,
+            src,
+            dst,
+            protocol: 6,
+            vlan: p.vlan,
+            wire,
+            src_mac: Some(p.src_mac),
+            ttl: p.ttl,
+        };
+        let hint = std::mem::take(&mut self.ahead[0]);
+        let hinted = hint.and_then(|h| {
+            let (sp, dp) = (seg.src_port, seg.dst_port);
+            self.flows.hinted_v4(h, p.src, p.dst, sp, dp, 6, p.vlan)
+        });
+        let look = match hinted {
+            Some(look) => look,
+            None => self.lookup(ts, &packet_key(&l3, seg), Some(seg.flags), None, sink),
+        };
+        self.tcp_packet(look, &l3, seg, sink);
+    }
+
+    /// A TCP segment of the flow `look` found, then the flow's counters.
+    fn tcp_packet(
+        &mut self,
+        mut look: Lookup,
+        l3: &L3,
+        seg: &plantshield_decode::TcpSegment<'_>,
+        sink: &mut dyn EventSink,
+    ) {
+        let (ts, src, dst) = (l3.ts, l3.src, l3.dst);
+        let verdict = self.tcp_segment(look, l3, seg, sink);
+        if verdict == TcpVerdict::InvalidFlags {
+            let msg = format!("TCP segment from {src} with SYN and FIN or RST set; ignored");
+            self.decode_anomaly(ts, Some((src, dst)), "tcp", "invalid_flags", msg, sink);
+        }
+        if verdict == TcpVerdict::NewConnection {
+            // The 5-tuple was reused by a new connection: end the old flow.
+            if let Some(f) = self.flows.remove(look.idx) {
+                self.end_flow(f, EndReason::Reused, sink);
+            }
+            look = self.lookup(ts, &packet_key(l3, seg), Some(seg.flags), None, sink);
+            self.tcp_segment(look, l3, seg, sink);
+        }
+        self.flows.touch(look.idx, ts, look.dir, l3.wire);
     }
 
     fn lookup(
@@ -520,31 +625,8 @@ impl Sensor {
         let mut ctx = AppCtx::new(&mut flow.app, &meta, sink, &mut self.stats, &self.cfg, ts);
         self.stream_events.clear();
         let verdict = tcp.segment(dir, seg, budget, &mut ctx, &mut self.stream_events);
-        for ev in self.stream_events.drain(..) {
-            let (code, msg): (&'static str, Cow<'static, str>) = match ev {
-                StreamEvent::OverlapDifferentData => (
-                    "overlap_different_data",
-                    Cow::Borrowed("a TCP segment overlapped earlier data with different bytes"),
-                ),
-                StreamEvent::Gap(n) => (
-                    "gap",
-                    Cow::Owned(format!("{n} bytes of the TCP stream were not captured")),
-                ),
-                StreamEvent::BufferFull => (
-                    "reassembly_buffer_full",
-                    Cow::Borrowed("out-of-order buffer of the direction full; hole skipped"),
-                ),
-                StreamEvent::Memcap => (
-                    "reassembly_memcap",
-                    Cow::Borrowed("global reassembly memory cap reached; hole skipped"),
-                ),
-            };
-            let kind = if matches!(ev, StreamEvent::Memcap) {
-                AnomalyKind::Resource
-            } else {
-                AnomalyKind::Stream
-            };
-            ctx.out.anomaly(kind, "tcp", code, msg);
+        if !self.stream_events.is_empty() {
+            stream_anomalies(&mut self.stream_events, &mut ctx.out);
         }
         // Nothing above TCP to parse: stop reassembling this flow.
         if ctx.is_idle() && !tcp.streams[0].is_bypassed() {
