@@ -5,14 +5,19 @@
 //! Input: one byte choosing the link type, then frames, each as
 //! `[len: u16 LE][dt: u8][len bytes]` (`dt` advances capture time in 100 ms
 //! steps, so the 1 s defragmentation timeout is reached). Checked: no panic,
-//! reassembled datagrams within 65535 bytes, and the defragmenter's caps
-//! and byte accounting.
+//! reassembled datagrams within 65535 bytes, the defragmenter's caps and
+//! byte accounting, and that the Ethernet/IPv4/TCP fast path
+//! (`decode_eth_ipv4_tcp`) reads exactly what the general path reads
+//! whenever it accepts a frame.
 #![no_main]
+
+use std::net::IpAddr;
 
 use libfuzzer_sys::fuzz_target;
 use plantshield_capture::LinkType;
 use plantshield_decode::{
-    decode_frame, decode_transport, DefragConfig, DefragKey, Defragmenter, Net, Transport,
+    decode_eth_ipv4_tcp, decode_frame, decode_transport, DefragConfig, DefragKey, Defragmenter,
+    Net, Transport,
 };
 
 const LINKS: [u16; 9] = [0, 1, 12, 101, 108, 113, 228, 229, 276];
@@ -43,6 +48,41 @@ fn transport(protocol: u8, v6: bool, payload: &[u8]) {
     }
 }
 
+/// The fast path's reading of an Ethernet frame, when it accepts it, is the
+/// general path's: same addresses, VLAN, TTL, ports, numbers, flags and
+/// the very same payload bytes.
+fn fast_path_agrees(frame: &[u8]) {
+    let Some(fast) = decode_eth_ipv4_tcp(frame) else {
+        return;
+    };
+    let f =
+        decode_frame(LinkType(1), frame).expect("fast path accepted a frame the decoder rejects");
+    let Net::Ip(ip) = f.net else {
+        panic!("fast path accepted a non-IP frame");
+    };
+    assert!(ip.fragment.is_none() && ip.protocol == 6);
+    assert_eq!(
+        (ip.src, ip.dst),
+        (
+            IpAddr::from(fast.src.to_be_bytes()),
+            IpAddr::from(fast.dst.to_be_bytes())
+        )
+    );
+    assert_eq!(
+        (f.src_mac, f.dst_mac, f.vlans.key(), ip.ttl),
+        (Some(fast.src_mac), Some(fast.dst_mac), fast.vlan, fast.ttl)
+    );
+    let Ok(Transport::Tcp(s)) = decode_transport(6, false, ip.payload) else {
+        panic!("fast path accepted a segment the decoder rejects");
+    };
+    let a = &fast.seg;
+    assert_eq!(
+        (a.src_port, a.dst_port, a.seq, a.ack, a.flags, a.window),
+        (s.src_port, s.dst_port, s.seq, s.ack, s.flags, s.window)
+    );
+    assert!(std::ptr::eq(a.payload, s.payload));
+}
+
 fuzz_target!(|data: &[u8]| {
     let Some((&sel, mut rest)) = data.split_first() else {
         return;
@@ -57,6 +97,9 @@ fuzz_target!(|data: &[u8]| {
         let frame = &rest[3..];
         let (frame, next) = frame.split_at(len.min(frame.len()));
         rest = next;
+        if link.0 == 1 {
+            fast_path_agrees(frame);
+        }
         let f = match decode_frame(link, frame) {
             Ok(f) => f,
             Err(e) => {
