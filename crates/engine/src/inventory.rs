@@ -217,6 +217,16 @@ fn bump(v: &mut Vec<(&'static str, u64)>, key: &'static str, n: u64) -> bool {
     }
 }
 
+/// `a == b`, comparing application names by address first (they are
+/// static strings, and the same name is almost always the same string).
+#[inline]
+fn same_protocol(a: EdgeProto, b: EdgeProto) -> bool {
+    match (a, b) {
+        (EdgeProto::App(x), EdgeProto::App(y)) => std::ptr::eq(x, y) || x == y,
+        _ => a == b,
+    }
+}
+
 /// The protocol of an edge.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum EdgeProto {
@@ -707,7 +717,7 @@ impl Inventory {
                 None => self.flow_cache.get(&id).copied(),
             };
             if let Some(c) = cached {
-                if c.protocol == protocol && c.src == src {
+                if same_protocol(c.protocol, protocol) && c.src == src {
                     if let Some(e) = c.edge {
                         self.transaction_on(
                             e,
