@@ -154,7 +154,7 @@ impl Stats {
     }
 
     /// Counts one transaction.
-    #[inline]
+    #[inline(always)]
     pub fn transaction(
         &mut self,
         protocol: &'static str,
