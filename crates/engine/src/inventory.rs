@@ -610,6 +610,7 @@ impl Inventory {
     }
 
     /// Whether changes were recorded since the last [`Inventory::take_changes`].
+    #[inline]
     pub fn has_changes(&self) -> bool {
         !self.changes.is_empty()
     }
