@@ -413,11 +413,12 @@ impl Detections {
 
     /// True when the function name contains `password` (cached by the
     /// name's address: names are static strings).
+    #[inline]
     fn password(&mut self, f: &'static str) -> bool {
         let key = (f.as_ptr() as usize, f.len());
         let e = &mut self.password_names[(key.0 >> 3) % 16];
         if (e.0, e.1) != key {
-            *e = (key.0, key.1, f.contains("password"));
+            *e = (key.0, key.1, contains_password(f));
         }
         e.2
     }
@@ -479,7 +480,98 @@ impl Detections {
     }
 
     /// Looks at one event; alerts go to `agg`.
+    #[inline]
     pub fn event(&mut self, env: &Envelope, ev: &Event<'_>, agg: &mut Aggregator) {
+        if self.quiet(env, ev) {
+            return;
+        }
+        self.event_general(env, ev, agg);
+    }
+
+    /// The usual transaction, decided and counted here: one that succeeded,
+    /// whose operation no rule alerts on at once (a read, or a write or
+    /// command below the flood threshold, not broadcast), with no
+    /// password function, on a flow whose record is current, when the
+    /// server is already in the client's sweep and the sweep is below its
+    /// threshold. Returns false, having changed nothing, for any other
+    /// event: [`Detections::event_general`] then looks at it. For the
+    /// events it takes, [`Detections::event_general`] would count the
+    /// same write and hit nothing.
+    #[inline]
+    fn quiet(&mut self, env: &Envelope, ev: &Event<'_>) -> bool {
+        let Some(ics) = ev.ics() else {
+            return false;
+        };
+        let write = match ics.operation {
+            Operation::ModeChange
+            | Operation::ProgramDownload
+            | Operation::ProgramUpload
+            | Operation::Firmware => return false,
+            Operation::Write | Operation::Command => true,
+            _ => false,
+        };
+        if ics.status != Status::Ok {
+            return false;
+        }
+        let (Some(slot), Some(id), Some(src), Some(dst)) =
+            (env.flow_slot, env.flow_id, env.src, env.dst)
+        else {
+            return false;
+        };
+        let span = self.cfg.sweep_window_ns;
+        let Some(c) = self.flows.get(slot as usize) else {
+            return false;
+        };
+        if !(c.valid
+            && c.flow_id == id
+            && c.host_in
+            && c.sweep != NIL
+            && c.gen == self.gen
+            && span > 0
+            && c.pair == (src.0, dst.0))
+        {
+            return false;
+        }
+        let (window, host_in_start) = (c.window, c.host_in_start);
+        let Some(s) = self.sweep_state.get(c.sweep as usize) else {
+            return false;
+        };
+        let ts = env.ts_ns;
+        if !(host_in_start == s.start
+            && ts.saturating_sub(s.start) < span
+            && s.hosts.len() < self.cfg.sweep_hosts
+            && !self.password(ics.function))
+        {
+            return false;
+        }
+        if write {
+            if window == NIL || broadcast(ev) {
+                return false;
+            }
+            let (flood, flood_writes) = (self.cfg.flood_window_ns, self.cfg.flood_writes);
+            let Some(w) = self.windows.get_mut(window as usize) else {
+                return false;
+            };
+            let r = &mut w.rates;
+            let restart = ts.saturating_sub(r.start) >= flood;
+            let writes = if restart { 1 } else { r.writes + 1 };
+            if writes > flood_writes {
+                return false;
+            }
+            if restart {
+                *r = Rates {
+                    start: ts,
+                    ..Rates::default()
+                };
+            }
+            r.writes = writes;
+        }
+        true
+    }
+
+    /// [`Detections::event`] in every case.
+    #[inline(never)]
+    fn event_general(&mut self, env: &Envelope, ev: &Event<'_>, agg: &mut Aggregator) {
         let (Some(src), Some(dst)) = (env.src.map(|s| s.0), env.dst.map(|d| d.0)) else {
             return;
         };
@@ -591,6 +683,7 @@ impl Detections {
     }
 
     #[allow(clippy::too_many_arguments)]
+    #[inline]
     fn sweep(
         &mut self,
         src: IpAddr,
@@ -665,7 +758,42 @@ impl Detections {
 
     /// One host reaching many devices with industrial protocols.
     #[allow(clippy::too_many_arguments)]
+    #[inline]
     fn host_sweep(
+        &mut self,
+        src: IpAddr,
+        dst: IpAddr,
+        ts: i64,
+        proto: &'static str,
+        at: EventRef,
+        agg: &mut Aggregator,
+        slot: Option<usize>,
+    ) {
+        // The usual case, decided from the flow's record and its sweep:
+        // the server is already in the client's current sweep (which
+        // goes on) and the sweep is below the alert threshold. Nothing
+        // changes and no alert is hit; [`Detections::host_sweep_general`]
+        // would find the same.
+        if let Some(c) = slot.and_then(|i| self.flows.get(i)) {
+            let span = self.cfg.sweep_window_ns;
+            if c.host_in && c.sweep != NIL && c.gen == self.gen && span > 0 {
+                if let Some(s) = self.sweep_state.get(c.sweep as usize) {
+                    if c.host_in_start == s.start
+                        && ts.saturating_sub(s.start) < span
+                        && s.hosts.len() < self.cfg.sweep_hosts
+                    {
+                        return;
+                    }
+                }
+            }
+        }
+        self.host_sweep_general(src, dst, ts, proto, at, agg, slot);
+    }
+
+    /// [`Detections::host_sweep`] in every case.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(never)]
+    fn host_sweep_general(
         &mut self,
         src: IpAddr,
         dst: IpAddr,
@@ -776,6 +904,13 @@ impl Detections {
             );
         }
     }
+}
+
+/// The search behind [`Detections::password`]'s cache, out of line.
+#[cold]
+#[inline(never)]
+fn contains_password(f: &str) -> bool {
+    f.contains("password")
 }
 
 /// Registered ports of the industrial protocols (Modbus, S7/ISO-TSAP, DNP3,

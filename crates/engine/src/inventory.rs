@@ -217,6 +217,16 @@ fn bump(v: &mut Vec<(&'static str, u64)>, key: &'static str, n: u64) -> bool {
     }
 }
 
+/// `a == b`, comparing application names by address first (they are
+/// static strings, and the same name is almost always the same string).
+#[inline]
+fn same_protocol(a: EdgeProto, b: EdgeProto) -> bool {
+    match (a, b) {
+        (EdgeProto::App(x), EdgeProto::App(y)) => std::ptr::eq(x, y) || x == y,
+        _ => a == b,
+    }
+}
+
 /// The protocol of an edge.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum EdgeProto {
@@ -600,6 +610,7 @@ impl Inventory {
     }
 
     /// Whether changes were recorded since the last [`Inventory::take_changes`].
+    #[inline]
     pub fn has_changes(&self) -> bool {
         !self.changes.is_empty()
     }
@@ -661,7 +672,53 @@ impl Inventory {
     }
 
     /// An event from the sensor.
+    #[inline]
     pub fn event(&mut self, env: &Envelope, ev: &Event<'_>) {
+        if self.transaction_on_cached(env, ev) {
+            return;
+        }
+        self.event_general(env, ev);
+    }
+
+    /// The usual event, taken here: a transaction of a flow whose slot
+    /// record is current for its flow id, source and protocol and names
+    /// an edge. Counts it on that edge, as [`Inventory::event_general`]'s
+    /// own cached path would; false (nothing done) for any other event.
+    #[inline]
+    fn transaction_on_cached(&mut self, env: &Envelope, ev: &Event<'_>) -> bool {
+        let (Some(ics), Some(slot), Some(id), Some(src), Some(dst)) =
+            (ev.ics(), env.flow_slot, env.flow_id, env.src, env.dst)
+        else {
+            return false;
+        };
+        let Some(e) = self.flow_slots.get(slot as usize) else {
+            return false;
+        };
+        let same_protocol = match (env.app_proto, e.app) {
+            (Some(a), Some(b)) => std::ptr::eq(a, b) || a == b,
+            (None, None) => e.port == (env.proto.unwrap_or(0), dst.1),
+            _ => false,
+        };
+        if !(e.valid
+            && e.flow_id == id
+            && e.gen == self.flow_gen
+            && e.edge != NO_EDGE
+            && e.src_port == src.1
+            && e.src_ip == src.0
+            && same_protocol)
+        {
+            return false;
+        }
+        let (edge, c, s) = (e.edge, e.client, e.server);
+        let ts = env.ts_ns;
+        self.transaction_on(edge, c, s, ts, ev.event_type(), ics.operation);
+        self.facts(ev, Some(c), Some(s), ts, env.flow_id);
+        true
+    }
+
+    /// [`Inventory::event`] in every case.
+    #[inline(never)]
+    fn event_general(&mut self, env: &Envelope, ev: &Event<'_>) {
         let (Some(src), Some(dst)) = (env.src, env.dst) else {
             // Layer-2 protocol events (PROFINET DCP) name their MACs only.
             if env.src.is_none() && ev.ics().is_some() {
@@ -707,7 +764,7 @@ impl Inventory {
                 None => self.flow_cache.get(&id).copied(),
             };
             if let Some(c) = cached {
-                if c.protocol == protocol && c.src == src {
+                if same_protocol(c.protocol, protocol) && c.src == src {
                     if let Some(e) = c.edge {
                         self.transaction_on(
                             e,

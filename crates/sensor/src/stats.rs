@@ -46,16 +46,24 @@ pub struct FunctionCounts {
 
 impl FunctionCounts {
     /// Adds one to (code, name).
+    #[inline]
     pub fn add(&mut self, code: u32, name: &'static str) {
         if let Some(&r) = self.recent.get(code as usize) {
             if let Some(((c, n), count)) = self.entries.get_mut(usize::from(r).wrapping_sub(1)) {
-                // Pointer equality first: names are static strings.
-                if *c == code && (std::ptr::eq(*n, name) || *n == name) {
+                // Pointer equality: names are static strings (the same
+                // name at another address takes the general path).
+                if *c == code && std::ptr::eq(*n, name) {
                     *count += 1;
                     return;
                 }
             }
         }
+        self.add_new(code, name);
+    }
+
+    /// [`FunctionCounts::add`] for a key not counted last for its code.
+    #[inline(never)]
+    fn add_new(&mut self, code: u32, name: &'static str) {
         let key = (code, name);
         let pos = match self.entries.binary_search_by(|(k, _)| k.cmp(&key)) {
             Ok(i) => {
@@ -146,6 +154,7 @@ impl Stats {
     }
 
     /// Counts one transaction.
+    #[inline(always)]
     pub fn transaction(
         &mut self,
         protocol: &'static str,

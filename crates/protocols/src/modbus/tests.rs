@@ -3,6 +3,7 @@
 
 use proptest::prelude::*;
 
+use super::pdu::{parse_request_general, parse_response_general};
 use super::*;
 use plantshield_events::Operation;
 
@@ -337,5 +338,34 @@ proptest! {
         let q = parse_request(&pdu);
         prop_assert_eq!(q.body.target(), Some((address, quantity)));
         prop_assert_eq!(q.flags.has(Flags::ADDRESS_OVERFLOW), u32::from(address) + u32::from(quantity) > 65536);
+    }
+
+    /// The fast paths for short PDUs give what the general parsers give.
+    #[test]
+    fn fast_paths_match_general_parsers(
+        fc in prop_oneof![0u8..=24, any::<u8>()],
+        rest in proptest::collection::vec(any::<u8>(), 0..12),
+    ) {
+        let mut pdu = vec![fc];
+        pdu.extend_from_slice(&rest);
+        prop_assert_eq!(parse_request(&pdu), parse_request_general(&pdu));
+        prop_assert_eq!(parse_response(&pdu), parse_response_general(&pdu));
+        prop_assert_eq!(parse_request(&pdu[1..]), parse_request_general(&pdu[1..]));
+        prop_assert_eq!(parse_response(&pdu[1..]), parse_response_general(&pdu[1..]));
+    }
+
+    /// Read responses whose byte count is right or nearly right.
+    #[test]
+    fn fast_read_responses_match_general_parser(
+        fc in 0u8..=6,
+        byte_count in any::<u8>(),
+        delta in -2i32..=2,
+        fill in any::<u8>(),
+    ) {
+        let n = (i32::from(byte_count) + delta).max(0) as usize;
+        let mut pdu = vec![fc, byte_count];
+        pdu.extend(std::iter::repeat_n(fill, n));
+        prop_assert_eq!(parse_response(&pdu), parse_response_general(&pdu));
+        prop_assert_eq!(parse_request(&pdu), parse_request_general(&pdu));
     }
 }

@@ -19,9 +19,9 @@
 use std::borrow::Cow;
 use std::collections::VecDeque;
 
-use plantshield_events::Status;
+use plantshield_events::{Operation, Status};
 use plantshield_protocols::modbus::{
-    check_pair, parse_request, parse_response, FunctionCode, FunctionKind, Mbap, MbapError,
+    check_pair, parse_request, parse_response, Flags, FunctionCode, FunctionKind, Mbap, MbapError,
     RequestBody, ResponseBody, MAX_ADU_LEN, MAX_PDU_LEN, MBAP_LEN,
 };
 
@@ -98,20 +98,17 @@ impl PendingQueue {
         }
     }
 
-    /// The position of the oldest request `pred` accepts.
-    fn position(&self, pred: impl Fn(&Pending) -> bool) -> Option<usize> {
+    /// Takes the oldest request `pred` accepts out of the queue.
+    #[inline]
+    fn take(&mut self, pred: impl Fn(&Pending) -> bool) -> Option<Pending> {
         match &self.first {
-            Some(f) if pred(f) => Some(0),
-            Some(_) => self.rest.iter().position(pred).map(|i| i + 1),
+            // The usual case: the response answers the oldest request.
+            Some(f) if pred(f) => self.pop_front(),
+            Some(_) => {
+                let i = self.rest.iter().position(pred)?;
+                self.rest.remove(i)
+            }
             None => None,
-        }
-    }
-
-    fn remove(&mut self, i: usize) -> Option<Pending> {
-        if i == 0 {
-            self.pop_front()
-        } else {
-            self.rest.remove(i - 1)
         }
     }
 }
@@ -274,12 +271,12 @@ impl ModbusSession {
         }
     }
 
-    /// The position of the pending request a PDU with `mbap` and function
-    /// `fc` pairs with.
-    fn find(&self, mbap: &Mbap, fc: u8) -> Option<usize> {
-        self.pending.position(|p| {
-            p.transaction_id == mbap.transaction_id && p.unit_id == mbap.unit_id && p.function == fc
-        })
+    /// Takes the pending request a PDU with `mbap` and function `fc`
+    /// pairs with out of the queue.
+    fn take(&mut self, mbap: &Mbap, fc: u8) -> Option<Pending> {
+        let (tid, unit) = (mbap.transaction_id, mbap.unit_id);
+        self.pending
+            .take(|p| p.transaction_id == tid && p.unit_id == unit && p.function == fc)
     }
 
     fn request_of<'a>(&'a self, p: &'a Pending) -> Request<'a> {
@@ -311,7 +308,7 @@ impl ModbusSession {
 
     fn request(&mut self, mbap: Mbap, pdu: &[u8], ts: i64, out: &mut Out<'_>) {
         let fc = pdu.first().copied().unwrap_or(0) & 0x7f;
-        if let Some(old) = self.find(&mbap, fc).and_then(|i| self.pending.remove(i)) {
+        if let Some(old) = self.take(&mbap, fc) {
             self.unanswered(old, out);
         }
         if self.pending.len() >= out.cfg.max_pending_transactions.max(1) {
@@ -328,7 +325,10 @@ impl ModbusSession {
         let len = pdu.len().min(MAX_PDU_LEN);
         let mut inline = [0; INLINE_PDU];
         let buf = if len <= INLINE_PDU {
-            inline[..len].copy_from_slice(&pdu[..len]);
+            // A short copy in line, not a call to memcpy.
+            for (d, s) in inline.iter_mut().zip(pdu) {
+                *d = *s;
+            }
             INLINE
         } else {
             let buf = match self.free.pop() {
@@ -356,7 +356,7 @@ impl ModbusSession {
         let fc = pdu.first().copied().unwrap_or(0) & 0x7f;
         // A response of another function does not answer the request: it
         // is logged on its own and the request keeps waiting.
-        let req = self.find(&mbap, fc).and_then(|i| self.pending.remove(i));
+        let req = self.take(&mbap, fc);
         emit(
             out,
             req.as_ref().map(|p| self.request_of(p)),
@@ -389,70 +389,83 @@ fn find_header(b: &[u8]) -> Option<usize> {
     })
 }
 
+/// Builds and reports one transaction: a request with its response, a
+/// request without one, or a response whose request was not seen. The
+/// PDUs are parsed straight into the event, and everything else is read
+/// from it there: no copies of the parsed request and response. In line
+/// in each caller, where it is known which of the two there are.
+#[inline(always)]
 fn emit(
     out: &mut Out<'_>,
     req: Option<Request<'_>>,
     resp: Option<(i64, Mbap, &[u8])>,
     latency_ns: Option<i64>,
 ) {
-    let request = req.as_ref().map(|p| parse_request(p.pdu));
-    let response = resp.map(|(_, _, pdu)| parse_response(pdu));
-    let mut flags = request.map(|q| q.flags).unwrap_or_default();
-    if let Some(r) = &response {
-        flags.0 |= r.flags.0;
-        if let Some(q) = &request {
-            flags.0 |= check_pair(q, r).0;
+    let (transaction_id, unit_id, ts) = match (&req, &resp) {
+        (Some(p), _) => (p.transaction_id, p.unit_id, p.ts),
+        (None, Some((ts, m, _))) => (m.transaction_id, m.unit_id, *ts),
+        (None, None) => return,
+    };
+    let mut ev = ModbusEvent {
+        transaction_id,
+        unit_id,
+        request: req.map(|p| parse_request(p.pdu)),
+        response: resp.map(|(_, _, pdu)| parse_response(pdu)),
+        latency_ns,
+        flags: Flags::default(),
+        ics: IcsSummary {
+            function_code: 0,
+            function: "",
+            operation: Operation::Other,
+            status: Status::Ok,
+            exception_code: None,
+        },
+    };
+    let mut flags = 0;
+    let mut malformed_req = false;
+    let mut malformed_resp = false;
+    let mut exception_code = None;
+    let mut sub = None;
+    let mut function = FunctionCode(0);
+    if let Some(r) = &ev.response {
+        flags |= r.flags.0;
+        function = r.function;
+        match r.body {
+            ResponseBody::Malformed { .. } => malformed_resp = true,
+            ResponseBody::Exception { code } => exception_code = Some(u32::from(code.0)),
+            ResponseBody::Diagnostics { sub_function, .. } => sub = Some(sub_function.0),
+            ResponseBody::ReadDeviceId(_) => sub = Some(14),
+            ResponseBody::Mei { mei_type, .. } => sub = Some(u16::from(mei_type.0)),
+            _ => {}
         }
     }
-    let function = request
-        .map(|q| q.function)
-        .or(response.map(|r| r.function))
-        .unwrap_or(FunctionCode(0));
-    let malformed_req = matches!(request.map(|q| q.body), Some(RequestBody::Malformed { .. }));
-    let malformed_resp = matches!(
-        response.map(|r| r.body),
-        Some(ResponseBody::Malformed { .. })
-    );
-    let exception_code = match response.map(|r| r.body) {
-        Some(ResponseBody::Exception { code }) => Some(u32::from(code.0)),
-        _ => None,
-    };
+    if let Some(q) = &ev.request {
+        flags |= q.flags.0;
+        function = q.function;
+        malformed_req = matches!(q.body, RequestBody::Malformed { .. });
+        if let Some(s) = q.body.sub_code() {
+            sub = Some(s);
+        }
+        if let Some(r) = &ev.response {
+            flags |= check_pair(q, r).0;
+        }
+    }
     let status = if malformed_req || malformed_resp {
         Status::Malformed
     } else if exception_code.is_some() {
         Status::Exception
-    } else if response.is_none() {
+    } else if ev.response.is_none() {
         Status::NoResponse
     } else {
         Status::Ok
     };
-    let sub = request
-        .and_then(|q| q.body.sub_code())
-        .or(match response.map(|r| r.body) {
-            Some(ResponseBody::Diagnostics { sub_function, .. }) => Some(sub_function.0),
-            Some(ResponseBody::ReadDeviceId(_)) => Some(14),
-            Some(ResponseBody::Mei { mei_type, .. }) => Some(u16::from(mei_type.0)),
-            _ => None,
-        });
-    let (transaction_id, unit_id, ts) = match (req, resp) {
-        (Some(p), _) => (p.transaction_id, p.unit_id, p.ts),
-        (None, Some((ts, m, _))) => (m.transaction_id, m.unit_id, ts),
-        (None, None) => return,
-    };
-    let ev = ModbusEvent {
-        transaction_id,
-        unit_id,
-        request,
-        response,
-        latency_ns,
-        flags,
-        ics: IcsSummary {
-            function_code: u32::from(function.0),
-            function: function.name(),
-            operation: function.operation(sub),
-            status,
-            exception_code,
-        },
+    ev.flags = Flags(flags);
+    ev.ics = IcsSummary {
+        function_code: u32::from(function.0),
+        function: function.name(),
+        operation: function.operation(sub),
+        status,
+        exception_code,
     };
     if malformed_req || malformed_resp {
         out.anomaly(
@@ -499,17 +512,51 @@ mod tests {
         }
         assert_eq!(q.len(), 5);
         assert_eq!(q.front().map(|p| p.transaction_id), Some(1));
-        assert_eq!(q.position(|p| p.transaction_id == 1), Some(0));
-        assert_eq!(q.position(|p| p.transaction_id == 4), Some(3));
-        assert_eq!(q.position(|p| p.transaction_id == 9), None);
-        assert_eq!(q.remove(3).map(|p| p.transaction_id), Some(4));
-        assert_eq!(q.remove(0).map(|p| p.transaction_id), Some(1));
+        assert!(q.take(|p| p.transaction_id == 9).is_none());
+        assert_eq!(
+            q.take(|p| p.transaction_id == 4).map(|p| p.transaction_id),
+            Some(4)
+        );
+        assert_eq!(
+            q.take(|p| p.transaction_id == 1).map(|p| p.transaction_id),
+            Some(1)
+        );
         assert_eq!(q.front().map(|p| p.transaction_id), Some(2));
         q.push_back(req(6));
         assert_eq!(q.len(), 4);
         assert_eq!(ids(&mut q), [2, 3, 5, 6]);
         q.push_back(req(7));
-        assert_eq!(q.remove(0).map(|p| p.transaction_id), Some(7));
+        assert_eq!(
+            q.take(|p| p.transaction_id == 7).map(|p| p.transaction_id),
+            Some(7)
+        );
         assert_eq!(q.len(), 0);
+    }
+
+    proptest::proptest! {
+        /// The queue behaves as one double-ended queue, oldest first.
+        #[test]
+        fn pending_queue_is_a_deque(ops in proptest::collection::vec((0u8..3, 0u16..6), 0..60)) {
+            let mut q = PendingQueue::default();
+            let mut model: VecDeque<u16> = VecDeque::new();
+            for (op, id) in ops {
+                match op {
+                    0 => {
+                        q.push_back(req(id));
+                        model.push_back(id);
+                    }
+                    1 => {
+                        let want = model.pop_front();
+                        proptest::prop_assert_eq!(q.pop_front().map(|p| p.transaction_id), want);
+                    }
+                    _ => {
+                        let want = model.iter().position(|&m| m == id).and_then(|i| model.remove(i));
+                        proptest::prop_assert_eq!(q.take(|p| p.transaction_id == id).map(|p| p.transaction_id), want);
+                    }
+                }
+                proptest::prop_assert_eq!(q.len(), model.len());
+                proptest::prop_assert_eq!(q.front().map(|p| p.transaction_id), model.front().copied());
+            }
+        }
     }
 }
