@@ -430,7 +430,7 @@ impl Detections {
 
     /// True when the function name contains `password` (cached by the
     /// name's address: names are static strings).
-    #[inline]
+    #[inline(always)]
     fn password(&mut self, f: &'static str) -> bool {
         let key = (f.as_ptr() as usize, f.len());
         let e = &mut self.password_names[(key.0 >> 3) % 16];
