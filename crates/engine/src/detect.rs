@@ -399,12 +399,29 @@ impl Detections {
     /// ahead the slot's record, one packet ahead (when the record came in
     /// meanwhile) its client's sweep. A hint: nothing changes.
     pub fn prefetch_flow(&self, slot: u32, ahead: u8) {
-        let Some(e) = self.flows.get(slot as usize) else {
-            return;
-        };
         if ahead >= 2 {
+            self.prefetch_record(slot);
+        } else {
+            self.prefetch_sweep(slot);
+        }
+    }
+
+    /// The first stage of [`Detections::prefetch_flow`]: the slot's record.
+    #[inline]
+    pub fn prefetch_record(&self, slot: u32) {
+        if let Some(e) = self.flows.get(slot as usize) {
             plantshield_flow::prefetch_lines(e);
-        } else if e.valid && e.gen == self.gen {
+        }
+    }
+
+    /// The second stage of [`Detections::prefetch_flow`]: the sweep the
+    /// slot's record names. The record is not checked for validity: a
+    /// stale or empty one (whose sweep index is [`NIL`] or another
+    /// client's) costs one useless prefetch, while the checks would cost
+    /// instructions at every packet.
+    #[inline]
+    pub fn prefetch_sweep(&self, slot: u32) {
+        if let Some(e) = self.flows.get(slot as usize) {
             if let Some(s) = self.sweep_state.get(e.sweep as usize) {
                 plantshield_flow::prefetch_lines(s);
             }
@@ -413,7 +430,7 @@ impl Detections {
 
     /// True when the function name contains `password` (cached by the
     /// name's address: names are static strings).
-    #[inline]
+    #[inline(always)]
     fn password(&mut self, f: &'static str) -> bool {
         let key = (f.as_ptr() as usize, f.len());
         let e = &mut self.password_names[(key.0 >> 3) % 16];

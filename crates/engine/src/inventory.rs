@@ -542,12 +542,29 @@ impl Inventory {
     /// ahead the slot's record, one packet ahead (when the record came in
     /// meanwhile) the first line of its edge. A hint: nothing changes.
     pub fn prefetch_flow(&self, slot: u32, ahead: u8) {
-        let Some(e) = self.flow_slots.get(slot as usize) else {
-            return;
-        };
         if ahead >= 2 {
+            self.prefetch_record(slot);
+        } else {
+            self.prefetch_edge(slot);
+        }
+    }
+
+    /// The first stage of [`Inventory::prefetch_flow`]: the slot's record.
+    #[inline]
+    pub fn prefetch_record(&self, slot: u32) {
+        if let Some(e) = self.flow_slots.get(slot as usize) {
             plantshield_flow::prefetch_lines(e);
-        } else if e.valid && e.gen == self.flow_gen {
+        }
+    }
+
+    /// The second stage of [`Inventory::prefetch_flow`]: the edge the
+    /// slot's record names. The record is not checked for validity: a
+    /// stale or empty one (whose edge index is [`NO_EDGE`] or some other
+    /// edge) costs one useless prefetch, while the checks would cost
+    /// instructions at every packet.
+    #[inline]
+    pub fn prefetch_edge(&self, slot: u32) {
+        if let Some(e) = self.flow_slots.get(slot as usize) {
             if let Some(edge) = self.edges.get(e.edge as usize) {
                 plantshield_flow::prefetch_lines(&edge.transactions);
             }

@@ -227,7 +227,13 @@ impl<S: EventSink> EventSink for Engine<S> {
 
     fn prefetch_flow(&self, slot: u32, ahead: u8) {
         self.inner.prefetch_flow(slot, ahead);
-        self.inventory.prefetch_flow(slot, ahead);
-        self.detections.prefetch_flow(slot, ahead);
+        // One test of `ahead` for both.
+        if ahead >= 2 {
+            self.inventory.prefetch_record(slot);
+            self.detections.prefetch_record(slot);
+        } else {
+            self.inventory.prefetch_edge(slot);
+            self.detections.prefetch_sweep(slot);
+        }
     }
 }
