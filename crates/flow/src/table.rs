@@ -86,13 +86,17 @@ impl Hash for FlowKey {
                 h.write_u128(ip_bits(b));
             }
         }
-        h.write_u64(
-            (u64::from(self.lo.1) << 48)
-                | (u64::from(self.hi.1) << 32)
-                | (u64::from(self.proto) << 24)
-                | u64::from(self.vlan & 0x00ff_ffff),
-        );
+        h.write_u64(key_meta(self.lo.1, self.hi.1, self.proto, self.vlan));
     }
+}
+
+/// A key's word after the addresses, as [`Hot::meta`] holds it.
+#[inline]
+fn key_meta(lo_port: u16, hi_port: u16, proto: u8, vlan: u32) -> u64 {
+    (u64::from(lo_port) << 48)
+        | (u64::from(hi_port) << 32)
+        | (u64::from(proto) << 24)
+        | u64::from(vlan & 0x00ff_ffff)
 }
 
 fn ip_bits(ip: IpAddr) -> u128 {
@@ -204,10 +208,7 @@ impl CompactKey {
         let ck = CompactKey {
             lo,
             hi,
-            meta: (u64::from(lo_port) << 48)
-                | (u64::from(hi_port) << 32)
-                | (u64::from(pk.proto) << 24)
-                | u64::from(pk.vlan & 0x00ff_ffff),
+            meta: key_meta(lo_port, hi_port, pk.proto, pk.vlan),
             v6: pk.src.is_ipv6(),
         };
         (ck, src_is_lo)
@@ -338,6 +339,23 @@ pub struct Lookup {
     pub created: bool,
 }
 
+impl Lookup {
+    /// An existing flow in slot `idx`, for a packet from the lower
+    /// endpoint of its key or not.
+    #[inline]
+    fn found(idx: u32, src_is_lo: bool, hot: &Hot) -> Lookup {
+        Lookup {
+            idx,
+            dir: if src_is_lo == hot.client_is_lo {
+                TO_SERVER
+            } else {
+                TO_CLIENT
+            },
+            created: false,
+        }
+    }
+}
+
 #[derive(Clone, Copy)]
 struct List {
     head: u32,
@@ -461,16 +479,7 @@ impl<S> FlowTable<S> {
         let (ck, src_is_lo) = CompactKey::of_packet(pk);
         if let Some(f) = hint.and_then(|i| self.slots.get(i as usize)?.as_ref()) {
             if CompactKey::of(&f.hot) == ck {
-                let dir = if src_is_lo == f.hot.client_is_lo {
-                    TO_SERVER
-                } else {
-                    TO_CLIENT
-                };
-                return Lookup {
-                    idx: f.slot,
-                    dir,
-                    created: false,
-                };
+                return Lookup::found(f.slot, src_is_lo, &f.hot);
             }
         }
         let hash = ck.hash(&self.hasher);
@@ -482,16 +491,7 @@ impl<S> FlowTable<S> {
         });
         if let Some(idx) = found {
             if let Some(f) = self.slots[idx as usize].as_ref() {
-                let dir = if src_is_lo == f.hot.client_is_lo {
-                    TO_SERVER
-                } else {
-                    TO_CLIENT
-                };
-                return Lookup {
-                    idx,
-                    dir,
-                    created: false,
-                };
+                return Lookup::found(idx, src_is_lo, &f.hot);
             }
         }
         self.create(ts, pk, flags, ck, hash, src_is_lo, make_app, ended)
@@ -516,14 +516,16 @@ impl<S> FlowTable<S> {
         vlan: u32,
     ) -> Option<Lookup> {
         let h = &self.slots.get(hint as usize)?.as_ref()?.hot;
-        let pv = (u64::from(proto) << 24) | u64::from(vlan & 0x00ff_ffff);
-        let (sp, dp) = (u64::from(src_port), u64::from(dst_port));
         let (src, dst) = (u128::from(src), u128::from(dst));
         // Keys are stored lower endpoint first; equal endpoints match the
         // first way, as `CompactKey::of_packet` orders them.
-        let src_is_lo = if h.lo == src && h.hi == dst && h.meta == (sp << 48 | dp << 32 | pv) {
+        let src_is_lo = if h.lo == src
+            && h.hi == dst
+            && h.meta == key_meta(src_port, dst_port, proto, vlan)
+        {
             true
-        } else if h.lo == dst && h.hi == src && h.meta == (dp << 48 | sp << 32 | pv) {
+        } else if h.lo == dst && h.hi == src && h.meta == key_meta(dst_port, src_port, proto, vlan)
+        {
             false
         } else {
             return None;
@@ -531,15 +533,7 @@ impl<S> FlowTable<S> {
         if h.v6 {
             return None;
         }
-        Some(Lookup {
-            idx: hint,
-            dir: if src_is_lo == h.client_is_lo {
-                TO_SERVER
-            } else {
-                TO_CLIENT
-            },
-            created: false,
-        })
+        Some(Lookup::found(hint, src_is_lo, h))
     }
 
     /// Tells the table that a packet with key `pk` comes soon (the caller
@@ -578,10 +572,7 @@ impl<S> FlowTable<S> {
         let hash = CompactKey {
             lo: u128::from(lo),
             hi: u128::from(hi),
-            meta: (u64::from(lo_port) << 48)
-                | (u64::from(hi_port) << 32)
-                | (u64::from(proto) << 24)
-                | u64::from(vlan & 0x00ff_ffff),
+            meta: key_meta(lo_port, hi_port, proto, vlan),
             v6: false,
         }
         .hash(&self.hasher);
