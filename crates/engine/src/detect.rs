@@ -394,19 +394,9 @@ impl Detections {
         self.flows.get_mut(slot?)
     }
 
-    /// Starts loading what a transaction of the flow in `slot` will touch
-    /// (see [`plantshield_sensor::EventSink::prefetch_flow`]): two packets
-    /// ahead the slot's record, one packet ahead (when the record came in
-    /// meanwhile) its client's sweep. A hint: nothing changes.
-    pub fn prefetch_flow(&self, slot: u32, ahead: u8) {
-        if ahead >= 2 {
-            self.prefetch_record(slot);
-        } else {
-            self.prefetch_sweep(slot);
-        }
-    }
-
-    /// The first stage of [`Detections::prefetch_flow`]: the slot's record.
+    /// The first stage of the engine's prefetch hint
+    /// ([`plantshield_sensor::EventSink::prefetch_flow`], two packets
+    /// ahead): the slot's record.
     #[inline]
     pub fn prefetch_record(&self, slot: u32) {
         if let Some(e) = self.flows.get(slot as usize) {
@@ -414,7 +404,7 @@ impl Detections {
         }
     }
 
-    /// The second stage of [`Detections::prefetch_flow`]: the sweep the
+    /// The second stage of the hint (one packet ahead): the sweep the
     /// slot's record names. The record is not checked for validity: a
     /// stale or empty one (whose sweep index is [`NIL`] or another
     /// client's) costs one useless prefetch, while the checks would cost
@@ -1029,8 +1019,8 @@ mod tests {
                 },
             };
             // Hints for this and other (maybe empty or stale) slots change nothing.
-            d.prefetch_flow(slot, 1);
-            d.prefetch_flow(slot + 2, 2);
+            d.prefetch_sweep(slot);
+            d.prefetch_record(slot + 2);
             d.event(&env, &Event::Modbus(&m), &mut agg);
         }
         agg.flush();

@@ -537,19 +537,9 @@ impl Inventory {
         self.assets[id] = asset;
     }
 
-    /// Starts loading what a transaction of the flow in `slot` will touch
-    /// (see [`plantshield_sensor::EventSink::prefetch_flow`]): two packets
-    /// ahead the slot's record, one packet ahead (when the record came in
-    /// meanwhile) the first line of its edge. A hint: nothing changes.
-    pub fn prefetch_flow(&self, slot: u32, ahead: u8) {
-        if ahead >= 2 {
-            self.prefetch_record(slot);
-        } else {
-            self.prefetch_edge(slot);
-        }
-    }
-
-    /// The first stage of [`Inventory::prefetch_flow`]: the slot's record.
+    /// The first stage of the engine's prefetch hint
+    /// ([`plantshield_sensor::EventSink::prefetch_flow`], two packets
+    /// ahead): the slot's record.
     #[inline]
     pub fn prefetch_record(&self, slot: u32) {
         if let Some(e) = self.flow_slots.get(slot as usize) {
@@ -557,7 +547,7 @@ impl Inventory {
         }
     }
 
-    /// The second stage of [`Inventory::prefetch_flow`]: the edge the
+    /// The second stage of the hint (one packet ahead): the edge the
     /// slot's record names. The record is not checked for validity: a
     /// stale or empty one (whose edge index is [`NO_EDGE`] or some other
     /// edge) costs one useless prefetch, while the checks would cost
@@ -1540,8 +1530,8 @@ mod tests {
             // may have none.
             env.app_proto = (app || !record).then_some("modbus");
             // Hints for this and other (maybe empty or stale) slots change nothing.
-            inv.prefetch_flow(slot, 1);
-            inv.prefetch_flow(slot + 3, 2);
+            inv.prefetch_edge(slot);
+            inv.prefetch_record(slot + 3);
             if record {
                 let f = FlowEvent {
                     start_ns: ts - 1000,
