@@ -209,9 +209,33 @@ fn packet_key(l3: &L3, seg: &plantshield_decode::TcpSegment<'_>) -> PacketKey {
     }
 }
 
-/// Source and destination address, source and destination port,
-/// protocol, VLAN key.
-type QuickKey = ([u8; 4], [u8; 4], u16, u16, u8, u32);
+/// What [`quick_key`] reads of a frame: the flow key fields and a guess
+/// at what the packet will need beyond its flow record.
+struct QuickKey {
+    src: [u8; 4],
+    dst: [u8; 4],
+    src_port: u16,
+    dst_port: u16,
+    proto: u8,
+    vlan: u32,
+    need: Need,
+}
+
+/// The state a packet is likely to touch beyond its flow record, guessed
+/// from its headers so that [`Sensor::prefetch`] loads only that. A wrong
+/// guess costs a cache miss or a useless prefetch, nothing else.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Need {
+    /// A TCP segment without payload (an ACK, a handshake): the flow record.
+    Flow,
+    /// Payload towards the higher port, as a request to a server's well-known
+    /// port: also the session and the reassembly history.
+    App,
+    /// Payload from the lower port, as a server's response, or a UDP
+    /// datagram: also the sink's per-flow state, for the event it may
+    /// complete.
+    Event,
+}
 
 /// The flow key fields of an untagged or single-tagged Ethernet frame
 /// carrying an unfragmented IPv4 TCP or UDP packet, read without
@@ -239,11 +263,29 @@ fn quick_key(link: LinkType, d: &[u8]) -> Option<QuickKey> {
     }
     let l4 = usize::from(h[0] & 0x0f) * 4;
     let p: &[u8; 4] = ip.get(l4..l4 + 4)?.try_into().ok()?;
-    let src = [h[12], h[13], h[14], h[15]];
-    let dst = [h[16], h[17], h[18], h[19]];
-    let sp = u16::from_be_bytes([p[0], p[1]]);
-    let dp = u16::from_be_bytes([p[2], p[3]]);
-    Some((src, dst, sp, dp, h[9], vlan))
+    let src_port = u16::from_be_bytes([p[0], p[1]]);
+    let dst_port = u16::from_be_bytes([p[2], p[3]]);
+    let need = if h[9] == 17 {
+        Need::Event
+    } else {
+        let headers = l4 + usize::from(ip.get(l4 + 12)? >> 4) * 4;
+        if usize::from(u16::from_be_bytes([h[2], h[3]])) <= headers {
+            Need::Flow
+        } else if src_port < dst_port {
+            Need::Event
+        } else {
+            Need::App
+        }
+    };
+    Some(QuickKey {
+        src: [h[12], h[13], h[14], h[15]],
+        dst: [h[16], h[17], h[18], h[19]],
+        src_port,
+        dst_port,
+        proto: h[9],
+        vlan,
+        need,
+    })
 }
 
 /// Flows held below which [`Sensor::prefetch`] does nothing. Each flow's
@@ -272,11 +314,12 @@ pub struct Sensor {
     /// The slots [`Sensor::prefetch`] started loading the flows of, for
     /// the packet processed next, the one after it and the one after
     /// that (unverified hints: see `FlowTable::lookup_with_hint`).
-    ahead: [Option<u32>; 3],
+    /// With each, what the packet is likely to need.
+    ahead: [Option<(u32, Need)>; 3],
     /// The flow key hash of the packet after those three, whose index
     /// line [`Sensor::prefetch`] started loading, to be probed by the next
-    /// call.
-    bucket: Option<u64>,
+    /// call, and what that packet is likely to need.
+    bucket: Option<(u64, Need)>,
 }
 
 impl Sensor {
@@ -325,7 +368,10 @@ impl Sensor {
     /// history), found through the flow loaded one call before. With
     /// thousands of interleaved flows each packet's state is a cache miss;
     /// this overlaps the misses with the processing of the packets before.
-    /// Only a hint: it changes nothing that [`Sensor::process`] observes,
+    /// Each packet gets only what it is likely to need, guessed from its
+    /// headers ([`Need`]): a bare ACK its flow record, a request also its
+    /// session and history, a response also the sink's state for the
+    /// event it completes. Only a hint: it changes nothing that [`Sensor::process`] observes,
     /// whatever it is given. `sink` gets the flow hints for its own
     /// per-flow state ([`EventSink::prefetch_flow`]).
     pub fn prefetch(&mut self, link_type: LinkType, ahead: Option<&[u8]>, sink: &dyn EventSink) {
@@ -337,23 +383,34 @@ impl Sensor {
         if self.flows.len() < PREFETCH_MIN_FLOWS {
             return;
         }
-        if let Some(f) = self.ahead[1].and_then(|i| self.flows.get(i)) {
-            if let AppState::Active(s) = &f.app.state {
-                plantshield_flow::prefetch_lines(&**s);
+        if let Some((slot, need)) = self.ahead[1] {
+            if need >= Need::App {
+                if let Some(f) = self.flows.get(slot) {
+                    if let AppState::Active(s) = &f.app.state {
+                        s.prefetch();
+                    }
+                    if let Some(t) = &f.tcp {
+                        t.prefetch();
+                    }
+                }
             }
-            if let Some(t) = &f.tcp {
-                t.prefetch();
+            if need == Need::Event {
+                sink.prefetch_flow(slot, 1);
             }
-            sink.prefetch_flow(f.slot(), 1);
         }
-        if let Some(hash) = bucket {
-            self.ahead[2] = self.flows.prefetch_flow(hash);
-            if let Some(slot) = self.ahead[2] {
-                sink.prefetch_flow(slot, 2);
+        if let Some((hash, need)) = bucket {
+            if let Some(slot) = self.flows.prefetch_flow(hash) {
+                self.ahead[2] = Some((slot, need));
+                if need == Need::Event {
+                    sink.prefetch_flow(slot, 2);
+                }
             }
         }
-        if let Some((src, dst, sp, dp, proto, vlan)) = ahead.and_then(|d| quick_key(link_type, d)) {
-            self.bucket = Some(self.flows.prefetch_bucket_v4(src, dst, sp, dp, proto, vlan));
+        if let Some(k) = ahead.and_then(|d| quick_key(link_type, d)) {
+            let hash = self
+                .flows
+                .prefetch_bucket_v4(k.src, k.dst, k.src_port, k.dst_port, k.proto, k.vlan);
+            self.bucket = Some((hash, k.need));
         }
     }
 
@@ -503,7 +560,7 @@ impl Sensor {
         };
         // The hint is for this packet only when `prefetch` was called
         // before it; a wrong one costs one key comparison.
-        let hint = std::mem::take(&mut self.ahead[0]);
+        let hint = std::mem::take(&mut self.ahead[0]).map(|(slot, _)| slot);
         let look = self.lookup(ts, &pk, flags, hint, sink);
         match t {
             Transport::Tcp(seg) => return self.tcp_packet(look, l3, seg, sink),
@@ -539,7 +596,7 @@ impl Sensor {
             src_mac: Some(p.src_mac),
             ttl: p.ttl,
         };
-        let hint = std::mem::take(&mut self.ahead[0]);
+        let hint = std::mem::take(&mut self.ahead[0]).map(|(slot, _)| slot);
         let hinted = hint.and_then(|h| {
             let (sp, dp) = (seg.src_port, seg.dst_port);
             self.flows.hinted_v4(h, p.src, p.dst, sp, dp, 6, p.vlan)
@@ -769,5 +826,65 @@ impl Sensor {
         self.dcp_finish(sink);
         let ts = if self.now == i64::MIN { 0 } else { self.now };
         sink.event(&Envelope::at(ts), &Event::Stats(&self.stats));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use plantshield_decode::craft::{tcp_frame, udp_frame, Endpoints};
+    use plantshield_decode::MacAddr;
+    use std::net::Ipv4Addr;
+
+    fn ends(src_port: u16, dst_port: u16, vlan: Option<u16>) -> Endpoints {
+        Endpoints {
+            src_mac: MacAddr([2, 0, 0, 0, 0, 1]),
+            dst_mac: MacAddr([2, 0, 0, 0, 0, 2]),
+            src_ip: IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)),
+            dst_ip: IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)),
+            src_port,
+            dst_port,
+            vlan,
+        }
+    }
+
+    /// The prefetch's guess: a bare ACK needs its flow, a request to the
+    /// lower port its session too, a response from it (and any UDP
+    /// datagram) the sink's state as well; the key fields are read as the
+    /// decoder reads them, tagged or not.
+    #[test]
+    fn quick_key_reads_the_key_and_guesses_the_need() {
+        let req = [0u8, 1, 0, 0, 0, 6, 1, 3, 0, 0, 0, 2];
+        for vlan in [None, Some(7)] {
+            let cases = [
+                (
+                    tcp_frame(&ends(40_000, 502, vlan), 1, 1, 0x10, b""),
+                    Need::Flow,
+                ),
+                (
+                    tcp_frame(&ends(40_000, 502, vlan), 1, 1, 0x18, &req),
+                    Need::App,
+                ),
+                (
+                    tcp_frame(&ends(502, 40_000, vlan), 1, 1, 0x18, &req),
+                    Need::Event,
+                ),
+                (udp_frame(&ends(40_000, 20_000, vlan), b"x"), Need::Event),
+            ];
+            for (frame, need) in cases {
+                let k = quick_key(LinkType::ETHERNET, &frame).expect("an IPv4 frame");
+                assert!(k.need == need);
+                assert_eq!((k.src, k.dst), ([10, 0, 0, 1], [10, 0, 0, 2]));
+                let p = decode_eth_ipv4_tcp(&frame);
+                if let Some(p) = p {
+                    assert_eq!((k.src_port, k.dst_port), (p.seg.src_port, p.seg.dst_port));
+                    assert_eq!(k.vlan, p.vlan);
+                }
+                assert_eq!(k.vlan, vlan.map_or(0, u32::from));
+            }
+            // Not Ethernet: no key.
+            let f = tcp_frame(&ends(1, 2, vlan), 1, 1, 0x10, b"");
+            assert!(quick_key(LinkType::RAW, &f).is_none());
+        }
     }
 }

@@ -52,6 +52,14 @@ pub(crate) trait Session {
     }
     /// The flow ended: report what is still pending.
     fn finish(&mut self, out: &mut Out<'_>);
+    /// Starts loading the session into the caches, for a segment of its
+    /// flow that comes soon (see `Sensor::prefetch`). Instantiated for each
+    /// session type, so the number of lines is a constant: no loop through
+    /// the size in the vtable.
+    #[inline]
+    fn prefetch(&self) {
+        plantshield_flow::prefetch_lines(self);
+    }
 }
 
 /// How a protocol is recognised and started.
