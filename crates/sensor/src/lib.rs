@@ -209,17 +209,9 @@ fn packet_key(l3: &L3, seg: &plantshield_decode::TcpSegment<'_>) -> PacketKey {
     }
 }
 
-/// What [`quick_key`] reads of a frame: the flow key fields and a guess
-/// at what the packet will need beyond its flow record.
-struct QuickKey {
-    src: [u8; 4],
-    dst: [u8; 4],
-    src_port: u16,
-    dst_port: u16,
-    proto: u8,
-    vlan: u32,
-    need: Need,
-}
+/// Source and destination address, source and destination port,
+/// protocol, VLAN key.
+type QuickKey = ([u8; 4], [u8; 4], u16, u16, u8, u32);
 
 /// The state a packet is likely to touch beyond its flow record, guessed
 /// from its headers so that [`Sensor::prefetch`] loads only that. A wrong
@@ -239,11 +231,11 @@ enum Need {
 
 /// The flow key fields of an untagged or single-tagged Ethernet frame
 /// carrying an unfragmented IPv4 TCP or UDP packet, read without
-/// the decoder's checks beyond bounds: a hint for [`Sensor::prefetch`],
-/// where a wrong key costs only a useless prefetch. Other frames give
-/// `None`.
+/// the decoder's checks beyond bounds, and what the packet will likely
+/// need: a hint for [`Sensor::prefetch`], where a wrong key costs only a
+/// useless prefetch. Other frames give `None`.
 #[inline]
-fn quick_key(link: LinkType, d: &[u8]) -> Option<QuickKey> {
+fn quick_key(link: LinkType, d: &[u8]) -> Option<(QuickKey, Need)> {
     if link != LinkType::ETHERNET {
         return None;
     }
@@ -277,15 +269,9 @@ fn quick_key(link: LinkType, d: &[u8]) -> Option<QuickKey> {
             Need::App
         }
     };
-    Some(QuickKey {
-        src: [h[12], h[13], h[14], h[15]],
-        dst: [h[16], h[17], h[18], h[19]],
-        src_port,
-        dst_port,
-        proto: h[9],
-        vlan,
-        need,
-    })
+    let src = [h[12], h[13], h[14], h[15]];
+    let dst = [h[16], h[17], h[18], h[19]];
+    Some(((src, dst, src_port, dst_port, h[9], vlan), need))
 }
 
 /// Flows held below which [`Sensor::prefetch`] does nothing. Each flow's
@@ -406,11 +392,11 @@ impl Sensor {
                 }
             }
         }
-        if let Some(k) = ahead.and_then(|d| quick_key(link_type, d)) {
-            let hash = self
-                .flows
-                .prefetch_bucket_v4(k.src, k.dst, k.src_port, k.dst_port, k.proto, k.vlan);
-            self.bucket = Some((hash, k.need));
+        if let Some(((src, dst, sp, dp, proto, vlan), need)) =
+            ahead.and_then(|d| quick_key(link_type, d))
+        {
+            let hash = self.flows.prefetch_bucket_v4(src, dst, sp, dp, proto, vlan);
+            self.bucket = Some((hash, need));
         }
     }
 
@@ -872,15 +858,14 @@ mod tests {
                 (udp_frame(&ends(40_000, 20_000, vlan), b"x"), Need::Event),
             ];
             for (frame, need) in cases {
-                let k = quick_key(LinkType::ETHERNET, &frame).expect("an IPv4 frame");
-                assert!(k.need == need);
-                assert_eq!((k.src, k.dst), ([10, 0, 0, 1], [10, 0, 0, 2]));
-                let p = decode_eth_ipv4_tcp(&frame);
-                if let Some(p) = p {
-                    assert_eq!((k.src_port, k.dst_port), (p.seg.src_port, p.seg.dst_port));
-                    assert_eq!(k.vlan, p.vlan);
+                let ((src, dst, sp, dp, _, vl), guess) =
+                    quick_key(LinkType::ETHERNET, &frame).expect("an IPv4 frame");
+                assert!(guess == need);
+                assert_eq!((src, dst), ([10, 0, 0, 1], [10, 0, 0, 2]));
+                if let Some(p) = decode_eth_ipv4_tcp(&frame) {
+                    assert_eq!((sp, dp, vl), (p.seg.src_port, p.seg.dst_port, p.vlan));
                 }
-                assert_eq!(k.vlan, vlan.map_or(0, u32::from));
+                assert_eq!(vl, vlan.map_or(0, u32::from));
             }
             // Not Ethernet: no key.
             let f = tcp_frame(&ends(1, 2, vlan), 1, 1, 0x10, b"");
