@@ -357,8 +357,8 @@ impl Sensor {
     /// Each packet gets only what it is likely to need, guessed from its
     /// headers ([`Need`]): a bare ACK its flow record, a request also its
     /// session and history, a response also the sink's state for the
-    /// event it completes. Only a hint: it changes nothing that [`Sensor::process`] observes,
-    /// whatever it is given. `sink` gets the flow hints for its own
+    /// event it completes. Only a hint: it changes nothing that
+    /// [`Sensor::process`] observes, whatever it is given. `sink` gets the flow hints for its own
     /// per-flow state ([`EventSink::prefetch_flow`]).
     pub fn prefetch(&mut self, link_type: LinkType, ahead: Option<&[u8]>, sink: &dyn EventSink) {
         // One packet is processed between two calls: the hints move on.
@@ -544,9 +544,7 @@ impl Sensor {
             proto: protocol,
             vlan,
         };
-        // The hint is for this packet only when `prefetch` was called
-        // before it; a wrong one costs one key comparison.
-        let hint = std::mem::take(&mut self.ahead[0]).map(|(slot, _)| slot);
+        let hint = self.take_hint();
         let look = self.lookup(ts, &pk, flags, hint, sink);
         match t {
             Transport::Tcp(seg) => return self.tcp_packet(look, l3, seg, sink),
@@ -582,8 +580,7 @@ impl Sensor {
             src_mac: Some(p.src_mac),
             ttl: p.ttl,
         };
-        let hint = std::mem::take(&mut self.ahead[0]).map(|(slot, _)| slot);
-        let hinted = hint.and_then(|h| {
+        let hinted = self.take_hint().and_then(|h| {
             let (sp, dp) = (seg.src_port, seg.dst_port);
             self.flows.hinted_v4(h, p.src, p.dst, sp, dp, 6, p.vlan)
         });
@@ -592,6 +589,13 @@ impl Sensor {
             None => self.lookup(ts, &packet_key(&l3, seg), Some(seg.flags), None, sink),
         };
         self.tcp_packet(look, &l3, seg, sink);
+    }
+
+    /// The slot [`Sensor::prefetch`] found for the packet processed now.
+    /// It is for this packet only when `prefetch` was called before it; a
+    /// wrong one costs one key comparison.
+    fn take_hint(&mut self) -> Option<u32> {
+        std::mem::take(&mut self.ahead[0]).map(|(slot, _)| slot)
     }
 
     /// A TCP segment of the flow `look` found, then the flow's counters.
