@@ -46,17 +46,18 @@ pub struct Budget {
 
 /// The last [`HISTORY_LEN`] delivered bytes as a ring indexed by stream
 /// offset (byte at offset `o` lives at `o % HISTORY_LEN`), allocated on
-/// first delivery. Appending costs one or two copies, never a shift.
+/// first delivery. Appending costs one or two copies, never a shift. How
+/// many bytes are valid is kept by the [`Stream`] (`history_len`), where
+/// it packs with the other small fields.
 #[derive(Default)]
 struct History {
     buf: Option<Box<[u8; HISTORY_LEN]>>,
-    /// Valid bytes, ending at the stream's `next` offset.
-    len: usize,
 }
 
 impl History {
-    /// Appends `bytes`, which start at stream offset `start`.
-    fn push(&mut self, start: u64, bytes: &[u8]) {
+    /// Appends `bytes`, which start at stream offset `start`; `len` is the
+    /// count of valid bytes, updated.
+    fn push(&mut self, len: &mut u16, start: u64, bytes: &[u8]) {
         let buf = self.buf.get_or_insert_with(|| Box::new([0; HISTORY_LEN]));
         let take = bytes.len().min(HISTORY_LEN);
         let skip = bytes.len() - take;
@@ -68,7 +69,7 @@ impl History {
         if take > first {
             buf[..take - first].copy_from_slice(&src[first..]);
         }
-        self.len = (self.len + bytes.len()).min(HISTORY_LEN);
+        *len = (usize::from(*len) + take).min(HISTORY_LEN) as u16;
     }
 
     /// True when `bytes`, at stream offset `start` (within the kept
@@ -116,9 +117,12 @@ pub struct Stream {
     /// Highest relative offset the peer acknowledged.
     acked: u64,
     pieces: Vec<Piece>,
-    buffered: usize,
-    max_buffer: usize,
+    /// Bytes in `pieces` (at most `max_buffer`, itself at most `u32::MAX`).
+    buffered: u32,
+    max_buffer: u32,
     history: History,
+    /// Valid bytes of `history`, ending at `next`.
+    history_len: u16,
     /// Stop reassembling: counters only.
     bypass: bool,
     /// Counters.
@@ -129,7 +133,7 @@ impl Stream {
     /// A stream that buffers at most `max_buffer` out-of-order bytes.
     pub fn new(max_buffer: usize) -> Self {
         Stream {
-            max_buffer,
+            max_buffer: u32::try_from(max_buffer).unwrap_or(u32::MAX),
             ..Stream::default()
         }
     }
@@ -157,6 +161,7 @@ impl Stream {
         self.bypass = true;
         self.release(budget);
         self.history = History::default();
+        self.history_len = 0;
     }
 
     /// Starts loading the delivered-bytes history into the caches (see
@@ -174,7 +179,7 @@ impl Stream {
 
     /// Bytes buffered out of order.
     pub fn buffered(&self) -> usize {
-        self.buffered
+        self.buffered as usize
     }
 
     /// Relative offset of `seq`, interpreting it within ±2 GiB of `next`.
@@ -336,7 +341,7 @@ impl Stream {
 
     /// Returns buffered bytes to the budget (the stream is being dropped).
     pub fn release(&mut self, budget: &mut Budget) {
-        budget.used = budget.used.saturating_sub(self.buffered);
+        budget.used = budget.used.saturating_sub(self.buffered as usize);
         self.buffered = 0;
         self.pieces = Vec::new();
     }
@@ -347,12 +352,13 @@ impl Stream {
         self.next += bytes.len() as u64;
         self.stats.delivered += bytes.len() as u64;
         // Keep the tail for retransmission comparison.
-        self.history.push(self.next - bytes.len() as u64, bytes);
+        self.history
+            .push(&mut self.history_len, self.next - bytes.len() as u64, bytes);
     }
 
     /// Compares bytes at relative `start` with the delivered history.
     fn compare_history(&mut self, start: i64, bytes: &[u8], events: &mut Vec<StreamEvent>) {
-        let hist_start = self.next as i64 - self.history.len as i64;
+        let hist_start = self.next as i64 - i64::from(self.history_len);
         let s = start.max(hist_start);
         let e = (start + bytes.len() as i64).min(self.next as i64);
         if s >= e {
@@ -412,7 +418,8 @@ impl Stream {
         if add == 0 {
             return true;
         }
-        if self.buffered + add > self.max_buffer || self.pieces.len() + uncovered.len() > MAX_PIECES
+        if self.buffered as usize + add > self.max_buffer as usize
+            || self.pieces.len() + uncovered.len() > MAX_PIECES
         {
             events.push(StreamEvent::BufferFull);
             return false;
@@ -426,7 +433,8 @@ impl Stream {
             let pos = self.pieces.partition_point(|p| p.rel < s);
             self.pieces.insert(pos, Piece { rel: s, data });
         }
-        self.buffered += add;
+        // Within `max_buffer`, checked above.
+        self.buffered += add as u32;
         budget.used += add;
         true
     }
@@ -460,7 +468,7 @@ impl Stream {
             i += 1;
         }
         self.pieces.drain(..i);
-        self.buffered -= taken;
+        self.buffered -= taken as u32;
         budget.used = budget.used.saturating_sub(taken);
     }
 
@@ -492,6 +500,6 @@ impl Stream {
         self.stats.gaps += 1;
         self.stats.gap_bytes += len;
         self.next = to;
-        self.history.len = 0;
+        self.history_len = 0;
     }
 }

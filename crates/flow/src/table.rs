@@ -278,12 +278,6 @@ pub struct Flow<S> {
     pub app: S,
     /// Stable identifier (53 bits, safe in JSON numbers).
     pub id: u64,
-    /// The table key.
-    pub key: FlowKey,
-    /// Initiator address and port.
-    pub client: (IpAddr, u16),
-    /// Responder address and port.
-    pub server: (IpAddr, u16),
     /// First packet time (ns).
     pub first_ts: i64,
     /// The initiator was guessed, not seen.
@@ -299,9 +293,50 @@ impl<S> Flow<S> {
         self.slot
     }
 
+    /// The table key, rebuilt from the compact one the record keeps (it
+    /// loses nothing: the VLAN key is 24 bits wide).
+    pub fn key(&self) -> FlowKey {
+        let h = &self.hot;
+        let addr = |bits: u128| {
+            if h.v6 {
+                IpAddr::V6(bits.into())
+            } else {
+                IpAddr::V4((bits as u32).into())
+            }
+        };
+        FlowKey {
+            lo: (addr(h.lo), (h.meta >> 48) as u16),
+            hi: (addr(h.hi), (h.meta >> 32) as u16),
+            proto: (h.meta >> 24) as u8,
+            vlan: (h.meta & 0x00ff_ffff) as u32,
+        }
+    }
+
+    /// Initiator address and port.
+    pub fn client(&self) -> (IpAddr, u16) {
+        let k = self.key();
+        if self.hot.client_is_lo {
+            k.lo
+        } else {
+            k.hi
+        }
+    }
+
+    /// Responder address and port.
+    pub fn server(&self) -> (IpAddr, u16) {
+        let k = self.key();
+        if self.hot.client_is_lo {
+            k.hi
+        } else {
+            k.lo
+        }
+    }
+
     /// The direction of a packet sent from `src`:`src_port`.
     pub fn direction(&self, src: IpAddr, src_port: u16) -> usize {
-        let from_lo = (src, src_port) == self.key.lo;
+        let h = &self.hot;
+        let from_lo =
+            ip_bits(src) == h.lo && src.is_ipv6() == h.v6 && src_port == (h.meta >> 48) as u16;
         if from_lo == self.hot.client_is_lo {
             TO_SERVER
         } else {
@@ -623,7 +658,6 @@ impl<S> FlowTable<S> {
             proto: pk.proto,
             vlan: pk.vlan,
         };
-        let (client, server) = if sender_is_client { (sa, sb) } else { (sb, sa) };
         let idx = match self.free.pop() {
             Some(i) => i,
             None => {
@@ -650,9 +684,6 @@ impl<S> FlowTable<S> {
             tcp: (pk.proto == PROTO_TCP).then(|| TcpConn::new(self.cfg.max_stream_buffer)),
             app: make_app(),
             id: flow_id(&key, ts),
-            key,
-            client,
-            server,
             first_ts: ts,
             midstream,
             slot: idx,

@@ -264,6 +264,39 @@ fn pk(src: [u8; 4], sport: u16, dst: [u8; 4], dport: u16, proto: u8) -> PacketKe
     }
 }
 
+proptest! {
+    /// The record keeps only the compact key: the key, the endpoints and
+    /// the direction read back from it are the packet's, for both address
+    /// families, any ports and protocol and any 24-bit VLAN key.
+    #[test]
+    fn key_and_endpoints_read_back_from_the_compact_key(
+        a in any::<u128>(),
+        b in any::<u128>(),
+        v6 in any::<bool>(),
+        ports in any::<(u16, u16)>(),
+        proto in any::<u8>(),
+        vlan in 0u32..1 << 24,
+        syn in any::<bool>(),
+    ) {
+        let addr = |x: u128| if v6 { IpAddr::V6(x.into()) } else { IpAddr::V4((x as u32).into()) };
+        let k = PacketKey { src: addr(a), dst: addr(b), src_port: ports.0, dst_port: ports.1, proto, vlan };
+        let mut t: FlowTable<()> = FlowTable::new(FlowConfig::default());
+        let flags = syn.then_some(TcpFlags(TcpFlags::SYN));
+        let l = t.lookup(0, &k, flags, || (), &mut |_f: Flow<()>, _r: EndReason| {});
+        let f = t.get(l.idx).unwrap();
+        let (s, d) = ((k.src, k.src_port), (k.dst, k.dst_port));
+        let key = f.key();
+        prop_assert_eq!((key.lo, key.hi), if s <= d { (s, d) } else { (d, s) });
+        prop_assert_eq!((key.proto, key.vlan), (proto, vlan));
+        let (client, server) = if l.dir == TO_SERVER { (s, d) } else { (d, s) };
+        prop_assert_eq!((f.client(), f.server()), (client, server));
+        prop_assert_eq!(f.direction(k.src, k.src_port), l.dir);
+        if s != d {
+            prop_assert_eq!(f.direction(k.dst, k.dst_port), 1 - l.dir);
+        }
+    }
+}
+
 #[test]
 fn initiator_from_syn_ports_and_direction() {
     let mut t: FlowTable<()> = FlowTable::new(FlowConfig::default());
@@ -280,7 +313,7 @@ fn initiator_from_syn_ports_and_direction() {
     assert_eq!(l.dir, TO_CLIENT);
     let f = t.get(l.idx).unwrap();
     assert!(f.midstream);
-    assert_eq!(f.server.1, 502);
+    assert_eq!(f.server().1, 502);
     // Same flow from the other side.
     let l2 = t.lookup(
         1,
@@ -300,7 +333,7 @@ fn initiator_from_syn_ports_and_direction() {
     );
     let f = t.get(l3.idx).unwrap();
     assert!(!f.midstream);
-    assert_eq!(f.client.1, 1000);
+    assert_eq!(f.client().1, 1000);
     // A VLAN separates flows.
     let mut k = pk([10, 0, 0, 1], 40000, [10, 0, 0, 2], 502, 6);
     k.vlan = 7;

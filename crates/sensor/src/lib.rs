@@ -111,10 +111,10 @@ fn flow_meta(f: &Flow<FlowApp>) -> FlowMeta {
     FlowMeta {
         id: f.id,
         slot: f.slot(),
-        client: f.client,
-        server: f.server,
-        proto: f.key.proto,
-        vlan: f.key.vlan,
+        client: f.client(),
+        server: f.server(),
+        proto: f.key().proto,
+        vlan: f.key().vlan,
     }
 }
 
@@ -275,7 +275,7 @@ fn quick_key(link: LinkType, d: &[u8]) -> Option<(QuickKey, Need)> {
 }
 
 /// Flows held below which [`Sensor::prefetch`] does nothing. Each flow's
-/// state is about 1.3 KB in the sensor (the flow record, the session, two
+/// state is about 1.2 KB in the sensor (the flow record, the session, two
 /// reassembly histories) plus the engine's: 256 flows are about the size
 /// of a core's L2 cache. Measured: with 20 connections the prefetch
 /// gained nothing and cost instructions; with 2,000 it hid most misses.
