@@ -296,40 +296,49 @@ impl<S> Flow<S> {
     /// The table key, rebuilt from the compact one the record keeps (it
     /// loses nothing: the VLAN key is 24 bits wide).
     pub fn key(&self) -> FlowKey {
-        let h = &self.hot;
-        let addr = |bits: u128| {
-            if h.v6 {
-                IpAddr::V6(bits.into())
-            } else {
-                IpAddr::V4((bits as u32).into())
-            }
-        };
         FlowKey {
-            lo: (addr(h.lo), (h.meta >> 48) as u16),
-            hi: (addr(h.hi), (h.meta >> 32) as u16),
-            proto: (h.meta >> 24) as u8,
-            vlan: (h.meta & 0x00ff_ffff) as u32,
+            lo: self.endpoint(true),
+            hi: self.endpoint(false),
+            proto: self.proto(),
+            vlan: self.vlan(),
         }
     }
 
     /// Initiator address and port.
     pub fn client(&self) -> (IpAddr, u16) {
-        let k = self.key();
-        if self.hot.client_is_lo {
-            k.lo
-        } else {
-            k.hi
-        }
+        self.endpoint(self.hot.client_is_lo)
     }
 
     /// Responder address and port.
     pub fn server(&self) -> (IpAddr, u16) {
-        let k = self.key();
-        if self.hot.client_is_lo {
-            k.hi
+        self.endpoint(!self.hot.client_is_lo)
+    }
+
+    /// IP protocol.
+    pub fn proto(&self) -> u8 {
+        (self.hot.meta >> 24) as u8
+    }
+
+    /// VLAN key (see `VlanStack::key`).
+    pub fn vlan(&self) -> u32 {
+        (self.hot.meta & 0x00ff_ffff) as u32
+    }
+
+    /// The lower or the higher endpoint of the key.
+    #[inline]
+    fn endpoint(&self, lo: bool) -> (IpAddr, u16) {
+        let h = &self.hot;
+        let (bits, port) = if lo {
+            (h.lo, (h.meta >> 48) as u16)
         } else {
-            k.lo
-        }
+            (h.hi, (h.meta >> 32) as u16)
+        };
+        let addr = if h.v6 {
+            IpAddr::V6(bits.into())
+        } else {
+            IpAddr::V4((bits as u32).into())
+        };
+        (addr, port)
     }
 
     /// The direction of a packet sent from `src`:`src_port`.

@@ -113,8 +113,8 @@ fn flow_meta(f: &Flow<FlowApp>) -> FlowMeta {
         slot: f.slot(),
         client: f.client(),
         server: f.server(),
-        proto: f.key().proto,
-        vlan: f.key().vlan,
+        proto: f.proto(),
+        vlan: f.vlan(),
     }
 }
 
