@@ -841,6 +841,69 @@ mod tests {
         }
     }
 
+    /// At the end of the input every open flow ends, oldest first by start
+    /// time (not by slot: the newest flow here reuses the first one's
+    /// slot), each with reason `shutdown`, before the `stats` record.
+    #[test]
+    fn finish_ends_open_flows_oldest_first() {
+        let mut out = Vec::new();
+        let mut sensor = Sensor::new(SensorConfig::default());
+        let mut sink = crate::json::JsonSink::new(&mut out, "t", 8);
+        let sec = 1_000_000_000i64;
+        let send = |s: &mut Sensor,
+                    sink: &mut crate::json::JsonSink<&mut Vec<u8>>,
+                    ts: i64,
+                    port: u16,
+                    flags: u8| {
+            let data = tcp_frame(&ends(port, 502, None), 1, 0, flags, b"");
+            let pkt = Packet {
+                ts_ns: ts,
+                link_type: LinkType::ETHERNET,
+                data: &data,
+                orig_len: data.len() as u32,
+                interface: 0,
+            };
+            s.process(&pkt, sink);
+        };
+        const SYN: u8 = 0x02;
+        const RST: u8 = 0x04;
+        send(&mut sensor, &mut sink, sec, 40_001, SYN);
+        send(&mut sensor, &mut sink, 2 * sec, 40_002, SYN);
+        // The first flow is reset and ends when idle flows are next looked
+        // for; the third then takes its slot.
+        send(&mut sensor, &mut sink, 3 * sec, 40_001, RST);
+        send(&mut sensor, &mut sink, 20 * sec, 40_003, SYN);
+        send(&mut sensor, &mut sink, 30 * sec, 40_002, SYN);
+        sensor.finish(&mut sink);
+        sink.finish().unwrap();
+        drop(sink);
+        let events: Vec<serde_json::Value> = out
+            .split(|b| *b == b'\n')
+            .filter(|l| !l.is_empty())
+            .map(|l| serde_json::from_slice(l).unwrap())
+            .collect();
+        let flows: Vec<(u64, String)> = events
+            .iter()
+            .filter(|e| e["event_type"] == "flow")
+            .map(|e| {
+                (
+                    e["src_port"].as_u64().unwrap(),
+                    e["flow"]["reason"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect();
+        assert_eq!(flows[0].0, 40_001);
+        assert_ne!(flows[0].1, "shutdown");
+        assert_eq!(
+            flows[1..],
+            [
+                (40_002, "shutdown".to_owned()),
+                (40_003, "shutdown".to_owned())
+            ]
+        );
+        assert_eq!(events.last().unwrap()["event_type"], "stats");
+    }
+
     /// The prefetch's guess: a bare ACK needs its flow, a request to the
     /// lower port its session too, a response from it (and any UDP
     /// datagram) the sink's state as well; the key fields are read as the
