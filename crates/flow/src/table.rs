@@ -343,9 +343,7 @@ impl<S> Flow<S> {
 
     /// The direction of a packet sent from `src`:`src_port`.
     pub fn direction(&self, src: IpAddr, src_port: u16) -> usize {
-        let h = &self.hot;
-        let from_lo =
-            ip_bits(src) == h.lo && src.is_ipv6() == h.v6 && src_port == (h.meta >> 48) as u16;
+        let from_lo = (src, src_port) == self.endpoint(true);
         if from_lo == self.hot.client_is_lo {
             TO_SERVER
         } else {
