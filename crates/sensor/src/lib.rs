@@ -358,8 +358,8 @@ impl Sensor {
     /// headers ([`Need`]): a bare ACK its flow record, a request also its
     /// session and history, a response also the sink's state for the
     /// event it completes. Only a hint: it changes nothing that
-    /// [`Sensor::process`] observes, whatever it is given. `sink` gets the flow hints for its own
-    /// per-flow state ([`EventSink::prefetch_flow`]).
+    /// [`Sensor::process`] observes, whatever it is given. `sink` gets the
+    /// flow hints for its own per-flow state ([`EventSink::prefetch_flow`]).
     pub fn prefetch(&mut self, link_type: LinkType, ahead: Option<&[u8]>, sink: &dyn EventSink) {
         // One packet is processed between two calls: the hints move on.
         self.ahead = [self.ahead[1], self.ahead[2], None];
