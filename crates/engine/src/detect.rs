@@ -255,9 +255,16 @@ struct Window {
     probes: Probes,
 }
 
+/// The hosts one source reached within `sweep_window`. The start and the
+/// count of hosts, which every transaction reads, come first and share a
+/// cache line; the set itself (a second line) is read only when a flow
+/// adds its server.
 #[derive(Default)]
+#[repr(C, align(16))]
 struct Sweep {
     start: i64,
+    /// `hosts.len()`.
+    hosts_len: u32,
     hosts: HashSet<IpAddr>,
 }
 
@@ -413,7 +420,8 @@ impl Detections {
     pub fn prefetch_sweep(&self, slot: u32) {
         if let Some(e) = self.flows.get(slot as usize) {
             if let Some(s) = self.sweep_state.get(e.sweep as usize) {
-                plantshield_flow::prefetch_lines(s);
+                // The line the quiet path reads (`start`, `hosts_len`).
+                plantshield_flow::prefetch_lines(&s.start);
             }
         }
     }
@@ -544,9 +552,10 @@ impl Detections {
             return false;
         };
         let ts = env.ts_ns;
+        debug_assert_eq!(s.hosts_len as usize, s.hosts.len());
         if !(host_in_start == s.start
             && ts.saturating_sub(s.start) < span
-            && s.hosts.len() < self.cfg.sweep_hosts
+            && (s.hosts_len as usize) < self.cfg.sweep_hosts
             && !self.password(ics.function))
         {
             return false;
@@ -787,7 +796,7 @@ impl Detections {
                 if let Some(s) = self.sweep_state.get(c.sweep as usize) {
                     if c.host_in_start == s.start
                         && ts.saturating_sub(s.start) < span
-                        && s.hosts.len() < self.cfg.sweep_hosts
+                        && (s.hosts_len as usize) < self.cfg.sweep_hosts
                     {
                         return;
                     }
@@ -853,6 +862,7 @@ impl Detections {
         if span <= 0 || host_in != Some(s.start) {
             if s.hosts.len() < 4 * sweep_hosts {
                 s.hosts.insert(dst);
+                s.hosts_len = s.hosts.len() as u32;
             }
             let start = s.start;
             if let Some(c) = self.cached(slot) {
