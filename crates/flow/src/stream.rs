@@ -107,26 +107,50 @@ pub struct StreamStats {
 }
 
 /// Reassembly state of one direction.
+///
+/// 56 bytes, laid out in the order of the fields: what an in-order
+/// segment reads and writes (and what the acknowledgement in the other
+/// direction checks) comes first, so that both directions of a
+/// connection share two cache lines of the flow record. Out-of-order
+/// pieces and the counters of the rarer cases live apart, allocated on
+/// first use.
 #[derive(Default)]
+#[repr(C)]
 pub struct Stream {
-    init: bool,
-    /// Sequence number of relative offset 0.
-    base: u32,
     /// Next relative offset to deliver.
     next: u64,
     /// Highest relative offset the peer acknowledged.
     acked: u64,
-    pieces: Vec<Piece>,
-    /// Bytes in `pieces` (at most `max_buffer`, itself at most `u32::MAX`).
+    /// Bytes delivered to the consumer ([`StreamStats::delivered`]).
+    delivered: u64,
+    history: History,
+    /// Sequence number of relative offset 0.
+    base: u32,
+    /// Bytes in the out-of-order pieces (at most `max_buffer`, itself at
+    /// most `u32::MAX`); every piece holds at least one byte, so 0 exactly
+    /// when there is none.
     buffered: u32,
     max_buffer: u32,
-    history: History,
     /// Valid bytes of `history`, ending at `next`.
     history_len: u16,
+    init: bool,
     /// Stop reassembling: counters only.
     bypass: bool,
-    /// Counters.
-    pub stats: StreamStats,
+    cold: Option<Box<StreamCold>>,
+}
+
+const _: () = assert!(std::mem::size_of::<Stream>() == 56);
+
+/// The part of a [`Stream`] that in-order data never touches.
+#[derive(Default)]
+struct StreamCold {
+    /// Out-of-order pieces, by offset, not overlapping.
+    pieces: Vec<Piece>,
+    gap_bytes: u64,
+    gaps: u32,
+    retransmissions: u32,
+    out_of_order: u32,
+    overlap_mismatches: u32,
 }
 
 impl Stream {
@@ -172,6 +196,41 @@ impl Stream {
         }
     }
 
+    /// Counters.
+    pub fn stats(&self) -> StreamStats {
+        let c = self.cold.as_deref();
+        StreamStats {
+            delivered: self.delivered,
+            gap_bytes: c.map_or(0, |c| c.gap_bytes),
+            gaps: c.map_or(0, |c| c.gaps),
+            retransmissions: c.map_or(0, |c| c.retransmissions),
+            out_of_order: c.map_or(0, |c| c.out_of_order),
+            overlap_mismatches: c.map_or(0, |c| c.overlap_mismatches),
+        }
+    }
+
+    /// Bytes delivered to the consumer so far.
+    pub fn delivered(&self) -> u64 {
+        self.delivered
+    }
+
+    /// The out-of-order pieces, by offset.
+    fn pieces(&self) -> &[Piece] {
+        self.cold.as_deref().map_or(&[], |c| &c.pieces)
+    }
+
+    /// The cold part, allocated on first use.
+    fn cold(&mut self) -> &mut StreamCold {
+        self.cold.get_or_insert_with(Box::default)
+    }
+
+    /// True when no piece is buffered (without reaching the cold part).
+    #[inline]
+    fn no_pieces(&self) -> bool {
+        debug_assert_eq!(self.buffered == 0, self.pieces().is_empty());
+        self.buffered == 0
+    }
+
     /// True when bypassed.
     pub fn is_bypassed(&self) -> bool {
         self.bypass
@@ -210,7 +269,7 @@ impl Stream {
         let end = start + payload.len() as i64;
         let next = self.next as i64;
         if end <= next {
-            self.stats.retransmissions += 1;
+            self.cold().retransmissions += 1;
             // A keep-alive (RFC 9293 §3.8.4) carries at most one octet at
             // the last acknowledged position, and that octet is garbage by
             // design: comparing it would report an overlap that is not one.
@@ -230,14 +289,14 @@ impl Stream {
         let start = start as u64;
         if start == self.next {
             self.deliver(dir, payload, sink);
-            if !self.pieces.is_empty() {
+            if !self.no_pieces() {
                 self.drain(dir, sink, budget, events);
             }
             return;
         }
         // Ahead of a hole. If the receiver already acknowledged past the
         // hole, the missing bytes were lost to the capture: skip them now.
-        self.stats.out_of_order += 1;
+        self.cold().out_of_order += 1;
         if self.insert_piece(start, payload, budget, events) {
             if self.acked >= start {
                 self.skip_to_first(dir, sink, events);
@@ -263,13 +322,13 @@ impl Stream {
     /// buffered, and `seq` is the next byte expected.
     #[inline]
     pub(crate) fn is_next(&self, seq: u32) -> bool {
-        self.init && !self.bypass && self.pieces.is_empty() && seq == self.next_seq()
+        self.init && !self.bypass && self.no_pieces() && seq == self.next_seq()
     }
 
     /// True when nothing is buffered out of order.
     #[inline]
     pub(crate) fn holds_nothing(&self) -> bool {
-        self.pieces.is_empty()
+        self.no_pieces()
     }
 
     /// A segment without payload (nothing to deliver, no sink needed).
@@ -287,7 +346,7 @@ impl Stream {
         if self.bypass {
             let end = start + len as i64;
             if end > self.next as i64 {
-                self.stats.delivered += (end - self.next as i64) as u64;
+                self.delivered += (end - self.next as i64) as u64;
                 self.next = end as u64;
             }
         }
@@ -320,7 +379,7 @@ impl Stream {
             return false;
         }
         self.acked = self.acked.max(r as u64);
-        self.pieces
+        self.pieces()
             .first()
             .is_some_and(|first| first.rel <= self.acked && first.rel > self.next)
     }
@@ -333,7 +392,7 @@ impl Stream {
         sink: &mut impl StreamSink,
         events: &mut Vec<StreamEvent>,
     ) {
-        while !self.pieces.is_empty() {
+        while !self.pieces().is_empty() {
             self.skip_to_first(dir, sink, events);
             self.drain(dir, sink, budget, events);
         }
@@ -343,14 +402,16 @@ impl Stream {
     pub fn release(&mut self, budget: &mut Budget) {
         budget.used = budget.used.saturating_sub(self.buffered as usize);
         self.buffered = 0;
-        self.pieces = Vec::new();
+        if let Some(c) = &mut self.cold {
+            c.pieces = Vec::new();
+        }
     }
 
     #[inline]
     pub(crate) fn deliver(&mut self, dir: usize, bytes: &[u8], sink: &mut impl StreamSink) {
         sink.data(dir, bytes);
         self.next += bytes.len() as u64;
-        self.stats.delivered += bytes.len() as u64;
+        self.delivered += bytes.len() as u64;
         // Keep the tail for retransmission comparison.
         self.history
             .push(&mut self.history_len, self.next - bytes.len() as u64, bytes);
@@ -366,7 +427,7 @@ impl Stream {
         }
         let a = &bytes[(s - start) as usize..(e - start) as usize];
         if !self.history.equals(s as u64, a) {
-            self.stats.overlap_mismatches += 1;
+            self.cold().overlap_mismatches += 1;
             events.push(StreamEvent::OverlapDifferentData);
         }
     }
@@ -384,7 +445,7 @@ impl Stream {
         // Compare with overlapping pieces; collect the uncovered sub-ranges.
         let mut uncovered: Vec<(u64, u64)> = vec![(start, end)];
         let mut mismatch = false;
-        for p in &self.pieces {
+        for p in self.pieces() {
             let (ps, pe) = (p.rel, p.rel + p.data.len() as u64);
             if pe <= start || ps >= end {
                 continue;
@@ -411,7 +472,7 @@ impl Stream {
             uncovered = next_unc;
         }
         if mismatch {
-            self.stats.overlap_mismatches += 1;
+            self.cold().overlap_mismatches += 1;
             events.push(StreamEvent::OverlapDifferentData);
         }
         let add: usize = uncovered.iter().map(|(s, e)| (e - s) as usize).sum();
@@ -419,7 +480,7 @@ impl Stream {
             return true;
         }
         if self.buffered as usize + add > self.max_buffer as usize
-            || self.pieces.len() + uncovered.len() > MAX_PIECES
+            || self.pieces().len() + uncovered.len() > MAX_PIECES
         {
             events.push(StreamEvent::BufferFull);
             return false;
@@ -428,10 +489,11 @@ impl Stream {
             events.push(StreamEvent::Memcap);
             return false;
         }
+        let pieces = &mut self.cold().pieces;
         for (s, e) in uncovered {
             let data = bytes[(s - start) as usize..(e - start) as usize].to_vec();
-            let pos = self.pieces.partition_point(|p| p.rel < s);
-            self.pieces.insert(pos, Piece { rel: s, data });
+            let pos = pieces.partition_point(|p| p.rel < s);
+            pieces.insert(pos, Piece { rel: s, data });
         }
         // Within `max_buffer`, checked above.
         self.buffered += add as u32;
@@ -449,13 +511,14 @@ impl Stream {
     ) {
         let mut taken = 0;
         let mut i = 0;
-        while i < self.pieces.len() {
-            let rel = self.pieces[i].rel;
-            let len = self.pieces[i].data.len() as u64;
-            if rel > self.next {
+        while i < self.pieces().len() {
+            let next = self.next;
+            let p = &mut self.cold().pieces[i];
+            let (rel, len) = (p.rel, p.data.len() as u64);
+            if rel > next {
                 break;
             }
-            let data = std::mem::take(&mut self.pieces[i].data);
+            let data = std::mem::take(&mut p.data);
             taken += data.len();
             let skip = ((self.next - rel) as usize).min(data.len());
             if skip > 0 {
@@ -467,7 +530,9 @@ impl Stream {
             }
             i += 1;
         }
-        self.pieces.drain(..i);
+        if let Some(c) = &mut self.cold {
+            c.pieces.drain(..i);
+        }
         self.buffered -= taken as u32;
         budget.used = budget.used.saturating_sub(taken);
     }
@@ -479,7 +544,7 @@ impl Stream {
         sink: &mut impl StreamSink,
         events: &mut Vec<StreamEvent>,
     ) {
-        if let Some(first) = self.pieces.first() {
+        if let Some(first) = self.pieces().first() {
             let to = first.rel;
             if to > self.next {
                 self.gap_to(to, dir, sink, events);
@@ -497,8 +562,9 @@ impl Stream {
         let len = to - self.next;
         sink.gap(dir, len);
         events.push(StreamEvent::Gap(len));
-        self.stats.gaps += 1;
-        self.stats.gap_bytes += len;
+        let c = self.cold();
+        c.gaps += 1;
+        c.gap_bytes += len;
         self.next = to;
         self.history_len = 0;
     }

@@ -52,14 +52,19 @@ pub enum TcpVerdict {
 }
 
 /// Both directions of one connection.
+///
+/// Laid out in the order of the fields: the flags, then both streams (the
+/// hot fields of a connection in two cache lines when it starts on one),
+/// then the initial sequence numbers, which only a SYN reads.
+#[repr(C)]
 pub struct TcpConn {
+    syn: [bool; 2],
+    fin: [bool; 2],
+    data_both: [bool; 2],
+    rst: bool,
     /// Reassembly per direction, indexed by [`TO_SERVER`] / [`TO_CLIENT`].
     pub streams: [Stream; 2],
-    syn: [bool; 2],
     isn: [Option<u32>; 2],
-    fin: [bool; 2],
-    rst: bool,
-    data_both: [bool; 2],
 }
 
 impl TcpConn {
@@ -201,7 +206,7 @@ impl TcpConn {
             if !f.ack() {
                 if let Some(isn) = self.isn[dir] {
                     if isn != seg.seq {
-                        if self.is_finished() || self.streams[dir].stats.delivered > 0 {
+                        if self.is_finished() || self.streams[dir].delivered() > 0 {
                             return TcpVerdict::NewConnection;
                         }
                         // A fresh SYN before any data: the client restarted its attempt.

@@ -633,7 +633,7 @@ proptest! {
             prop_assert_eq!(fast.state(), slow.state());
             for k in 0..2 {
                 let (a, b) = (&fast.streams[k], &slow.streams[k]);
-                prop_assert_eq!(a.stats, b.stats);
+                prop_assert_eq!(a.stats(), b.stats());
                 prop_assert_eq!((a.next_seq(), a.buffered(), a.is_init()), (b.next_seq(), b.buffered(), b.is_init()));
             }
         }

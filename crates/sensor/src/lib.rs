@@ -76,7 +76,7 @@ impl Default for SensorConfig {
 /// application's roles.
 fn flow_record(f: &Flow<FlowApp>, reason: &'static str) -> FlowEvent {
     let (gaps, gap_bytes) = f.tcp.as_ref().map_or((0, 0), |t| {
-        let s = [t.streams[0].stats, t.streams[1].stats];
+        let s = [t.streams[0].stats(), t.streams[1].stats()];
         (s[0].gaps + s[1].gaps, s[0].gap_bytes + s[1].gap_bytes)
     });
     let state = match &f.tcp {

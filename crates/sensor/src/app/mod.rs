@@ -109,21 +109,29 @@ pub(crate) struct Detect {
 }
 
 /// Per-flow state kept next to the app state: counters for the flow record.
+/// Laid out in the order of the fields: what every transaction reads (the
+/// session, and what its event's envelope names) comes first, in one
+/// cache line of the flow record.
+#[repr(C)]
 pub(crate) struct FlowApp {
     pub state: AppState,
     pub app_proto: Option<&'static str>,
-    /// The application's client is the TCP responder (a server-side port
-    /// opened the connection, e.g. a Modbus device connecting out).
-    pub reverse: bool,
     pub transactions: u64,
-    pub anomalies: u32,
-    /// Gaps already reported in interim flow records.
-    pub gaps_reported: (u32, u64),
     /// Source MAC of each direction's first packet.
     pub macs: [Option<plantshield_decode::MacAddr>; 2],
     /// IP TTL of each direction's first packet (0 not seen).
     pub ttls: [u8; 2],
+    /// The application's client is the TCP responder (a server-side port
+    /// opened the connection, e.g. a Modbus device connecting out).
+    pub reverse: bool,
+    pub anomalies: u32,
+    /// Gaps already reported in interim flow records.
+    pub gaps_reported: (u32, u64),
 }
+
+/// Six cache lines (see `Flow`): a change that makes it seven should be
+/// measured.
+const _: () = assert!(std::mem::size_of::<plantshield_flow::Flow<FlowApp>>() == 384);
 
 impl FlowApp {
     /// Application state for a new flow of IP protocol `proto`.
