@@ -229,6 +229,7 @@ type HashSet<K> = std::collections::HashSet<K, ahash::RandomState>;
 
 /// Rate counters of one pair, over `flood_window`.
 #[derive(Default)]
+#[repr(C)]
 struct Rates {
     start: i64,
     writes: u32,
@@ -248,8 +249,10 @@ struct Probes {
 
 /// The two windows of a pair run on their own: a write or an unanswered
 /// request must not restart a sweep window (a scan whose probes go
-/// unanswered would otherwise never last more than `flood_window`).
+/// unanswered would otherwise never last more than `flood_window`). The
+/// rates come first, in the line a write's quiet path reads.
 #[derive(Default)]
+#[repr(C)]
 struct Window {
     rates: Rates,
     probes: Probes,
@@ -411,17 +414,22 @@ impl Detections {
         }
     }
 
-    /// The second stage of the hint (one packet ahead): the sweep the
-    /// slot's record names. The record is not checked for validity: a
-    /// stale or empty one (whose sweep index is [`NIL`] or another
-    /// client's) costs one useless prefetch, while the checks would cost
-    /// instructions at every packet.
+    /// The second stage of the hint (one packet ahead): the sweep and the
+    /// window the slot's record names. The record is not checked for
+    /// validity: a stale or empty one (whose indexes are [`NIL`] or
+    /// another client's) costs useless prefetches, while the checks would
+    /// cost instructions at every packet.
     #[inline]
     pub fn prefetch_sweep(&self, slot: u32) {
         if let Some(e) = self.flows.get(slot as usize) {
             if let Some(s) = self.sweep_state.get(e.sweep as usize) {
                 // The line the quiet path reads (`start`, `hosts_len`).
                 plantshield_flow::prefetch_lines(&s.start);
+            }
+            // And the pair's write rates, which a write reads (a read's
+            // response wastes this prefetch, a write's would miss).
+            if let Some(w) = self.windows.get(e.window as usize) {
+                plantshield_flow::prefetch_lines(&w.rates.start);
             }
         }
     }
