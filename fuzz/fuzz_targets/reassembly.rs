@@ -58,10 +58,10 @@ impl Harness {
             let s = &self.conn.streams[d];
             assert!(s.buffered() <= self.max_buffer, "stream over its buffer");
             if !self.bypassed[d] {
-                assert_eq!(self.sink.bytes[d], s.stats.delivered, "delivered count");
+                assert_eq!(self.sink.bytes[d], s.stats().delivered, "delivered count");
             }
-            assert_eq!(self.sink.gap_bytes[d], s.stats.gap_bytes, "gap bytes");
-            assert_eq!(self.sink.gaps[d], s.stats.gaps, "gap count");
+            assert_eq!(self.sink.gap_bytes[d], s.stats().gap_bytes, "gap bytes");
+            assert_eq!(self.sink.gaps[d], s.stats().gaps, "gap count");
         }
         for e in &self.events {
             if let StreamEvent::Gap(n) = e {
