@@ -35,7 +35,7 @@ pub(crate) const DETECTOR: Detector = Detector {
     probe: plantshield_protocols::modbus::probe,
     new: |request_dir| {
         Box::new(ModbusSession {
-            request_dir,
+            request_dir: request_dir as u8,
             ..ModbusSession::default()
         })
     },
@@ -122,21 +122,32 @@ struct Request<'a> {
 }
 
 /// One Modbus/TCP connection.
+///
+/// Laid out in the order of the fields from a cache-line boundary: what
+/// every request and response reads (the pending requests, the partial
+/// ADUs, the direction and resynchronisation flags) fills the first two
+/// lines, which [`Session::prefetch`] loads; the PDU buffers of long
+/// requests follow.
 #[derive(Default)]
+#[repr(C, align(64))]
 pub(crate) struct ModbusSession {
-    partial: [Vec<u8>; 2],
-    resync: [bool; 2],
     /// Unanswered requests, oldest first.
     pending: PendingQueue,
+    partial: [Vec<u8>; 2],
+    /// The flow direction that carries requests (towards the Modbus server).
+    request_dir: u8,
+    resync: [bool; 2],
     /// PDU buffers of pending requests, reused: pairing copies only the
     /// PDU's bytes and allocates only when more requests than ever before
     /// are pending at once (so at most `max_pending` buffers).
     pdus: Vec<[u8; MAX_PDU_LEN]>,
     /// Buffers of `pdus` not in use.
     free: Vec<u32>,
-    /// The flow direction that carries requests (towards the Modbus server).
-    request_dir: usize,
 }
+
+/// Three lines, the hot fields in the first two (see `prefetch`).
+const _: () = assert!(std::mem::size_of::<ModbusSession>() == 192);
+const _: () = assert!(std::mem::offset_of!(ModbusSession, resync) + 2 <= 128);
 
 impl Session for ModbusSession {
     fn data(&mut self, dir: usize, bytes: &[u8], out: &mut Out<'_>) {
@@ -152,6 +163,13 @@ impl Session for ModbusSession {
         while let Some(p) = self.pending.pop_front() {
             self.unanswered(p, out);
         }
+    }
+
+    /// The two lines of the hot fields: `pending` starts the first and
+    /// reaches into the second, where the rest of them lie.
+    #[inline]
+    fn prefetch(&self) {
+        plantshield_flow::prefetch_lines(&self.pending);
     }
 }
 
@@ -251,7 +269,7 @@ impl ModbusSession {
     fn adu(&mut self, dir: usize, mbap: Mbap, pdu: &[u8], out: &mut Out<'_>) {
         let now = out.ts;
         self.expire(now, out);
-        if dir == self.request_dir {
+        if dir == usize::from(self.request_dir) {
             self.request(mbap, pdu, now, out);
         } else {
             self.response(mbap, pdu, now, out);
