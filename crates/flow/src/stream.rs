@@ -110,10 +110,9 @@ pub struct StreamStats {
 ///
 /// 56 bytes, laid out in the order of the fields: what an in-order
 /// segment reads and writes (and what the acknowledgement in the other
-/// direction checks) comes first, so that both directions of a
-/// connection share two cache lines of the flow record. Out-of-order
-/// pieces and the counters of the rarer cases live apart, allocated on
-/// first use.
+/// direction checks) comes first. Out-of-order pieces and the counters of
+/// the rarer cases live apart, allocated on first use, so that both
+/// directions of a connection take 112 bytes of the flow record.
 #[derive(Default)]
 #[repr(C)]
 pub struct Stream {

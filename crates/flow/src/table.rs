@@ -273,8 +273,8 @@ impl HashKeys {
 /// key (with the slot and the timeout list) fills the first line; then
 /// the counters `touch` updates and the id every event names; the TCP
 /// state and the application state (each with its hot fields first);
-/// then what only the flow's end reads. A segment of the usual
-/// connection touches five of the six lines.
+/// then what only the flow's end reads. What a segment of the usual
+/// connection touches lies in the first five of the six lines.
 #[repr(C, align(64))]
 pub struct Flow<S> {
     hot: Hot,

@@ -53,9 +53,9 @@ pub enum TcpVerdict {
 
 /// Both directions of one connection.
 ///
-/// Laid out in the order of the fields: the flags, then both streams (the
-/// hot fields of a connection in two cache lines when it starts on one),
-/// then the initial sequence numbers, which only a SYN reads.
+/// Laid out in the order of the fields: the flags, then both streams (112
+/// bytes, the hot fields of both directions together), then the initial
+/// sequence numbers, which only a SYN reads.
 #[repr(C)]
 pub struct TcpConn {
     syn: [bool; 2],
