@@ -41,13 +41,20 @@ pub const TO_CLIENT: usize = 1;
 /// or two early (see `Sensor::prefetch`) hides them (measured in the
 /// commit that added this).
 #[inline]
-#[allow(unsafe_code)]
 pub fn prefetch_lines<T: ?Sized>(v: &T) {
+    prefetch_prefix(v, std::mem::size_of_val(v));
+}
+
+/// [`prefetch_lines`] for the first `len` bytes of `*v` only (at most all
+/// of them): for a record whose hot fields come first.
+#[inline]
+#[allow(unsafe_code)]
+pub fn prefetch_prefix<T: ?Sized>(v: &T, len: usize) {
     #[cfg(target_arch = "x86_64")]
     {
         use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
         let p = (v as *const T).cast::<i8>();
-        let len = std::mem::size_of_val(v);
+        let len = len.min(std::mem::size_of_val(v));
         let mut off = 0;
         while off < len {
             // SAFETY: `_mm_prefetch` needs SSE, which every x86_64
@@ -64,7 +71,7 @@ pub fn prefetch_lines<T: ?Sized>(v: &T) {
         }
     }
     #[cfg(not(target_arch = "x86_64"))]
-    let _ = v;
+    let _ = (v, len);
 }
 
 #[cfg(test)]

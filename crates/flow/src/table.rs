@@ -8,7 +8,7 @@ use plantshield_decode::TcpFlags;
 use crate::index::Index;
 use crate::stream::Budget;
 use crate::tcp::TcpConn;
-use crate::{prefetch_lines, TO_CLIENT, TO_SERVER};
+use crate::{prefetch_prefix, TO_CLIENT, TO_SERVER};
 
 const NIL: u32 = u32::MAX;
 /// How stale a flow's place in its timeout list may get (capture time).
@@ -271,10 +271,11 @@ impl HashKeys {
 /// Laid out in the order of the fields, from a cache-line boundary, so
 /// that what a data segment touches comes first and close together: the
 /// key (with the slot and the timeout list) fills the first line; then
-/// the counters `touch` updates and the id every event names; the TCP
-/// state and the application state (each with its hot fields first);
-/// then what only the flow's end reads. What a segment of the usual
-/// connection touches lies in the first five of the six lines.
+/// the counters `touch` updates and the id every event names; the
+/// application state and the TCP state, each with its hot fields first;
+/// then what only a SYN or the flow's end reads. What a segment of the
+/// usual connection touches lies before [`Flow::HOT_BYTES`] (five of
+/// the six lines), which is what the prefetch loads.
 #[repr(C, align(64))]
 pub struct Flow<S> {
     hot: Hot,
@@ -286,10 +287,10 @@ pub struct Flow<S> {
     pub bytes: [u64; 2],
     /// Stable identifier (53 bits, safe in JSON numbers).
     pub id: u64,
-    /// TCP state, for TCP flows.
-    pub tcp: Option<TcpConn>,
     /// Application-layer state owned by the layer above.
     pub app: S,
+    /// TCP state, for TCP flows.
+    pub tcp: Option<TcpConn>,
     /// First packet time (ns).
     pub first_ts: i64,
     /// Start of the current record (moves on interim records).
@@ -299,6 +300,10 @@ pub struct Flow<S> {
 }
 
 impl<S> Flow<S> {
+    /// The length of the record's hot part: up to the end of the TCP
+    /// streams (the initial sequence numbers and the start times follow).
+    pub const HOT_BYTES: usize = std::mem::offset_of!(Flow<S>, tcp) + TcpConn::HOT_BYTES;
+
     /// The flow's slot in its table: dense (below the number of flows held
     /// at once) and reused once the flow has ended.
     pub fn slot(&self) -> u32 {
@@ -641,7 +646,7 @@ impl<S> FlowTable<S> {
     #[inline]
     pub fn prefetch_flow(&self, hash: u64) -> Option<u32> {
         let idx = self.index.first(hash)?;
-        prefetch_lines(self.slots.get(idx as usize)?);
+        prefetch_prefix(self.slots.get(idx as usize)?, Flow::<S>::HOT_BYTES);
         Some(idx)
     }
 

@@ -68,6 +68,9 @@ pub struct TcpConn {
 }
 
 impl TcpConn {
+    /// The length of the hot part: the flags and both streams.
+    pub const HOT_BYTES: usize = std::mem::offset_of!(TcpConn, isn);
+
     /// A connection whose directions each buffer at most `max_buffer` bytes out of order.
     pub fn new(max_buffer: usize) -> Self {
         TcpConn {
