@@ -20,7 +20,7 @@ use crate::summary;
 pub struct AnalyzeArgs {
     #[command(flatten)]
     input: InputArgs,
-    /// Write events to FILE instead of standard output.
+    /// Write events to FILE instead of standard output (`-`: standard output).
     #[arg(short, long, value_name = "FILE")]
     output: Option<PathBuf>,
     /// Count events without writing them (measures the pipeline alone).
@@ -66,7 +66,8 @@ pub fn run(args: AnalyzeArgs) -> ExitCode {
         },
         None => None,
     };
-    let out: Box<dyn Write> = match &args.output {
+    // `-o -` is standard output, as `-` is standard input.
+    let out: Box<dyn Write> = match args.output.as_ref().filter(|p| p.as_os_str() != "-") {
         Some(p) => match File::create(p) {
             Ok(f) => Box::new(f),
             Err(e) => {

@@ -213,6 +213,28 @@ fn stdin_output_file_and_summary() {
     assert!(summary.contains("peak RSS"), "{summary}");
 }
 
+/// `-o -` writes to standard output, as `-` reads standard input: it
+/// creates no file named `-`.
+#[test]
+fn dash_output_is_standard_output() {
+    let src = pcaps().join("modbus/modbus_example.pcap");
+    let dir = tempfile::tempdir().unwrap();
+    let res = Command::new(bin())
+        .current_dir(dir.path())
+        .args(["analyze", "--no-progress", "-q", "-o", "-"])
+        .arg(&src)
+        .output()
+        .unwrap();
+    assert!(res.status.success());
+    assert!(!dir.path().join("-").exists(), "no file named -");
+    let text = String::from_utf8(res.stdout).unwrap();
+    let events: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(events, analyze_file(&src).events);
+}
+
 #[test]
 fn truncated_capture_is_reported_not_fatal() {
     let src = std::fs::read(pcaps().join("modbus/modbus_example.pcap")).unwrap();
