@@ -110,7 +110,7 @@ pub(crate) struct Detect {
 
 /// Per-flow state kept next to the app state: counters for the flow record.
 /// Laid out in the order of the fields: what every transaction reads (the
-/// session, and what its event's envelope names: 57 bytes) comes first.
+/// session, and what its event's envelope names) comes first.
 #[repr(C)]
 pub(crate) struct FlowApp {
     pub state: AppState,
