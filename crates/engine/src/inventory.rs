@@ -369,85 +369,47 @@ struct Cached {
     src: (IpAddr, u16),
 }
 
-/// Flow slots whose resolution [`Inventory::flow_slots`] keeps.
-const FLOW_SLOTS: usize = 1 << 17;
-
-/// A [`Cached`] resolution in a flow slot, valid for one flow id and one
-/// generation of the cache. Packed into one cache line (64 bytes, aligned):
-/// a transaction of a known flow reads this line and its edge. The edge
-/// protocol is split into its two forms so that the record fits.
-#[derive(Clone, Copy)]
-#[repr(align(64))]
-struct SlotCached {
-    flow_id: u64,
-    /// `EdgeProto::App`, or `None` for `EdgeProto::Port(port.0, port.1)`.
-    app: Option<&'static str>,
-    gen: u32,
+/// A [`Cached`] resolution kept in a flow's notes (four words; see
+/// `Engine`): read with the edge by every transaction of the flow, from
+/// the line beside the flow record. The notes hold the events of one flow
+/// and protocol (`EventSink::flow_event`), so the protocol is not kept,
+/// and the source only as which end of the flow it is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Noted {
     client: AssetId,
     server: AssetId,
     /// The edge, [`NO_EDGE`] for none.
     edge: u32,
-    src_ip: IpAddr,
-    src_port: u16,
-    port: (u8, u16),
-    /// False for an empty slot.
-    valid: bool,
+    /// [`crate::src_first`] of the events it was made for.
+    src_first: bool,
+    /// `flow_gen` when it was made.
+    gen: u64,
 }
 
-const _: () = assert!(std::mem::size_of::<SlotCached>() == 64);
-
-/// `SlotCached::edge` of a resolution without an edge (edge indexes are
+/// `Noted::edge` of a resolution without an edge (edge indexes are
 /// below `max_edges`, far below it).
 const NO_EDGE: u32 = u32::MAX;
 
-impl SlotCached {
-    const EMPTY: SlotCached = SlotCached {
-        flow_id: 0,
-        app: None,
-        gen: 0,
-        client: 0,
-        server: 0,
-        edge: NO_EDGE,
-        src_ip: IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
-        src_port: 0,
-        port: (0, 0),
-        valid: false,
-    };
-
-    fn new(flow_id: u64, gen: u32, c: &Cached) -> SlotCached {
-        let (app, port) = match c.protocol {
-            EdgeProto::App(a) => (Some(a), (0, 0)),
-            EdgeProto::Port(p, n) => (None, (p, n)),
-        };
-        SlotCached {
-            flow_id,
-            app,
+impl Noted {
+    /// What `note` holds: nothing while the generation word is zero.
+    fn load(note: &[u64; 4]) -> Option<Noted> {
+        let gen = note[2].checked_sub(1)?;
+        Some(Noted {
+            client: note[0] as u32,
+            server: (note[0] >> 32) as u32,
+            edge: note[1] as u32,
+            src_first: note[1] >> 32 & 1 == 1,
             gen,
-            client: c.client,
-            server: c.server,
-            edge: c.edge.unwrap_or(NO_EDGE),
-            src_ip: c.src.0,
-            src_port: c.src.1,
-            port,
-            valid: true,
-        }
+        })
     }
 
-    fn protocol(&self) -> EdgeProto {
-        match self.app {
-            Some(a) => EdgeProto::App(a),
-            None => EdgeProto::Port(self.port.0, self.port.1),
-        }
-    }
-
-    fn cached(&self) -> Cached {
-        Cached {
-            client: self.client,
-            server: self.server,
-            protocol: self.protocol(),
-            edge: (self.edge != NO_EDGE).then_some(self.edge),
-            src: (self.src_ip, self.src_port),
-        }
+    fn store(&self, note: &mut [u64; 4]) {
+        *note = [
+            u64::from(self.client) | u64::from(self.server) << 32,
+            u64::from(self.edge) | u64::from(self.src_first) << 32,
+            self.gen.wrapping_add(1),
+            0,
+        ];
     }
 }
 
@@ -472,15 +434,11 @@ pub struct Inventory {
     changes: Vec<AssetChange>,
     /// Flow id -> (client, server, protocol, edge): transactions of a
     /// known flow skip endpoint resolution and the edge lookup. Cleared when
-    /// assets merge or split.
+    /// assets merge or split. For the events that come without notes.
     flow_cache: HashMap<u64, Cached>,
-    /// The same by flow slot (checked against the flow id and `flow_gen`):
-    /// one indexed load instead of hashing the flow id, for the events that
-    /// carry a slot below [`FLOW_SLOTS`]; the others use `flow_cache`.
-    flow_slots: Vec<SlotCached>,
-    /// Bumped where `flow_cache` is cleared: older `flow_slots` entries
-    /// are stale.
-    flow_gen: u32,
+    /// Bumped where `flow_cache` is cleared: resolutions in flow notes
+    /// made before are stale.
+    flow_gen: u64,
     /// (client, server) pairs that spoke an industrial protocol.
     ics_pairs: HashSet<(AssetId, AssetId)>,
     /// Devices not tracked because `max_assets` was reached.
@@ -504,7 +462,6 @@ impl Inventory {
             edge_index: HashMap::default(),
             changes: Vec::new(),
             flow_cache: HashMap::default(),
-            flow_slots: Vec::new(),
             flow_gen: 0,
             ics_pairs: HashSet::default(),
             dropped: 0,
@@ -537,27 +494,15 @@ impl Inventory {
         self.assets[id] = asset;
     }
 
-    /// The first stage of the engine's prefetch hint
-    /// ([`plantshield_sensor::EventSink::prefetch_flow`], two packets
-    /// ahead): the slot's record.
+    /// The engine's prefetch hint ([`plantshield_sensor::EventSink::prefetch_notes`],
+    /// a packet ahead): the edge a flow's notes name. The notes are not
+    /// checked for validity: stale or empty ones (whose edge is
+    /// [`NO_EDGE`] or some other edge) cost one useless prefetch, while
+    /// the checks would cost instructions at every packet.
     #[inline]
-    pub fn prefetch_record(&self, slot: u32) {
-        if let Some(e) = self.flow_slots.get(slot as usize) {
-            plantshield_flow::prefetch_lines(e);
-        }
-    }
-
-    /// The second stage of the hint (one packet ahead): the edge the
-    /// slot's record names. The record is not checked for validity: a
-    /// stale or empty one (whose edge index is [`NO_EDGE`] or some other
-    /// edge) costs one useless prefetch, while the checks would cost
-    /// instructions at every packet.
-    #[inline]
-    pub fn prefetch_edge(&self, slot: u32) {
-        if let Some(e) = self.flow_slots.get(slot as usize) {
-            if let Some(edge) = self.edges.get(e.edge as usize) {
-                plantshield_flow::prefetch_lines(&edge.transactions);
-            }
+    pub fn prefetch_edge(&self, note: &[u64; 4]) {
+        if let Some(edge) = self.edges.get(note[1] as u32 as usize) {
+            plantshield_flow::prefetch_lines(&edge.transactions);
         }
     }
 
@@ -681,51 +626,50 @@ impl Inventory {
     /// An event from the sensor.
     #[inline]
     pub fn event(&mut self, env: &Envelope, ev: &Event<'_>) {
-        if self.transaction_on_cached(env, ev) {
-            return;
-        }
-        self.event_general(env, ev);
+        self.event_general(env, ev, None);
     }
 
-    /// The usual event, taken here: a transaction of a flow whose slot
-    /// record is current for its flow id, source and protocol and names
-    /// an edge. Counts it on that edge, as [`Inventory::event_general`]'s
-    /// own cached path would; false (nothing done) for any other event.
+    /// Updates the inventory from one event of a flow, with the four words
+    /// of the flow's notes that belong to the inventory (see
+    /// [`plantshield_sensor::EventSink::flow_event`]), where it keeps the
+    /// flow's resolution.
+    pub fn flow_event(&mut self, env: &Envelope, ev: &Event<'_>, note: &mut [u64; 4]) {
+        if self.transaction_noted(env, ev, note) {
+            return;
+        }
+        self.event_general(env, ev, Some(note));
+    }
+
+    /// The usual event, taken here: a transaction of a flow whose notes
+    /// hold a current resolution with an edge, made for the same source.
+    /// Counts it on that edge, as [`Inventory::event_general`] would with
+    /// the flow's resolution; false (nothing done) for any other event.
     #[inline]
-    fn transaction_on_cached(&mut self, env: &Envelope, ev: &Event<'_>) -> bool {
-        let (Some(ics), Some(slot), Some(id), Some(src), Some(dst)) =
-            (ev.ics(), env.flow_slot, env.flow_id, env.src, env.dst)
+    fn transaction_noted(&mut self, env: &Envelope, ev: &Event<'_>, note: &[u64; 4]) -> bool {
+        let (Some(ics), Some(n), Some(_), Some(_), Some(_)) =
+            (ev.ics(), Noted::load(note), env.flow_id, env.src, env.dst)
         else {
             return false;
         };
-        let Some(e) = self.flow_slots.get(slot as usize) else {
-            return false;
-        };
-        let same_protocol = match (env.app_proto, e.app) {
-            (Some(a), Some(b)) => std::ptr::eq(a, b) || a == b,
-            (None, None) => e.port == (env.proto.unwrap_or(0), dst.1),
-            _ => false,
-        };
-        if !(e.valid
-            && e.flow_id == id
-            && e.gen == self.flow_gen
-            && e.edge != NO_EDGE
-            && e.src_port == src.1
-            && e.src_ip == src.0
-            && same_protocol)
-        {
+        if !(n.gen == self.flow_gen && n.edge != NO_EDGE && n.src_first == crate::src_first(env)) {
             return false;
         }
-        let (edge, c, s) = (e.edge, e.client, e.server);
         let ts = env.ts_ns;
-        self.transaction_on(edge, c, s, ts, ev.event_type(), ics.operation);
-        self.facts(ev, Some(c), Some(s), ts, env.flow_id);
+        self.transaction_on(
+            n.edge,
+            n.client,
+            n.server,
+            ts,
+            ev.event_type(),
+            ics.operation,
+        );
+        self.facts(ev, Some(n.client), Some(n.server), ts, env.flow_id);
         true
     }
 
-    /// [`Inventory::event`] in every case.
+    /// [`Inventory::event`] in every case, with the flow's notes if any.
     #[inline(never)]
-    fn event_general(&mut self, env: &Envelope, ev: &Event<'_>) {
+    fn event_general(&mut self, env: &Envelope, ev: &Event<'_>, mut note: Option<&mut [u64; 4]>) {
         let (Some(src), Some(dst)) = (env.src, env.dst) else {
             // Layer-2 protocol events (PROFINET DCP) name their MACs only.
             if env.src.is_none() && ev.ics().is_some() {
@@ -742,35 +686,18 @@ impl Inventory {
             None => EdgeProto::Port(env.proto.unwrap_or(0), dst.1),
         };
         let ics = ev.ics();
-        let slot = env
-            .flow_slot
-            .map(|s| s as usize)
-            .filter(|&s| s < FLOW_SLOTS);
         if let (Event::Flow(_), Some(id)) = (ev, env.flow_id) {
-            match slot {
-                Some(s) => {
-                    if let Some(e) = self.flow_slots.get_mut(s) {
-                        if e.valid && e.flow_id == id {
-                            *e = SlotCached::EMPTY;
-                        }
-                    }
-                }
+            match note.as_deref_mut() {
+                Some(n) => *n = [0; 4],
                 None => {
                     self.flow_cache.remove(&id);
                 }
             }
         }
-        // Fast path: a transaction of a flow already resolved.
-        if let (Some(ics), Some(id)) = (ics, env.flow_id) {
-            let cached = match slot {
-                Some(s) => self
-                    .flow_slots
-                    .get(s)
-                    .filter(|e| e.valid && e.flow_id == id && e.gen == self.flow_gen)
-                    .map(SlotCached::cached),
-                None => self.flow_cache.get(&id).copied(),
-            };
-            if let Some(c) = cached {
+        // Fast path: a transaction of a flow already resolved (with
+        // notes, `transaction_noted` took every such one).
+        if let (Some(ics), Some(id), None) = (ics, env.flow_id, &note) {
+            if let Some(c) = self.flow_cache.get(&id).copied() {
                 if same_protocol(c.protocol, protocol) && c.src == src {
                     if let Some(e) = c.edge {
                         self.transaction_on(
@@ -808,21 +735,23 @@ impl Inventory {
         };
         let edge = self.edge(c, s, protocol, ts);
         if let (Some(id), false) = (env.flow_id, matches!(ev, Event::Flow(_))) {
-            let cached = Cached {
-                client: c,
-                server: s,
-                protocol,
-                edge,
-                src,
-            };
-            match slot {
-                Some(i) => {
-                    if i >= self.flow_slots.len() {
-                        self.flow_slots.resize(i + 1, SlotCached::EMPTY);
-                    }
-                    self.flow_slots[i] = SlotCached::new(id, self.flow_gen, &cached);
+            match note {
+                Some(n) => Noted {
+                    client: c,
+                    server: s,
+                    edge: edge.unwrap_or(NO_EDGE),
+                    src_first: crate::src_first(env),
+                    gen: self.flow_gen,
                 }
+                .store(n),
                 None => {
+                    let cached = Cached {
+                        client: c,
+                        server: s,
+                        protocol,
+                        edge,
+                        src,
+                    };
                     if self.flow_cache.len() >= 100_000 {
                         self.clear_flow_cache();
                     }
@@ -1246,13 +1175,8 @@ impl Inventory {
     /// Forgets every flow's resolution (assets merged or split).
     fn clear_flow_cache(&mut self) {
         self.flow_cache.clear();
-        self.flow_gen = self.flow_gen.wrapping_add(1);
-        if self.flow_gen == 0 {
-            // After 2^32 clears an old entry could look current again.
-            self.flow_slots
-                .iter_mut()
-                .for_each(|e| *e = SlotCached::EMPTY);
-        }
+        // 64 bits: no generation comes back.
+        self.flow_gen += 1;
     }
 
     /// Moves everything of asset `from` into `into` and empties `from`.
@@ -1482,19 +1406,18 @@ mod tests {
     use proptest::prelude::*;
     use std::net::Ipv4Addr;
 
-    /// One generated event: flow id (which gives the slot, the client
-    /// and the server: a flow is one 5-tuple, and slots are shared by
-    /// flows in turn), whether it is the flow's record, reversed
-    /// direction, application protocol or none (for a flow record),
-    /// operation, time step (ms).
+    /// One generated event: flow id (which gives the client and the
+    /// server: a flow is one 5-tuple), whether it is the flow's record,
+    /// reversed direction, application protocol or none (for a flow
+    /// record), operation, time step (ms).
     /// Each host keeps its MAC and TTL: when addresses move between MACs,
     /// resolving a flow again is not the same as using its cached
     /// resolution, so which flows stay cached matters and the two caches
-    /// (by slot, by flow id) may differ.
+    /// (in the flow's notes, by flow id) may differ.
     type Step = (u64, bool, bool, bool, u8, u32);
 
     /// Everything the inventory tells: assets, edges, changes.
-    fn run(steps: &[Step], slots: bool) -> String {
+    fn run(steps: &[Step], notes: bool) -> String {
         let cfg = InventoryConfig {
             max_assets: 12,
             max_edges: 10,
@@ -1504,17 +1427,15 @@ mod tests {
         let mut inv = Inventory::new(cfg);
         let mut out = String::new();
         let mut ts = 0i64;
+        // Each flow's notes, and the protocol of their events: they start
+        // again when it changes, as the sensor's do.
+        let mut kept: HashMap<u64, ([u64; 4], Option<&str>)> = HashMap::default();
         for &(flow, record, reversed, app, op, dt) in steps {
-            let (slot, c, s) = (
-                (flow % 4) as u32,
-                1 + (flow % 7) as u8,
-                20 + (flow % 3) as u8,
-            );
+            let (c, s) = (1 + (flow % 7) as u8, 20 + (flow % 3) as u8);
             ts += i64::from(dt) * 1_000_000;
             let ip = |n: u8| IpAddr::V4(Ipv4Addr::new(10, 0, 0, n));
             let mut env = Envelope::at(ts);
             env.flow_id = Some(flow);
-            env.flow_slot = slots.then_some(slot);
             // (address, MAC, TTL) of the client and the server.
             let a = (
                 (ip(c), 40000 + u16::from(c)),
@@ -1529,9 +1450,21 @@ mod tests {
             // Transactions come from a detected protocol; a flow record
             // may have none.
             env.app_proto = (app || !record).then_some("modbus");
-            // Hints for this and other (maybe empty or stale) slots change nothing.
-            inv.prefetch_edge(slot);
-            inv.prefetch_record(slot + 3);
+            let (note, proto) = kept.entry(flow).or_default();
+            if *proto != env.app_proto {
+                (*note, *proto) = ([0; 4], env.app_proto);
+            }
+            // Hints from these and other (maybe empty or stale) notes
+            // change nothing.
+            inv.prefetch_edge(note);
+            inv.prefetch_edge(&[flow; 4]);
+            let mut take = |inv: &mut Inventory, ev: &Event<'_>| {
+                if notes {
+                    inv.flow_event(&env, ev, note);
+                } else {
+                    inv.event(&env, ev);
+                }
+            };
             if record {
                 let f = FlowEvent {
                     start_ns: ts - 1000,
@@ -1551,7 +1484,7 @@ mod tests {
                     src_mac: env.src_mac,
                     dest_mac: env.dst_mac,
                 };
-                inv.event(&env, &Event::Flow(&f));
+                take(&mut inv, &Event::Flow(&f));
             } else {
                 let m = ModbusEvent {
                     transaction_id: 1,
@@ -1569,7 +1502,7 @@ mod tests {
                         exception_code: None,
                     },
                 };
-                inv.event(&env, &Event::Modbus(&m));
+                take(&mut inv, &Event::Modbus(&m));
             }
             for c in inv.take_changes() {
                 out.push_str(&format!("{c:?}\n"));
@@ -1586,35 +1519,24 @@ mod tests {
     }
 
     proptest! {
-        /// A resolution packed into a slot record comes back unchanged.
+        /// A resolution packed into notes comes back unchanged.
         #[test]
-        fn slot_record_round_trip(
-            flow_id in any::<u64>(), gen in any::<u32>(), client in any::<u32>(),
-            server in any::<u32>(), edge in proptest::option::of(0u32..u32::MAX),
-            app in proptest::option::of(proptest::sample::select(vec!["modbus", "s7comm", ""])),
-            port in any::<(u8, u16)>(), v6 in any::<bool>(), addr in any::<u128>(),
-            src_port in any::<u16>(),
+        fn noted_round_trip(
+            client in any::<u32>(), server in any::<u32>(), edge in any::<u32>(),
+            src_first in any::<bool>(), gen in 0..u64::MAX,
         ) {
-            let ip = if v6 {
-                IpAddr::V6(addr.into())
-            } else {
-                IpAddr::V4((addr as u32).into())
-            };
-            let protocol = app.map_or(EdgeProto::Port(port.0, port.1), EdgeProto::App);
-            let c = Cached { client, server, protocol, edge, src: (ip, src_port) };
-            let e = SlotCached::new(flow_id, gen, &c);
-            prop_assert!(e.valid && e.flow_id == flow_id && e.gen == gen);
-            let d = e.cached();
-            prop_assert_eq!(
-                (d.client, d.server, d.protocol, d.edge, d.src),
-                (client, server, protocol, edge, (ip, src_port))
-            );
+            let n = Noted { client, server, edge, src_first, gen };
+            let mut note = [0; 4];
+            prop_assert_eq!(Noted::load(&note), None);
+            n.store(&mut note);
+            prop_assert_eq!(Noted::load(&note), Some(n));
         }
 
-        /// The flow cache by slot (one line per flow) gives what the
-        /// cache by flow id gives: the same assets, edges and changes.
+        /// The flow cache in the flow's notes (beside the flow record)
+        /// gives what the cache by flow id gives: the same assets, edges
+        /// and changes.
         #[test]
-        fn slot_cache_is_a_shortcut(steps in proptest::collection::vec(
+        fn noted_cache_is_a_shortcut(steps in proptest::collection::vec(
             (0u64..12, proptest::bool::weighted(0.1),
              proptest::bool::weighted(0.1), proptest::bool::weighted(0.9), any::<u8>(), 0u32..2000),
             0..150,

@@ -19,7 +19,7 @@ pub mod role;
 pub mod target;
 
 use plantshield_events::JsonWriter;
-use plantshield_sensor::{Envelope, Event, EventSink, ExtEvent, Observation};
+use plantshield_sensor::{Envelope, Event, EventSink, ExtEvent, Notes, Observation};
 
 pub use alert::{AggregationConfig, Aggregator, Alert, EventRef, Rule, Severity};
 pub use detect::{DetectConfig, Detections};
@@ -191,8 +191,10 @@ impl<S: EventSink> Engine<S> {
     }
 }
 
-impl<S: EventSink> EventSink for Engine<S> {
-    fn event(&mut self, env: &Envelope, ev: &Event<'_>) {
+impl<S: EventSink> Engine<S> {
+    /// One event, with its flow's notes if it came with them.
+    #[inline]
+    fn take(&mut self, env: &Envelope, ev: &Event<'_>, notes: Option<&mut Notes>) {
         if let Event::Stats(_) = ev {
             // The end of a run: make the per-asset totals current and close
             // every alert, before the stats record.
@@ -203,8 +205,16 @@ impl<S: EventSink> EventSink for Engine<S> {
             return;
         }
         self.inner.event(env, ev);
-        self.inventory.event(env, ev);
-        self.detections.event(env, ev, &mut self.alerts);
+        match notes.and_then(split_notes) {
+            Some((inv, det)) => {
+                self.inventory.flow_event(env, ev, inv);
+                self.detections.flow_event(env, ev, &mut self.alerts, det);
+            }
+            None => {
+                self.inventory.event(env, ev);
+                self.detections.event(env, ev, &mut self.alerts);
+            }
+        }
         if let Some(p) = &mut self.policy {
             p.event(env, ev, &mut self.alerts);
         }
@@ -218,6 +228,31 @@ impl<S: EventSink> EventSink for Engine<S> {
             self.emit_alerts();
         }
     }
+}
+
+/// How the engine shares a flow's notes: the first four words are the
+/// inventory's, the last four the detections'.
+fn split_notes(notes: &mut Notes) -> Option<(&mut [u64; 4], &mut [u64; 4])> {
+    let (inv, rest) = notes.0.split_first_chunk_mut::<4>()?;
+    Some((inv, rest.first_chunk_mut::<4>()?))
+}
+
+/// Which end of its flow an event comes from, as a bit: the notes of a
+/// flow hold events of its two ends only, either way round (BACnet peers
+/// both request), and this tells the two apart.
+#[inline]
+pub(crate) fn src_first(env: &Envelope) -> bool {
+    env.src < env.dst
+}
+
+impl<S: EventSink> EventSink for Engine<S> {
+    fn event(&mut self, env: &Envelope, ev: &Event<'_>) {
+        self.take(env, ev, None);
+    }
+
+    fn flow_event(&mut self, env: &Envelope, ev: &Event<'_>, notes: &mut Notes) {
+        self.take(env, ev, Some(notes));
+    }
 
     fn observe(&mut self, obs: &Observation<'_>) {
         self.inner.observe(obs);
@@ -227,13 +262,15 @@ impl<S: EventSink> EventSink for Engine<S> {
 
     fn prefetch_flow(&self, slot: u32, ahead: u8) {
         self.inner.prefetch_flow(slot, ahead);
-        // One test of `ahead` for both.
-        if ahead >= 2 {
-            self.inventory.prefetch_record(slot);
-            self.detections.prefetch_record(slot);
-        } else {
-            self.inventory.prefetch_edge(slot);
-            self.detections.prefetch_sweep(slot);
+    }
+
+    fn prefetch_notes(&self, notes: &Notes) {
+        // The words as `split_notes` shares them.
+        if let Some((inv, rest)) = notes.0.split_first_chunk::<4>() {
+            self.inventory.prefetch_edge(inv);
+            if let Some(det) = rest.first_chunk::<4>() {
+                self.detections.prefetch_sweep(det);
+            }
         }
     }
 }

@@ -24,7 +24,7 @@ mod table;
 mod tcp;
 
 pub use stream::{Budget, Stream, StreamEvent, StreamSink, StreamStats, HISTORY_LEN, MAX_PIECES};
-pub use table::{EndReason, Flow, FlowConfig, FlowKey, FlowTable, Lookup, PacketKey};
+pub use table::{EndReason, Flow, FlowConfig, FlowKey, FlowTable, Lookup, Notes, PacketKey};
 pub use tcp::{TcpConn, TcpState, TcpVerdict};
 
 /// Direction index of client-to-server traffic.
@@ -48,14 +48,21 @@ pub fn prefetch_lines<T: ?Sized>(v: &T) {
 /// [`prefetch_lines`] for the first `len` bytes of `*v` only (at most all
 /// of them): for a record whose hot fields come first.
 #[inline]
-#[allow(unsafe_code)]
 pub fn prefetch_prefix<T: ?Sized>(v: &T, len: usize) {
+    prefetch_span(v, 0, len);
+}
+
+/// [`prefetch_lines`] for the bytes `start..end` of `*v` only (clamped to
+/// its size).
+#[inline]
+#[allow(unsafe_code)]
+pub fn prefetch_span<T: ?Sized>(v: &T, start: usize, end: usize) {
     #[cfg(target_arch = "x86_64")]
     {
         use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
         let p = (v as *const T).cast::<i8>();
-        let len = len.min(std::mem::size_of_val(v));
-        let mut off = 0;
+        let len = end.min(std::mem::size_of_val(v));
+        let mut off = start;
         while off < len {
             // SAFETY: `_mm_prefetch` needs SSE, which every x86_64
             // processor has (it is in the target's baseline), and does not
@@ -65,13 +72,13 @@ pub fn prefetch_prefix<T: ?Sized>(v: &T, len: usize) {
             off += 64;
         }
         // The last line, when `v` does not start on a line boundary.
-        if len > 0 {
+        if len > start {
             // SAFETY: as above.
             unsafe { _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(len - 1)) };
         }
     }
     #[cfg(not(target_arch = "x86_64"))]
-    let _ = (v, len);
+    let _ = (v, start, end);
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use plantshield_decode::TcpFlags;
 use crate::index::Index;
 use crate::stream::Budget;
 use crate::tcp::TcpConn;
-use crate::{prefetch_prefix, TO_CLIENT, TO_SERVER};
+use crate::{prefetch_prefix, prefetch_span, TO_CLIENT, TO_SERVER};
 
 const NIL: u32 = u32::MAX;
 /// How stale a flow's place in its timeout list may get (capture time).
@@ -273,9 +273,10 @@ impl HashKeys {
 /// key (with the slot and the timeout list) fills the first line; then
 /// the counters `touch` updates and the id every event names; the
 /// application state and the TCP state, each with its hot fields first;
-/// then what only a SYN or the flow's end reads. What a segment of the
-/// usual connection touches lies before [`Flow::HOT_BYTES`] (five of
-/// the six lines), which is what the prefetch loads.
+/// then what only a SYN or the flow's end reads; last, on a line of
+/// their own, the notes of the layer above. What a segment of the usual
+/// connection touches lies before [`Flow::HOT_BYTES`] (five of the seven
+/// lines), which is what the prefetch loads.
 #[repr(C, align(64))]
 pub struct Flow<S> {
     hot: Hot,
@@ -297,12 +298,27 @@ pub struct Flow<S> {
     pub record_ts: i64,
     /// The initiator was guessed, not seen.
     pub midstream: bool,
+    /// Kept for the layer above (see [`Notes`]).
+    pub notes: Notes,
 }
+
+/// Eight words that the layer above keeps with one flow for whoever it
+/// lends them to (the sensor: its event sink, whose per-flow state then
+/// lies beside the flow record instead of in a table of its own). Zero
+/// when the flow starts, dropped with it; the table never reads them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(C, align(64))]
+pub struct Notes(pub [u64; 8]);
 
 impl<S> Flow<S> {
     /// The length of the record's hot part: up to the end of the TCP
     /// streams (the initial sequence numbers and the start times follow).
     pub const HOT_BYTES: usize = std::mem::offset_of!(Flow<S>, tcp) + TcpConn::HOT_BYTES;
+
+    /// The notes are the record's last line, also in a table slot.
+    const NOTES_LAST: bool = std::mem::offset_of!(Flow<S>, notes) + std::mem::size_of::<Notes>()
+        == std::mem::size_of::<Flow<S>>()
+        && std::mem::size_of::<Option<Flow<S>>>() == std::mem::size_of::<Flow<S>>();
 
     /// The flow's slot in its table: dense (below the number of flows held
     /// at once) and reused once the flow has ended.
@@ -650,6 +666,20 @@ impl<S> FlowTable<S> {
         Some(idx)
     }
 
+    /// Starts loading the notes of the flow in `idx`, which may be wrong
+    /// or empty (a hint, as [`FlowTable::prefetch_flow`]'s slot is).
+    #[inline]
+    pub fn prefetch_notes(&self, idx: u32) {
+        if let Some(f) = self.slots.get(idx as usize) {
+            // The notes are the record's last line, and an occupied slot
+            // holds the record at its start (`Option` uses a niche of the
+            // record: no tag before it), as `NOTES_LAST` checks.
+            const { assert!(Flow::<S>::NOTES_LAST) };
+            let end = std::mem::size_of_val(f);
+            prefetch_span(f, end - std::mem::size_of::<Notes>(), end);
+        }
+    }
+
     #[inline]
     fn prefetch_key(&self, ck: CompactKey) -> Option<u32> {
         self.prefetch_flow(ck.hash(&self.hasher))
@@ -712,6 +742,7 @@ impl<S> FlowTable<S> {
             id: flow_id(&key, ts),
             first_ts: ts,
             midstream,
+            notes: Notes::default(),
         };
         self.slots[idx as usize] = Some(flow);
         self.index.insert(hash, idx);

@@ -8,6 +8,7 @@ use std::borrow::Cow;
 use std::net::IpAddr;
 
 use plantshield_events::{Operation, Status};
+pub use plantshield_flow::Notes;
 use plantshield_protocols::s7comm::{self, plus};
 use plantshield_protocols::{bacnet, dhcp, dnp3, dns, enip, http, iec104, modbus, opcua, profinet};
 
@@ -179,6 +180,24 @@ pub trait EventSink {
     /// record was hinted a packet earlier (`ahead` 1). The slot may be
     /// wrong or stale; nothing observable may change.
     fn prefetch_flow(&self, _slot: u32, _ahead: u8) {}
+
+    /// One event of a flow, with the flow's [`Notes`]: words the sensor
+    /// keeps with the flow record for its sink, where a sink can keep its
+    /// per-flow state (the line beside the record the sensor already
+    /// holds, rather than a table of its own). They are zero when the flow
+    /// starts and again when its application protocol is found, and
+    /// between two such times every event given with them has the same
+    /// `flow_id`, `src`, `dst` and `app_proto`. A wrapper that does not use
+    /// them passes them on; one that does keeps them from the sinks behind
+    /// it (which then get [`EventSink::event`]).
+    fn flow_event(&mut self, env: &Envelope, ev: &Event<'_>, _notes: &mut Notes) {
+        self.event(env, ev);
+    }
+
+    /// A hint that an event may follow with `notes` a packet from now:
+    /// the records they point to can start loading. Nothing observable
+    /// may change; the notes may be those of another flow.
+    fn prefetch_notes(&self, _notes: &Notes) {}
 }
 
 /// A sink borrowed mutably is a sink, so that wrappers (the engine, the
@@ -194,6 +213,14 @@ impl<S: EventSink + ?Sized> EventSink for &mut S {
 
     fn prefetch_flow(&self, slot: u32, ahead: u8) {
         (**self).prefetch_flow(slot, ahead);
+    }
+
+    fn flow_event(&mut self, env: &Envelope, ev: &Event<'_>, notes: &mut Notes) {
+        (**self).flow_event(env, ev, notes);
+    }
+
+    fn prefetch_notes(&self, notes: &Notes) {
+        (**self).prefetch_notes(notes);
     }
 }
 

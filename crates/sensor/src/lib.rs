@@ -36,8 +36,8 @@ pub use event::{
     AnomalyEvent, AnomalyKind, BacnetEvent, CotpConnect, Dnp3Event, EnipCip, EnipConnection,
     EnipEvent, EnipIo, Envelope, Event, EventSink, ExtEvent, FlowEvent, IcsSummary, Iec104Asdu,
     Iec104Event, Iec104Flags, Iec104Link, Iec104LinkCounters, Iec104Transaction, Iec104UFrames,
-    ModbusEvent, Observation, OpcuaChannel, OpcuaEvent, OpcuaKind, ProfinetDcpEvent, S7commEvent,
-    S7commPlusEvent,
+    ModbusEvent, Notes, Observation, OpcuaChannel, OpcuaEvent, OpcuaKind, ProfinetDcpEvent,
+    S7commEvent, S7commPlusEvent,
 };
 pub use event::{DhcpEvent, HttpEvent, NameServiceEvent};
 pub use stats::{FunctionCounts, ProtoCounters, Stats};
@@ -139,9 +139,10 @@ fn on_packet(f: &mut Flow<FlowApp>, dir: usize, l3: &L3, lifetime: i64, sink: &m
 #[inline(never)]
 fn interim_record(f: &mut Flow<FlowApp>, l3: &L3, sink: &mut dyn EventSink) {
     let ev = flow_record(f, "lifetime");
-    sink.event(
+    sink.flow_event(
         &app::envelope(&flow_meta(f), &f.app, f.last_ts),
         &Event::Flow(&ev),
+        &mut f.notes,
     );
     f.record_ts = l3.ts;
     f.pkts = [0; 2];
@@ -359,7 +360,8 @@ impl Sensor {
     /// session and history, a response also the sink's state for the
     /// event it completes. Only a hint: it changes nothing that
     /// [`Sensor::process`] observes, whatever it is given. `sink` gets the
-    /// flow hints for its own per-flow state ([`EventSink::prefetch_flow`]).
+    /// flow hints for its own per-flow state ([`EventSink::prefetch_flow`],
+    /// [`EventSink::prefetch_notes`]).
     pub fn prefetch(&mut self, link_type: LinkType, ahead: Option<&[u8]>, sink: &dyn EventSink) {
         // One packet is processed between two calls: the hints move on.
         self.ahead = [self.ahead[1], self.ahead[2], None];
@@ -378,6 +380,9 @@ impl Sensor {
                     if let Some(t) = &f.tcp {
                         t.prefetch();
                     }
+                    if need == Need::Event {
+                        sink.prefetch_notes(&f.notes);
+                    }
                 }
             }
             if need == Need::Event {
@@ -388,6 +393,7 @@ impl Sensor {
             if let Some(slot) = self.flows.prefetch_flow(hash) {
                 self.ahead[2] = Some((slot, need));
                 if need == Need::Event {
+                    self.flows.prefetch_notes(slot);
                     sink.prefetch_flow(slot, 2);
                 }
             }
@@ -669,7 +675,15 @@ impl Sensor {
         let Some(tcp) = flow.tcp.as_mut() else {
             return TcpVerdict::Continue;
         };
-        let mut ctx = AppCtx::new(&mut flow.app, &meta, sink, &mut self.stats, &self.cfg, ts);
+        let mut ctx = AppCtx::new(
+            &mut flow.app,
+            &mut flow.notes,
+            &meta,
+            sink,
+            &mut self.stats,
+            &self.cfg,
+            ts,
+        );
         self.stream_events.clear();
         let verdict = tcp.segment(dir, seg, budget, &mut ctx, &mut self.stream_events);
         if !self.stream_events.is_empty() {
@@ -692,6 +706,7 @@ impl Sensor {
         let meta = flow_meta(flow);
         AppCtx::new(
             &mut flow.app,
+            &mut flow.notes,
             &meta,
             sink,
             &mut self.stats,
@@ -804,7 +819,7 @@ fn end_flow(
         stats.anomaly("flow_table", "flow_evicted");
     }
     let meta = flow_meta(&f);
-    let mut ctx = AppCtx::new(&mut f.app, &meta, sink, stats, cfg, f.last_ts);
+    let mut ctx = AppCtx::new(&mut f.app, &mut f.notes, &meta, sink, stats, cfg, f.last_ts);
     if let Some(tcp) = f.tcp.as_mut() {
         // Deliver what reassembly still holds before the session ends.
         // The table already returned these bytes to the global budget.
@@ -819,7 +834,7 @@ fn end_flow(
     app::finish(ctx.state, &mut ctx.out);
     let env = app::envelope(&meta, &f.app, f.last_ts);
     let ev = flow_record(&f, reason.name());
-    sink.event(&env, &Event::Flow(&ev));
+    sink.flow_event(&env, &Event::Flow(&ev), &mut f.notes);
 }
 
 #[cfg(test)]

@@ -165,7 +165,7 @@ impl Session for EnipSession {
             };
             // A report, not a transaction: it is not counted as one.
             let env = out.envelope(io.last_ts);
-            out.sink.event(&env, &Event::Enip(&ev));
+            out.emit(&env, &Event::Enip(&ev));
         }
     }
 }

@@ -240,8 +240,7 @@ impl Session for Iec104Session {
             // A record of the connection, not a transaction: written to
             // the sink directly so that transaction counters ignore it.
             let env = out.envelope(now);
-            out.sink
-                .event(&env, &Event::Iec104(&Iec104Event::Link(rec)));
+            out.emit(&env, &Event::Iec104(&Iec104Event::Link(rec)));
         }
     }
 }

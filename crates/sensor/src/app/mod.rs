@@ -34,7 +34,7 @@ use std::borrow::Cow;
 use plantshield_flow::{StreamSink, TO_CLIENT, TO_SERVER};
 use plantshield_protocols::Probe;
 
-use crate::event::{AnomalyEvent, AnomalyKind, Envelope, Event, EventSink};
+use crate::event::{AnomalyEvent, AnomalyKind, Envelope, Event, EventSink, Notes};
 use crate::{SensorConfig, Stats};
 
 /// Bytes buffered per direction while detection waits for more.
@@ -128,9 +128,10 @@ pub(crate) struct FlowApp {
     pub gaps_reported: (u32, u64),
 }
 
-/// Six cache lines (see `Flow`), the hot part in the first five: a change
-/// that moves either should be measured.
-const _: () = assert!(std::mem::size_of::<plantshield_flow::Flow<FlowApp>>() == 384);
+/// Seven cache lines (see `Flow`), the hot part in the first five and the
+/// sink's notes in the last: a change that moves either should be
+/// measured.
+const _: () = assert!(std::mem::size_of::<plantshield_flow::Flow<FlowApp>>() == 448);
 const _: () = assert!(plantshield_flow::Flow::<FlowApp>::HOT_BYTES == 320);
 
 impl FlowApp {
@@ -169,6 +170,8 @@ pub(crate) struct FlowMeta {
 pub(crate) struct Out<'a> {
     pub meta: &'a FlowMeta,
     pub sink: &'a mut dyn EventSink,
+    /// The flow's notes, lent to the sink with each event.
+    pub notes: &'a mut Notes,
     pub stats: &'a mut Stats,
     pub cfg: &'a SensorConfig,
     /// Capture time of the packet being processed.
@@ -246,7 +249,12 @@ impl Out<'_> {
             message,
         };
         let env = self.envelope(self.ts);
-        self.sink.event(&env, &Event::Anomaly(&ev));
+        self.emit(&env, &Event::Anomaly(&ev));
+    }
+
+    /// Passes an event of this flow to the sink, with the flow's notes.
+    pub fn emit(&mut self, env: &Envelope, ev: &Event<'_>) {
+        self.sink.flow_event(env, ev, self.notes);
     }
 
     /// Counts and emits one transaction event.
@@ -257,7 +265,7 @@ impl Out<'_> {
         }
         *self.transactions += 1;
         let env = self.envelope(ts);
-        self.sink.event(&env, ev);
+        self.sink.flow_event(&env, ev, self.notes);
     }
 }
 
@@ -272,6 +280,7 @@ impl<'a> AppCtx<'a> {
     /// The context of one flow's application layer.
     pub fn new(
         app: &'a mut FlowApp,
+        notes: &'a mut Notes,
         meta: &'a FlowMeta,
         sink: &'a mut dyn EventSink,
         stats: &'a mut Stats,
@@ -293,6 +302,7 @@ impl<'a> AppCtx<'a> {
             out: Out {
                 meta,
                 sink,
+                notes,
                 stats,
                 cfg,
                 ts,
@@ -363,6 +373,9 @@ impl<'a> AppCtx<'a> {
             let reverse = ports(d).contains(&cport) && !ports(d).contains(&sport);
             *self.out.app_proto = Some(d.name);
             *self.out.reverse = reverse;
+            // The events' protocol (and maybe direction) changes: the
+            // sink's notes start again (see `EventSink::flow_event`).
+            *self.out.notes = Notes::default();
             let mut s = (d.new)(if reverse { TO_CLIENT } else { TO_SERVER });
             if datagram {
                 s.datagram(dir, bytes, &mut self.out);

@@ -2,7 +2,7 @@
 
 use plantshield_events::JsonWriter;
 use plantshield_sensor::json::write_event;
-use plantshield_sensor::{Envelope, Event, EventSink, IcsSummary, Observation};
+use plantshield_sensor::{Envelope, Event, EventSink, IcsSummary, Notes, Observation};
 
 use super::{is_audited, AuditLog, Entry, Head};
 use crate::StoreError;
@@ -107,18 +107,40 @@ impl<S: EventSink> AuditSink<S> {
     }
 }
 
-impl<S: EventSink> EventSink for AuditSink<S> {
-    fn event(&mut self, env: &Envelope, ev: &Event<'_>) {
+impl<S: EventSink> AuditSink<S> {
+    /// Appends the entry of an audited operation.
+    fn audit(&mut self, env: &Envelope, ev: &Event<'_>) {
         if let Some(ics) = ev.ics().filter(|i| is_audited(i.operation)) {
             let entry = self.entry(env, ev, ics);
             if let Err(e) = self.log.append(entry) {
                 self.failed(e);
             }
         }
+    }
+}
+
+impl<S: EventSink> EventSink for AuditSink<S> {
+    fn event(&mut self, env: &Envelope, ev: &Event<'_>) {
+        self.audit(env, ev);
         self.inner.event(env, ev);
     }
 
     fn observe(&mut self, obs: &Observation<'_>) {
         self.inner.observe(obs);
+    }
+
+    // The trail keeps no per-flow state: the flow's notes and the hints
+    // are the sink's behind it.
+    fn flow_event(&mut self, env: &Envelope, ev: &Event<'_>, notes: &mut Notes) {
+        self.audit(env, ev);
+        self.inner.flow_event(env, ev, notes);
+    }
+
+    fn prefetch_flow(&self, slot: u32, ahead: u8) {
+        self.inner.prefetch_flow(slot, ahead);
+    }
+
+    fn prefetch_notes(&self, notes: &Notes) {
+        self.inner.prefetch_notes(notes);
     }
 }
