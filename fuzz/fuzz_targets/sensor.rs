@@ -1,7 +1,9 @@
-//! Guards the whole pipeline, `plantshield_sensor::Sensor` with the JSON
-//! sink: capture, decode, defragmentation, flow table, TCP reassembly,
-//! detection, Modbus sessions and event serialisation, under small caps so
-//! that evictions, memcaps, pending-table limits and timeouts are reached.
+//! Guards the whole pipeline, `plantshield_sensor::Sensor` with the engine
+//! in front of the JSON sink: capture, decode, defragmentation, flow
+//! table, TCP reassembly, detection, the protocol sessions, the asset
+//! inventory and the detections (with their per-flow state in the flows'
+//! notes) and event serialisation, under small caps so that evictions,
+//! memcaps, pending-table limits and timeouts are reached.
 //!
 //! Input: a mode byte, then
 //! - odd mode: a capture file (pcap or pcapng) read by `CaptureReader`;
@@ -23,6 +25,7 @@ use libfuzzer_sys::fuzz_target;
 use plantshield_capture::{CaptureReader, LinkType, PcapWriter};
 use plantshield_decode::craft::{tcp_frame, Endpoints};
 use plantshield_decode::{DefragConfig, MacAddr};
+use plantshield_engine::{Engine, InventoryConfig};
 use plantshield_flow::FlowConfig;
 use plantshield_sensor::json::JsonSink;
 use plantshield_sensor::{Sensor, SensorConfig};
@@ -115,7 +118,8 @@ fuzz_target!(|data: &[u8]| {
         &pcap[..]
     };
     let mut sensor = Sensor::new(config());
-    let mut sink = JsonSink::new(std::io::sink(), "fuzz", 4);
+    let json = JsonSink::new(std::io::sink(), "fuzz", 4);
+    let mut sink = Engine::new(json, InventoryConfig::default());
     match CaptureReader::new(capture) {
         Ok(mut reader) => loop {
             match reader.next_packet() {
@@ -131,7 +135,7 @@ fuzz_target!(|data: &[u8]| {
     }
     sensor.add_input_bytes(capture.len() as u64);
     sensor.finish(&mut sink);
-    sink.finish().expect("io::sink never fails");
+    sink.inner.finish().expect("io::sink never fails");
     assert_eq!(sensor.active_flows(), 0);
-    assert!(sink.counts.stats == 1);
+    assert!(sink.inner.counts.stats == 1);
 });
