@@ -350,6 +350,10 @@ impl FlowSweep {
     }
 }
 
+/// Entries of [`Detections::password`]'s table: more than the function
+/// names of the protocols a flow mix usually speaks.
+const PASSWORD_NAMES: usize = 32;
+
 /// The built-in detections' state.
 pub struct Detections {
     cfg: DetectConfig,
@@ -365,8 +369,10 @@ pub struct Detections {
     /// The record of the event being looked at, from its flow's notes
     /// (none for an event without them).
     cur: Option<FlowSweep>,
-    /// Whether a function name contains `password`, by the name's address.
-    password_names: [(usize, usize, bool); 16],
+    /// Whether a function name contains `password`, by the name's address
+    /// and length: an open-addressing table keeping every name met (an
+    /// address is never 0, which marks an empty entry), emptied when full.
+    password_names: [(usize, usize, bool); PASSWORD_NAMES],
 }
 
 fn restart(function: &str) -> bool {
@@ -392,7 +398,7 @@ impl Detections {
             sweeps: HashMap::default(),
             sweep_state: Vec::new(),
             cur: None,
-            password_names: [(0, 0, false); 16],
+            password_names: [(0, 0, false); PASSWORD_NAMES],
         }
     }
 
@@ -438,10 +444,37 @@ impl Detections {
     #[inline(always)]
     fn password(&mut self, f: &'static str) -> bool {
         let key = (f.as_ptr() as usize, f.len());
-        let e = &mut self.password_names[(key.0 >> 3) % 16];
-        if (e.0, e.1) != key {
-            *e = (key.0, key.1, contains_password(f));
+        // Where the name's probe starts: the address's top bits after a
+        // multiplication (names lie close together in the binary, so its
+        // low bits alone would send several to one entry).
+        let home = ((key.0 as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 59) as usize;
+        let e = self.password_names[home % PASSWORD_NAMES];
+        if (e.0, e.1) == key {
+            return e.2;
         }
+        self.password_probe(f, home)
+    }
+
+    /// [`Detections::password`] for a name away from its first entry, or
+    /// met for the first time.
+    #[cold]
+    #[inline(never)]
+    fn password_probe(&mut self, f: &'static str, home: usize) -> bool {
+        let key = (f.as_ptr() as usize, f.len());
+        for k in 0..PASSWORD_NAMES {
+            let e = &mut self.password_names[(home + k) % PASSWORD_NAMES];
+            if (e.0, e.1) == key {
+                return e.2;
+            }
+            if e.0 == 0 {
+                *e = (key.0, key.1, contains_password(f));
+                return e.2;
+            }
+        }
+        // Full (a run with more names than entries): start again.
+        self.password_names = [(0, 0, false); PASSWORD_NAMES];
+        let e = &mut self.password_names[home % PASSWORD_NAMES];
+        *e = (key.0, key.1, contains_password(f));
         e.2
     }
 
@@ -1078,6 +1111,34 @@ mod tests {
             .collect();
         v.sort();
         v
+    }
+
+    /// The cache of names containing `password` answers as the search
+    /// does, for more names than it holds, asked in turns.
+    #[test]
+    fn password_cache_answers_as_the_search() {
+        let mut d = Detections::new(DetectConfig::default());
+        let names: Vec<&'static str> = (0..3 * PASSWORD_NAMES)
+            .map(|i| {
+                let name = if i % 5 == 0 {
+                    format!("set_password_{i}")
+                } else {
+                    format!("write_{i}")
+                };
+                &*Box::leak(name.into_boxed_str())
+            })
+            .collect();
+        for round in 0..3 {
+            for (i, name) in names.iter().enumerate() {
+                // A few names again and again, the others now and then.
+                let name = if (i + round) % 2 == 0 {
+                    names[i % 7]
+                } else {
+                    name
+                };
+                assert_eq!(d.password(name), name.contains("password"), "{name}");
+            }
+        }
     }
 
     proptest! {

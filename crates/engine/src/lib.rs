@@ -239,10 +239,14 @@ fn split_notes(notes: &mut Notes) -> Option<(&mut [u64; 4], &mut [u64; 4])> {
 
 /// Which end of its flow an event comes from, as a bit: the notes of a
 /// flow hold events of its two ends only, either way round (BACnet peers
-/// both request), and this tells the two apart.
+/// both request), and this tells the two apart. Ports first: they differ
+/// in most flows, and compare in one instruction.
 #[inline]
 pub(crate) fn src_first(env: &Envelope) -> bool {
-    env.src < env.dst
+    match (env.src, env.dst) {
+        (Some(s), Some(d)) if s.1 != d.1 => s.1 < d.1,
+        (s, d) => s.map(|s| s.0) < d.map(|d| d.0),
+    }
 }
 
 impl<S: EventSink> EventSink for Engine<S> {
