@@ -65,52 +65,21 @@ struct Pending {
     inline: [u8; INLINE_PDU],
 }
 
-/// Unanswered requests, oldest first. The oldest is kept in the session
-/// itself: a poller with one request outstanding (the usual case) never
-/// touches the queue's separate buffer.
+/// What a Modbus session holds beyond its first line, allocated on first
+/// use: a poller with one request outstanding whose ADUs arrive whole, in
+/// reads and single writes, never touches it.
 #[derive(Default)]
-struct PendingQueue {
-    first: Option<Pending>,
-    /// The others, when `first` is taken.
+struct ModbusCold {
+    /// Unanswered requests after the oldest, oldest first.
     rest: VecDeque<Pending>,
-}
-
-impl PendingQueue {
-    fn len(&self) -> usize {
-        usize::from(self.first.is_some()) + self.rest.len()
-    }
-
-    fn front(&self) -> Option<&Pending> {
-        self.first.as_ref()
-    }
-
-    fn pop_front(&mut self) -> Option<Pending> {
-        let f = self.first.take()?;
-        self.first = self.rest.pop_front();
-        Some(f)
-    }
-
-    fn push_back(&mut self, p: Pending) {
-        if self.first.is_none() {
-            self.first = Some(p);
-        } else {
-            self.rest.push_back(p);
-        }
-    }
-
-    /// Takes the oldest request `pred` accepts out of the queue.
-    #[inline]
-    fn take(&mut self, pred: impl Fn(&Pending) -> bool) -> Option<Pending> {
-        match &self.first {
-            // The usual case: the response answers the oldest request.
-            Some(f) if pred(f) => self.pop_front(),
-            Some(_) => {
-                let i = self.rest.iter().position(pred)?;
-                self.rest.remove(i)
-            }
-            None => None,
-        }
-    }
+    /// The start of an ADU split across segments, per direction.
+    partial: [Vec<u8>; 2],
+    /// PDU buffers of pending requests, reused: pairing copies only the
+    /// PDU's bytes and allocates only when more requests than ever before
+    /// are pending at once (so at most `max_pending` buffers).
+    pdus: Vec<[u8; MAX_PDU_LEN]>,
+    /// Buffers of `pdus` not in use.
+    free: Vec<u32>,
 }
 
 /// A request as [`emit`] reads it.
@@ -123,31 +92,27 @@ struct Request<'a> {
 
 /// One Modbus/TCP connection.
 ///
-/// Laid out in the order of the fields from a cache-line boundary: what
-/// every request and response reads (the pending requests, the partial
-/// ADUs, the direction and resynchronisation flags) fills the first two
-/// lines, which [`Session::prefetch`] loads; the PDU buffers of long
-/// requests follow.
+/// One cache line (aligned), which [`Session::prefetch`] loads: the oldest
+/// unanswered request, the framing flags, and how much lies in the cold
+/// part, so that a request or response of the usual poller reads nothing
+/// else.
 #[derive(Default)]
 #[repr(C, align(64))]
 pub(crate) struct ModbusSession {
-    /// Unanswered requests, oldest first.
-    pending: PendingQueue,
-    partial: [Vec<u8>; 2],
+    /// The oldest unanswered request.
+    first: Option<Pending>,
+    /// The rest, allocated on first use.
+    cold: Option<Box<ModbusCold>>,
+    /// Requests in `cold.rest`.
+    rest_len: u16,
     /// The flow direction that carries requests (towards the Modbus server).
     request_dir: u8,
     resync: [bool; 2],
-    /// PDU buffers of pending requests, reused: pairing copies only the
-    /// PDU's bytes and allocates only when more requests than ever before
-    /// are pending at once (so at most `max_pending` buffers).
-    pdus: Vec<[u8; MAX_PDU_LEN]>,
-    /// Buffers of `pdus` not in use.
-    free: Vec<u32>,
+    /// Bytes of a split ADU wait in `cold.partial`, per direction.
+    partial: [bool; 2],
 }
 
-/// Three lines, the hot fields in the first two (see `prefetch`).
-const _: () = assert!(std::mem::size_of::<ModbusSession>() == 192);
-const _: () = assert!(std::mem::offset_of!(ModbusSession, resync) + 2 <= 128);
+const _: () = assert!(std::mem::size_of::<ModbusSession>() == 64);
 
 impl Session for ModbusSession {
     fn data(&mut self, dir: usize, bytes: &[u8], out: &mut Out<'_>) {
@@ -155,25 +120,77 @@ impl Session for ModbusSession {
     }
 
     fn gap(&mut self, dir: usize, _len: u64) {
-        self.partial[dir].clear();
+        self.clear_partial(dir);
         self.resync[dir] = true;
     }
 
     fn finish(&mut self, out: &mut Out<'_>) {
-        while let Some(p) = self.pending.pop_front() {
+        while let Some(p) = self.pop_front() {
             self.unanswered(p, out);
         }
-    }
-
-    /// The two lines of the hot fields: `pending` starts the first and
-    /// reaches into the second, where the rest of them lie.
-    #[inline]
-    fn prefetch(&self) {
-        plantshield_flow::prefetch_lines(&self.pending);
     }
 }
 
 impl ModbusSession {
+    fn cold(&mut self) -> &mut ModbusCold {
+        self.cold.get_or_insert_with(Box::default)
+    }
+
+    /// Unanswered requests.
+    fn pending_len(&self) -> usize {
+        usize::from(self.first.is_some()) + usize::from(self.rest_len)
+    }
+
+    fn pop_front(&mut self) -> Option<Pending> {
+        let f = self.first.take()?;
+        if self.rest_len > 0 {
+            self.rest_len -= 1;
+            self.first = self.cold.as_mut().and_then(|c| c.rest.pop_front());
+        }
+        Some(f)
+    }
+
+    fn push_back(&mut self, p: Pending) {
+        if self.first.is_none() {
+            self.first = Some(p);
+        } else {
+            self.cold().rest.push_back(p);
+            self.rest_len += 1;
+        }
+    }
+
+    /// Takes the oldest request `pred` accepts out of the queue.
+    #[inline]
+    fn take_pending(&mut self, pred: impl Fn(&Pending) -> bool) -> Option<Pending> {
+        match &self.first {
+            // The usual case: the response answers the oldest request.
+            Some(f) if pred(f) => self.pop_front(),
+            Some(_) if self.rest_len > 0 => {
+                let rest = &mut self.cold.as_mut()?.rest;
+                let i = rest.iter().position(pred)?;
+                self.rest_len -= 1;
+                rest.remove(i)
+            }
+            _ => None,
+        }
+    }
+
+    /// Appends bytes of a split ADU.
+    fn extend_partial(&mut self, dir: usize, bytes: &[u8]) {
+        self.cold().partial[dir].extend_from_slice(bytes);
+        self.partial[dir] = true;
+    }
+
+    /// Drops the bytes of a split ADU (keeping the allocation).
+    fn clear_partial(&mut self, dir: usize) {
+        if self.partial[dir] {
+            if let Some(c) = &mut self.cold {
+                c.partial[dir].clear();
+            }
+            self.partial[dir] = false;
+        }
+    }
+
     /// Stream bytes in direction `dir`.
     fn stream(&mut self, dir: usize, mut bytes: &[u8], out: &mut Out<'_>) {
         if self.resync[dir] {
@@ -185,7 +202,7 @@ impl ModbusSession {
                 None => return,
             }
         }
-        if !self.partial[dir].is_empty() {
+        if self.partial[dir] {
             // Complete the split ADU: first its header, then the length it announces.
             loop {
                 let need = self.partial_need(dir);
@@ -196,23 +213,23 @@ impl ModbusSession {
                     return;
                 }
                 let take = need.min(bytes.len());
-                self.partial[dir].extend_from_slice(&bytes[..take]);
+                self.extend_partial(dir, &bytes[..take]);
                 bytes = &bytes[take..];
             }
-            let adu = std::mem::take(&mut self.partial[dir]);
-            match Mbap::parse(&adu) {
-                Ok(m) => self.adu(dir, m, &adu[MBAP_LEN..], out),
-                Err(e) => {
-                    self.bad_header(e, out);
-                    self.resync[dir] = true;
-                    self.partial[dir] = adu;
-                    self.partial[dir].clear();
-                    return self.stream(dir, bytes, out);
-                }
+            let mut adu = std::mem::take(&mut self.cold().partial[dir]);
+            self.partial[dir] = false;
+            let framed = Mbap::parse(&adu);
+            if let Ok(m) = framed {
+                self.adu(dir, m, &adu[MBAP_LEN..], out);
             }
             // Keep the allocation for the next split ADU.
-            self.partial[dir] = adu;
-            self.partial[dir].clear();
+            adu.clear();
+            self.cold().partial[dir] = adu;
+            if let Err(e) = framed {
+                self.bad_header(e, out);
+                self.resync[dir] = true;
+                return self.stream(dir, bytes, out);
+            }
         }
         while !bytes.is_empty() {
             match Mbap::parse(bytes) {
@@ -222,7 +239,7 @@ impl ModbusSession {
                     bytes = rest;
                 }
                 Ok(_) | Err(MbapError::Incomplete) => {
-                    self.partial[dir].extend_from_slice(bytes);
+                    self.extend_partial(dir, bytes);
                     return;
                 }
                 Err(e) => {
@@ -241,7 +258,10 @@ impl ModbusSession {
 
     /// Bytes still missing from the partial ADU of `dir`.
     fn partial_need(&self, dir: usize) -> usize {
-        let p = &self.partial[dir];
+        let p = match &self.cold {
+            Some(c) => &c.partial[dir][..],
+            None => &[],
+        };
         if p.len() < 6 {
             return MBAP_LEN - p.len();
         }
@@ -279,11 +299,11 @@ impl ModbusSession {
     fn expire(&mut self, now: i64, out: &mut Out<'_>) {
         let timeout = out.cfg.transaction_timeout_ns;
         while self
-            .pending
-            .front()
+            .first
+            .as_ref()
             .is_some_and(|p| now.saturating_sub(p.ts) > timeout)
         {
-            if let Some(p) = self.pending.pop_front() {
+            if let Some(p) = self.pop_front() {
                 self.unanswered(p, out);
             }
         }
@@ -293,8 +313,7 @@ impl ModbusSession {
     /// pairs with out of the queue.
     fn take(&mut self, mbap: &Mbap, fc: u8) -> Option<Pending> {
         let (tid, unit) = (mbap.transaction_id, mbap.unit_id);
-        self.pending
-            .take(|p| p.transaction_id == tid && p.unit_id == unit && p.function == fc)
+        self.take_pending(|p| p.transaction_id == tid && p.unit_id == unit && p.function == fc)
     }
 
     fn request_of<'a>(&'a self, p: &'a Pending) -> Request<'a> {
@@ -306,7 +325,8 @@ impl ModbusSession {
             pdu: if p.buf == INLINE {
                 &p.inline[..len]
             } else {
-                &self.pdus[p.buf as usize][..len]
+                let buf = self.cold.as_ref().and_then(|c| c.pdus.get(p.buf as usize));
+                buf.map_or(&[][..], |b| &b[..len])
             },
         }
     }
@@ -314,7 +334,7 @@ impl ModbusSession {
     /// Returns the buffer of a request that left the pending queue.
     fn release(&mut self, p: &Pending) {
         if p.buf != INLINE {
-            self.free.push(p.buf);
+            self.cold().free.push(p.buf);
         }
     }
 
@@ -329,8 +349,8 @@ impl ModbusSession {
         if let Some(old) = self.take(&mbap, fc) {
             self.unanswered(old, out);
         }
-        if self.pending.len() >= out.cfg.max_pending_transactions.max(1) {
-            if let Some(old) = self.pending.pop_front() {
+        if self.pending_len() >= out.cfg.max_pending_transactions.max(1) {
+            if let Some(old) = self.pop_front() {
                 out.anomaly(
                     AnomalyKind::Resource,
                     "modbus",
@@ -349,17 +369,20 @@ impl ModbusSession {
             }
             INLINE
         } else {
-            let buf = match self.free.pop() {
+            let c = self.cold();
+            let buf = match c.free.pop() {
                 Some(b) => b,
                 None => {
-                    self.pdus.push([0; MAX_PDU_LEN]);
-                    (self.pdus.len() - 1) as u32
+                    c.pdus.push([0; MAX_PDU_LEN]);
+                    (c.pdus.len() - 1) as u32
                 }
             };
-            self.pdus[buf as usize][..len].copy_from_slice(&pdu[..len]);
+            if let Some(b) = c.pdus.get_mut(buf as usize) {
+                b[..len].copy_from_slice(&pdu[..len]);
+            }
             buf
         };
-        self.pending.push_back(Pending {
+        self.push_back(Pending {
             ts,
             transaction_id: mbap.transaction_id,
             unit_id: mbap.unit_id,
@@ -516,46 +539,50 @@ mod tests {
         }
     }
 
-    fn ids(q: &mut PendingQueue) -> Vec<u16> {
+    fn ids(q: &mut ModbusSession) -> Vec<u16> {
         std::iter::from_fn(|| q.pop_front().map(|p| p.transaction_id)).collect()
     }
 
     #[test]
-    fn pending_queue_is_fifo_with_removal_anywhere() {
-        let mut q = PendingQueue::default();
-        assert_eq!(q.len(), 0);
-        assert!(q.front().is_none() && q.pop_front().is_none());
+    fn pending_requests_are_fifo_with_removal_anywhere() {
+        let mut q = ModbusSession::default();
+        assert_eq!(q.pending_len(), 0);
+        assert!(q.first.as_ref().is_none() && q.pop_front().is_none());
         for id in 1..=5 {
             q.push_back(req(id));
         }
-        assert_eq!(q.len(), 5);
-        assert_eq!(q.front().map(|p| p.transaction_id), Some(1));
-        assert!(q.take(|p| p.transaction_id == 9).is_none());
+        assert_eq!(q.pending_len(), 5);
+        assert_eq!(q.first.as_ref().map(|p| p.transaction_id), Some(1));
+        assert!(q.take_pending(|p| p.transaction_id == 9).is_none());
         assert_eq!(
-            q.take(|p| p.transaction_id == 4).map(|p| p.transaction_id),
+            q.take_pending(|p| p.transaction_id == 4)
+                .map(|p| p.transaction_id),
             Some(4)
         );
         assert_eq!(
-            q.take(|p| p.transaction_id == 1).map(|p| p.transaction_id),
+            q.take_pending(|p| p.transaction_id == 1)
+                .map(|p| p.transaction_id),
             Some(1)
         );
-        assert_eq!(q.front().map(|p| p.transaction_id), Some(2));
+        assert_eq!(q.first.as_ref().map(|p| p.transaction_id), Some(2));
         q.push_back(req(6));
-        assert_eq!(q.len(), 4);
+        assert_eq!(q.pending_len(), 4);
         assert_eq!(ids(&mut q), [2, 3, 5, 6]);
         q.push_back(req(7));
         assert_eq!(
-            q.take(|p| p.transaction_id == 7).map(|p| p.transaction_id),
+            q.take_pending(|p| p.transaction_id == 7)
+                .map(|p| p.transaction_id),
             Some(7)
         );
-        assert_eq!(q.len(), 0);
+        assert_eq!(q.pending_len(), 0);
     }
 
     proptest::proptest! {
-        /// The queue behaves as one double-ended queue, oldest first.
+        /// The pending requests (the first in the session, the rest in its
+        /// cold part) behave as one double-ended queue, oldest first.
         #[test]
-        fn pending_queue_is_a_deque(ops in proptest::collection::vec((0u8..3, 0u16..6), 0..60)) {
-            let mut q = PendingQueue::default();
+        fn pending_requests_are_a_deque(ops in proptest::collection::vec((0u8..3, 0u16..6), 0..60)) {
+            let mut q = ModbusSession::default();
             let mut model: VecDeque<u16> = VecDeque::new();
             for (op, id) in ops {
                 match op {
@@ -569,11 +596,14 @@ mod tests {
                     }
                     _ => {
                         let want = model.iter().position(|&m| m == id).and_then(|i| model.remove(i));
-                        proptest::prop_assert_eq!(q.take(|p| p.transaction_id == id).map(|p| p.transaction_id), want);
+                        proptest::prop_assert_eq!(q.take_pending(|p| p.transaction_id == id).map(|p| p.transaction_id), want);
                     }
                 }
-                proptest::prop_assert_eq!(q.len(), model.len());
-                proptest::prop_assert_eq!(q.front().map(|p| p.transaction_id), model.front().copied());
+                proptest::prop_assert_eq!(q.pending_len(), model.len());
+                // The count kept in the hot line is the cold queue's length.
+                let rest = q.cold.as_ref().map_or(0, |c| c.rest.len());
+                proptest::prop_assert_eq!(usize::from(q.rest_len), rest);
+                proptest::prop_assert_eq!(q.first.as_ref().map(|p| p.transaction_id), model.front().copied());
             }
         }
     }
