@@ -6,33 +6,12 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use common::*;
 use plantshield_capture::{CaptureReader, Format};
 use plantshield_decode::{decode_frame, decode_transport, Net, Transport};
 use serde_json::Value;
-
-fn corpus_files() -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let root = pcaps();
-    for dir in std::fs::read_dir(&root).unwrap() {
-        let dir = dir.unwrap().path();
-        if !dir.is_dir() || dir.file_name().unwrap() == "oracle" {
-            continue;
-        }
-        for f in std::fs::read_dir(&dir).unwrap() {
-            let f = f.unwrap().path();
-            let ext = f.extension().and_then(|e| e.to_str()).unwrap_or("");
-            if ["pcap", "pcapng", "cap"].contains(&ext) {
-                out.push(f);
-            }
-        }
-    }
-    out.sort();
-    assert!(out.len() >= 80, "corpus incomplete: {} files", out.len());
-    out
-}
 
 fn rel(p: &Path) -> String {
     p.strip_prefix(pcaps())

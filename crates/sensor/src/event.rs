@@ -185,9 +185,11 @@ pub trait EventSink {
     /// keeps with the flow record for its sink, where a sink can keep its
     /// per-flow state (the line beside the record the sensor already
     /// holds, rather than a table of its own). They are zero when the flow
-    /// starts and again when its application protocol is found, and
-    /// between two such times every event given with them has the same
-    /// `flow_id`, `src`, `dst` and `app_proto`. A wrapper that does not use
+    /// starts and again whenever its application protocol is named (found,
+    /// or refined by its session), and between two such times every event
+    /// given with them has the same `flow_id` and `app_proto`, and the
+    /// flow's two ends as `src` and `dst`, either way round (BACnet peers
+    /// both request). A wrapper that does not use
     /// them passes them on; one that does keeps them from the sinks behind
     /// it (which then get [`EventSink::event`]).
     fn flow_event(&mut self, env: &Envelope, ev: &Event<'_>, _notes: &mut Notes) {

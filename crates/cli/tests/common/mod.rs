@@ -127,6 +127,28 @@ pub fn run_stack_script(script: &str, out: &Path, extra_args: &[&str]) -> Output
     );
 }
 
+/// Every capture of the shared corpus (`.pcap`, `.pcapng`, `.cap`), sorted.
+pub fn corpus_files() -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let root = pcaps();
+    for dir in std::fs::read_dir(&root).unwrap() {
+        let dir = dir.unwrap().path();
+        if !dir.is_dir() || dir.file_name().unwrap() == "oracle" {
+            continue;
+        }
+        for f in std::fs::read_dir(&dir).unwrap() {
+            let f = f.unwrap().path();
+            let ext = f.extension().and_then(|e| e.to_str()).unwrap_or("");
+            if ["pcap", "pcapng", "cap"].contains(&ext) {
+                out.push(f);
+            }
+        }
+    }
+    out.sort();
+    assert!(out.len() >= 80, "corpus incomplete: {} files", out.len());
+    out
+}
+
 /// Creates `dir` if need be and removes everything in it.
 fn empty_dir(dir: &Path) {
     std::fs::create_dir_all(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));

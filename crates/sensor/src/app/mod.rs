@@ -252,6 +252,14 @@ impl Out<'_> {
         self.emit(&env, &Event::Anomaly(&ev));
     }
 
+    /// Names the flow's application protocol (found, or refined by its
+    /// session). The events' protocol, and maybe their direction, change:
+    /// the sink's notes start again (see `EventSink::flow_event`).
+    pub fn set_app_proto(&mut self, name: &'static str) {
+        *self.app_proto = Some(name);
+        *self.notes = Notes::default();
+    }
+
     /// Passes an event of this flow to the sink, with the flow's notes.
     pub fn emit(&mut self, env: &Envelope, ev: &Event<'_>) {
         self.sink.flow_event(env, ev, self.notes);
@@ -371,11 +379,8 @@ impl<'a> AppCtx<'a> {
             // A device on the registered port that opened the connection is
             // still the server: requests travel towards it.
             let reverse = ports(d).contains(&cport) && !ports(d).contains(&sport);
-            *self.out.app_proto = Some(d.name);
+            self.out.set_app_proto(d.name);
             *self.out.reverse = reverse;
-            // The events' protocol (and maybe direction) changes: the
-            // sink's notes start again (see `EventSink::flow_event`).
-            *self.out.notes = Notes::default();
             let mut s = (d.new)(if reverse { TO_CLIENT } else { TO_SERVER });
             if datagram {
                 s.datagram(dir, bytes, &mut self.out);

@@ -445,7 +445,7 @@ impl S7Session {
         if self.proto.is_none() {
             self.proto = Some(proto);
             if proto == Proto::Plus {
-                *out.app_proto = Some("s7comm_plus");
+                out.set_app_proto("s7comm_plus");
             }
         }
         self.flush_connect(out, false);
