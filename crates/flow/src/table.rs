@@ -167,6 +167,8 @@ struct Hot {
     v6: bool,
     client_is_lo: bool,
     class: u8,
+    /// Bit `dir` set once [`Flow::first_from`] was asked for `dir`.
+    firsts: u8,
     prev: u32,
     next: u32,
     /// The flow's slot in the table (here, where the packet's key check
@@ -271,12 +273,16 @@ impl HashKeys {
 /// Laid out in the order of the fields, from a cache-line boundary, so
 /// that what a data segment touches comes first and close together: the
 /// key (with the slot and the timeout list) fills the first line; then
-/// the counters `touch` updates and the id every event names; the
-/// application state and the TCP state, each with its hot fields first;
-/// then what only a SYN or the flow's end reads; last, on a line of
-/// their own, the notes of the layer above. What a segment of the usual
-/// connection touches lies before [`Flow::HOT_BYTES`] (five of the seven
-/// lines), which is what the prefetch loads.
+/// the counters `touch` updates and the application state, whose layer
+/// keeps in the line's rest what every segment reads ([`Flow::HEAD_BYTES`]);
+/// the rest of the application state and the id, which events read; the
+/// record's start and the TCP state, its hot fields first (the tail,
+/// [`Flow::TAIL`]); then what only a SYN or the flow's end reads; last, on
+/// a line of their own, the notes of the layer above. A segment of the
+/// usual connection touches the head and the tail, four of the seven
+/// lines, which is what the prefetch loads ([`FlowTable::prefetch_flow`]);
+/// an event also the line between them and the notes
+/// ([`FlowTable::prefetch_event`]).
 #[repr(C, align(64))]
 pub struct Flow<S> {
     hot: Hot,
@@ -286,16 +292,17 @@ pub struct Flow<S> {
     pub pkts: [u64; 2],
     /// IP bytes per direction.
     pub bytes: [u64; 2],
-    /// Stable identifier (53 bits, safe in JSON numbers).
-    pub id: u64,
     /// Application-layer state owned by the layer above.
     pub app: S,
+    /// Stable identifier (53 bits, safe in JSON numbers).
+    pub id: u64,
+    /// Start of the current record (moves on interim records): every
+    /// packet compares its time with it (the lifetime timeout).
+    pub record_ts: i64,
     /// TCP state, for TCP flows.
     pub tcp: Option<TcpConn>,
     /// First packet time (ns).
     pub first_ts: i64,
-    /// Start of the current record (moves on interim records).
-    pub record_ts: i64,
     /// The initiator was guessed, not seen.
     pub midstream: bool,
     /// Kept for the layer above (see [`Notes`]).
@@ -311,14 +318,32 @@ pub struct Flow<S> {
 pub struct Notes(pub [u64; 8]);
 
 impl<S> Flow<S> {
-    /// The length of the record's hot part: up to the end of the TCP
-    /// streams (the initial sequence numbers and the start times follow).
-    pub const HOT_BYTES: usize = std::mem::offset_of!(Flow<S>, tcp) + TcpConn::HOT_BYTES;
+    /// The length of the record's head: the key, the counters, and the
+    /// application state up to the end of the line it starts in.
+    pub const HEAD_BYTES: usize = (std::mem::offset_of!(Flow<S>, app) / 64 + 1) * 64;
+
+    /// The record's hot tail: the record's start and the TCP state up to
+    /// the end of its hot part (the initial sequence numbers and the first
+    /// packet's time follow).
+    pub const TAIL: std::ops::Range<usize> = std::mem::offset_of!(Flow<S>, record_ts)
+        ..std::mem::offset_of!(Flow<S>, tcp) + TcpConn::HOT_BYTES;
 
     /// The notes are the record's last line, also in a table slot.
     const NOTES_LAST: bool = std::mem::offset_of!(Flow<S>, notes) + std::mem::size_of::<Notes>()
         == std::mem::size_of::<Flow<S>>()
         && std::mem::size_of::<Option<Flow<S>>>() == std::mem::size_of::<Flow<S>>();
+
+    /// True the first time it is asked for direction `dir` ([`TO_SERVER`],
+    /// [`TO_CLIENT`]), false after: for the layer above to record what the
+    /// first packet each way carries (its MAC address and TTL) with a
+    /// test on the key's line, which every packet reads anyway.
+    #[inline]
+    pub fn first_from(&mut self, dir: usize) -> bool {
+        let bit = 1 << (dir & 1);
+        let first = self.hot.firsts & bit == 0;
+        self.hot.firsts |= bit;
+        first
+    }
 
     /// The flow's slot in its table: dense (below the number of flows held
     /// at once) and reused once the flow has ended.
@@ -662,19 +687,25 @@ impl<S> FlowTable<S> {
     #[inline]
     pub fn prefetch_flow(&self, hash: u64) -> Option<u32> {
         let idx = self.index.first(hash)?;
-        prefetch_prefix(self.slots.get(idx as usize)?, Flow::<S>::HOT_BYTES);
+        let f = self.slots.get(idx as usize)?;
+        // An occupied slot holds the record at its start (`Option` uses a
+        // niche of the record: no tag before it), as `NOTES_LAST` checks.
+        const { assert!(Flow::<S>::NOTES_LAST) };
+        prefetch_prefix(f, Flow::<S>::HEAD_BYTES);
+        prefetch_span(f, Flow::<S>::TAIL.start, Flow::<S>::TAIL.end);
         Some(idx)
     }
 
-    /// Starts loading the notes of the flow in `idx`, which may be wrong
-    /// or empty (a hint, as [`FlowTable::prefetch_flow`]'s slot is).
+    /// Starts loading what an event of the flow in `idx` reads beyond
+    /// what [`FlowTable::prefetch_flow`] loaded: the lines between the
+    /// head and the tail (the rest of the application state, the id) and
+    /// the notes. `idx` may be wrong or empty (a hint, as
+    /// [`FlowTable::prefetch_flow`]'s slot is).
     #[inline]
-    pub fn prefetch_notes(&self, idx: u32) {
+    pub fn prefetch_event(&self, idx: u32) {
         if let Some(f) = self.slots.get(idx as usize) {
-            // The notes are the record's last line, and an occupied slot
-            // holds the record at its start (`Option` uses a niche of the
-            // record: no tag before it), as `NOTES_LAST` checks.
             const { assert!(Flow::<S>::NOTES_LAST) };
+            prefetch_span(f, Flow::<S>::HEAD_BYTES, Flow::<S>::TAIL.start);
             let end = std::mem::size_of_val(f);
             prefetch_span(f, end - std::mem::size_of::<Notes>(), end);
         }
@@ -728,6 +759,7 @@ impl<S> FlowTable<S> {
                 v6: ck.v6,
                 client_is_lo,
                 class: CLASS_SHORT,
+                firsts: 0,
                 prev: NIL,
                 next: NIL,
                 slot: idx,

@@ -55,16 +55,22 @@ pub enum TcpVerdict {
 ///
 /// Laid out in the order of the fields: the flags, then both streams (112
 /// bytes, the hot fields of both directions together), then the initial
-/// sequence numbers, which only a SYN reads.
+/// sequence numbers, which only a SYN reads. They are not `Option`s: an
+/// `Option<TcpConn>` keeps its tag in a niche of the first field that has
+/// one, which would then be theirs, and every packet's test for TCP state
+/// would read the cold line they lie in; it reads the flags' line instead.
 #[repr(C)]
 pub struct TcpConn {
     syn: [bool; 2],
     fin: [bool; 2],
     data_both: [bool; 2],
     rst: bool,
+    /// Bit `dir` set when `isn[dir]` holds that direction's initial
+    /// sequence number.
+    isn_known: u8,
     /// Reassembly per direction, indexed by [`TO_SERVER`] / [`TO_CLIENT`].
     pub streams: [Stream; 2],
-    isn: [Option<u32>; 2],
+    isn: [u32; 2],
 }
 
 impl TcpConn {
@@ -76,7 +82,8 @@ impl TcpConn {
         TcpConn {
             streams: [Stream::new(max_buffer), Stream::new(max_buffer)],
             syn: [false; 2],
-            isn: [None; 2],
+            isn_known: 0,
+            isn: [0; 2],
             fin: [false; 2],
             rst: false,
             data_both: [false; 2],
@@ -111,6 +118,11 @@ impl TcpConn {
     pub fn prefetch(&self) {
         self.streams[0].prefetch();
         self.streams[1].prefetch();
+    }
+
+    /// The initial sequence number of direction `dir`, once seen.
+    fn isn(&self, dir: usize) -> Option<u32> {
+        (self.isn_known >> dir & 1 == 1).then_some(self.isn[dir])
     }
 
     /// True once FIN both ways or RST: the flow can end soon.
@@ -207,21 +219,22 @@ impl TcpConn {
         }
         if f.syn() {
             if !f.ack() {
-                if let Some(isn) = self.isn[dir] {
+                if let Some(isn) = self.isn(dir) {
                     if isn != seg.seq {
                         if self.is_finished() || self.streams[dir].delivered() > 0 {
                             return TcpVerdict::NewConnection;
                         }
                         // A fresh SYN before any data: the client restarted its attempt.
-                        self.isn[dir] = None;
+                        self.isn_known &= !(1 << dir);
                     }
                 }
             } else if !self.streams[other].is_init() {
                 // SYN-ACK without the SYN: its ACK tells where the peer starts.
                 self.streams[other].init(seg.ack);
             }
-            if self.isn[dir].is_none() {
-                self.isn[dir] = Some(seg.seq);
+            if self.isn(dir).is_none() {
+                self.isn[dir] = seg.seq;
+                self.isn_known |= 1 << dir;
                 self.streams[dir].init(seg.seq.wrapping_add(1));
             }
             self.syn[dir] = true;

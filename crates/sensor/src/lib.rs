@@ -107,9 +107,11 @@ fn flow_record(f: &Flow<FlowApp>, reason: &'static str) -> FlowEvent {
     }
 }
 
-fn flow_meta(f: &Flow<FlowApp>) -> FlowMeta {
+/// The identity of flow `f`, whose id is `id` (borrowed apart from the
+/// record, so that its other fields can be borrowed beside it).
+fn flow_meta<'a>(id: &'a u64, f: &Flow<FlowApp>) -> FlowMeta<'a> {
     FlowMeta {
-        id: f.id,
+        id,
         slot: f.slot(),
         client: f.client(),
         server: f.server(),
@@ -124,7 +126,7 @@ fn flow_meta(f: &Flow<FlowApp>) -> FlowMeta {
 /// flow's state carries on).
 #[inline]
 fn on_packet(f: &mut Flow<FlowApp>, dir: usize, l3: &L3, lifetime: i64, sink: &mut dyn EventSink) {
-    if f.app.ttls[dir] == 0 {
+    if f.first_from(dir) {
         f.app.macs[dir] = l3.src_mac;
         f.app.ttls[dir] = l3.ttl.max(1);
     }
@@ -140,7 +142,7 @@ fn on_packet(f: &mut Flow<FlowApp>, dir: usize, l3: &L3, lifetime: i64, sink: &m
 fn interim_record(f: &mut Flow<FlowApp>, l3: &L3, sink: &mut dyn EventSink) {
     let ev = flow_record(f, "lifetime");
     sink.flow_event(
-        &app::envelope(&flow_meta(f), &f.app, f.last_ts),
+        &app::envelope(&flow_meta(&f.id, f), &f.app, f.last_ts),
         &Event::Flow(&ev),
         &mut f.notes,
     );
@@ -393,7 +395,7 @@ impl Sensor {
             if let Some(slot) = self.flows.prefetch_flow(hash) {
                 self.ahead[2] = Some((slot, need));
                 if need == Need::Event {
-                    self.flows.prefetch_notes(slot);
+                    self.flows.prefetch_event(slot);
                     sink.prefetch_flow(slot, 2);
                 }
             }
@@ -671,7 +673,7 @@ impl Sensor {
         if flow.tcp.as_mut().is_some_and(|t| t.pure_ack(dir, seg)) {
             return TcpVerdict::Continue;
         }
-        let meta = flow_meta(flow);
+        let meta = flow_meta(&flow.id, flow);
         let Some(tcp) = flow.tcp.as_mut() else {
             return TcpVerdict::Continue;
         };
@@ -703,7 +705,7 @@ impl Sensor {
             return;
         };
         on_packet(flow, look.dir, l3, self.cfg.flow.lifetime_ns, sink);
-        let meta = flow_meta(flow);
+        let meta = flow_meta(&flow.id, flow);
         AppCtx::new(
             &mut flow.app,
             &mut flow.notes,
@@ -818,7 +820,7 @@ fn end_flow(
         stats.flows_evicted += 1;
         stats.anomaly("flow_table", "flow_evicted");
     }
-    let meta = flow_meta(&f);
+    let meta = flow_meta(&f.id, &f);
     let mut ctx = AppCtx::new(&mut f.app, &mut f.notes, &meta, sink, stats, cfg, f.last_ts);
     if let Some(tcp) = f.tcp.as_mut() {
         // Deliver what reassembly still holds before the session ends.

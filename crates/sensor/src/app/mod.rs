@@ -108,14 +108,22 @@ pub(crate) struct Detect {
     mismatch_reported: bool,
 }
 
+/// A protocol name, by reference to where it is kept (a detector's name,
+/// or a session's static): half the size of the name itself.
+pub(crate) type ProtoName = &'static &'static str;
+
 /// Per-flow state kept next to the app state: counters for the flow record.
-/// Laid out in the order of the fields: what every transaction reads (the
-/// session, and what its event's envelope names) comes first.
+/// Laid out in the order of the fields: the session, which every segment
+/// reads, in the flow record's head; then what events read (the protocol,
+/// the direction, the first packets' MACs and TTLs, the counters), in the
+/// record's next line with the flow's id (see `Flow`).
 #[repr(C)]
 pub(crate) struct FlowApp {
     pub state: AppState,
-    pub app_proto: Option<&'static str>,
+    pub app_proto: Option<ProtoName>,
     pub transactions: u64,
+    /// Gaps already reported in interim flow records.
+    pub gaps_reported: (u32, u64),
     /// Source MAC of each direction's first packet.
     pub macs: [Option<plantshield_decode::MacAddr>; 2],
     /// IP TTL of each direction's first packet (0 not seen).
@@ -124,15 +132,18 @@ pub(crate) struct FlowApp {
     /// opened the connection, e.g. a Modbus device connecting out).
     pub reverse: bool,
     pub anomalies: u32,
-    /// Gaps already reported in interim flow records.
-    pub gaps_reported: (u32, u64),
 }
 
-/// Seven cache lines (see `Flow`), the hot part in the first five and the
-/// sink's notes in the last: a change that moves either should be
+/// Seven cache lines (see `Flow`): the head (the key, the counters and the
+/// session) in the first two, what events read in the third, the tail (the
+/// record's start, the TCP state's hot part) in the fourth and fifth, the
+/// sink's notes in the last. A change that moves any of them should be
 /// measured.
 const _: () = assert!(std::mem::size_of::<plantshield_flow::Flow<FlowApp>>() == 448);
-const _: () = assert!(plantshield_flow::Flow::<FlowApp>::HOT_BYTES == 320);
+const _: () = assert!(plantshield_flow::Flow::<FlowApp>::HEAD_BYTES == 128);
+const _: () = assert!(std::mem::offset_of!(plantshield_flow::Flow<FlowApp>, app) + 24 == 128);
+const _: () = assert!(plantshield_flow::Flow::<FlowApp>::TAIL.start == 192);
+const _: () = assert!(plantshield_flow::Flow::<FlowApp>::TAIL.end == 320);
 
 impl FlowApp {
     /// Application state for a new flow of IP protocol `proto`.
@@ -154,10 +165,11 @@ impl FlowApp {
     }
 }
 
-/// Flow identity copied out for event envelopes.
+/// Flow identity copied out for event envelopes (the id by reference:
+/// it lies in the record's line that only events read).
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct FlowMeta {
-    pub id: u64,
+pub(crate) struct FlowMeta<'a> {
+    pub id: &'a u64,
     pub slot: u32,
     pub client: (std::net::IpAddr, u16),
     pub server: (std::net::IpAddr, u16),
@@ -168,7 +180,7 @@ pub(crate) struct FlowMeta {
 /// Everything a session needs to report: where events go, the counters,
 /// the configuration and the flow's identity.
 pub(crate) struct Out<'a> {
-    pub meta: &'a FlowMeta,
+    pub meta: &'a FlowMeta<'a>,
     pub sink: &'a mut dyn EventSink,
     /// The flow's notes, lent to the sink with each event.
     pub notes: &'a mut Notes,
@@ -176,7 +188,7 @@ pub(crate) struct Out<'a> {
     pub cfg: &'a SensorConfig,
     /// Capture time of the packet being processed.
     pub ts: i64,
-    pub app_proto: &'a mut Option<&'static str>,
+    pub app_proto: &'a mut Option<ProtoName>,
     pub reverse: &'a mut bool,
     pub transactions: &'a mut u64,
     pub anomalies: &'a mut u32,
@@ -185,12 +197,19 @@ pub(crate) struct Out<'a> {
 }
 
 /// The envelope of an event of a flow at `ts`: application client to server.
-pub(crate) fn envelope(meta: &FlowMeta, app: &FlowApp, ts: i64) -> Envelope {
-    envelope_of(meta, app.app_proto, app.reverse, &app.macs, &app.ttls, ts)
+pub(crate) fn envelope(meta: &FlowMeta<'_>, app: &FlowApp, ts: i64) -> Envelope {
+    envelope_of(
+        meta,
+        app.app_proto.copied(),
+        app.reverse,
+        &app.macs,
+        &app.ttls,
+        ts,
+    )
 }
 
 fn envelope_of(
-    meta: &FlowMeta,
+    meta: &FlowMeta<'_>,
     app_proto: Option<&'static str>,
     reverse: bool,
     macs: &[Option<plantshield_decode::MacAddr>; 2],
@@ -201,7 +220,7 @@ fn envelope_of(
     let ends = [meta.client, meta.server];
     Envelope {
         ts_ns: ts,
-        flow_id: Some(meta.id),
+        flow_id: Some(*meta.id),
         flow_slot: Some(meta.slot),
         src: Some(ends[s]),
         dst: Some(ends[d]),
@@ -220,7 +239,7 @@ impl Out<'_> {
     pub fn envelope(&self, ts: i64) -> Envelope {
         envelope_of(
             self.meta,
-            *self.app_proto,
+            self.app_proto.copied(),
             *self.reverse,
             self.macs,
             self.ttls,
@@ -255,7 +274,7 @@ impl Out<'_> {
     /// Names the flow's application protocol (found, or refined by its
     /// session). The events' protocol, and maybe their direction, change:
     /// the sink's notes start again (see `EventSink::flow_event`).
-    pub fn set_app_proto(&mut self, name: &'static str) {
+    pub fn set_app_proto(&mut self, name: ProtoName) {
         *self.app_proto = Some(name);
         *self.notes = Notes::default();
     }
@@ -289,7 +308,7 @@ impl<'a> AppCtx<'a> {
     pub fn new(
         app: &'a mut FlowApp,
         notes: &'a mut Notes,
-        meta: &'a FlowMeta,
+        meta: &'a FlowMeta<'a>,
         sink: &'a mut dyn EventSink,
         stats: &'a mut Stats,
         cfg: &'a SensorConfig,
@@ -379,7 +398,7 @@ impl<'a> AppCtx<'a> {
             // A device on the registered port that opened the connection is
             // still the server: requests travel towards it.
             let reverse = ports(d).contains(&cport) && !ports(d).contains(&sport);
-            self.out.set_app_proto(d.name);
+            self.out.set_app_proto(&d.name);
             *self.out.reverse = reverse;
             let mut s = (d.new)(if reverse { TO_CLIENT } else { TO_SERVER });
             if datagram {
