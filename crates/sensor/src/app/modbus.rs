@@ -103,8 +103,9 @@ pub(crate) struct ModbusSession {
     first: Option<Pending>,
     /// The rest, allocated on first use.
     cold: Option<Box<ModbusCold>>,
-    /// Requests in `cold.rest`.
-    rest_len: u16,
+    /// Requests in `cold.rest` (bounded by `--max-pending`, a `usize`:
+    /// 32 bits, which memory runs out before).
+    rest_len: u32,
     /// The flow direction that carries requests (towards the Modbus server).
     request_dir: u8,
     resync: [bool; 2],
@@ -138,7 +139,7 @@ impl ModbusSession {
 
     /// Unanswered requests.
     fn pending_len(&self) -> usize {
-        usize::from(self.first.is_some()) + usize::from(self.rest_len)
+        usize::from(self.first.is_some()) + self.rest_len as usize
     }
 
     fn pop_front(&mut self) -> Option<Pending> {
@@ -602,7 +603,7 @@ mod tests {
                 proptest::prop_assert_eq!(q.pending_len(), model.len());
                 // The count kept in the hot line is the cold queue's length.
                 let rest = q.cold.as_ref().map_or(0, |c| c.rest.len());
-                proptest::prop_assert_eq!(usize::from(q.rest_len), rest);
+                proptest::prop_assert_eq!(q.rest_len as usize, rest);
                 proptest::prop_assert_eq!(q.first.as_ref().map(|p| p.transaction_id), model.front().copied());
             }
         }
