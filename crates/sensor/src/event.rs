@@ -189,9 +189,9 @@ pub trait EventSink {
     /// or refined by its session), and between two such times every event
     /// given with them has the same `flow_id` and `app_proto`, and the
     /// flow's two ends as `src` and `dst`, either way round (BACnet peers
-    /// both request). A wrapper that does not use
-    /// them passes them on; one that does keeps them from the sinks behind
-    /// it (which then get [`EventSink::event`]).
+    /// both request). A wrapper that does not use them passes them on; one
+    /// that does keeps them from the sinks behind it (which then get
+    /// [`EventSink::event`]).
     fn flow_event(&mut self, env: &Envelope, ev: &Event<'_>, _notes: &mut Notes) {
         self.event(env, ev);
     }

@@ -292,7 +292,7 @@ impl Out<'_> {
         }
         *self.transactions += 1;
         let env = self.envelope(ts);
-        self.sink.flow_event(&env, ev, self.notes);
+        self.emit(&env, ev);
     }
 }
 

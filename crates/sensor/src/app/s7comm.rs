@@ -58,11 +58,10 @@ const MAX_TSAP: usize = 32;
 const COTP: &str = "cotp";
 /// Layer of S7comm anomalies.
 const S7: &str = "s7comm";
-/// The protocol a connection speaking S7comm-plus is named (a static, so
-/// that the flow can keep a reference to it: `ProtoName`).
-static S7COMM_PLUS: &str = "s7comm_plus";
-/// Layer of S7comm-plus anomalies.
-const S7P: &str = "s7comm_plus";
+/// Layer of S7comm-plus anomalies, and the protocol a connection speaking
+/// it is named (a static, so that the flow can keep a reference to it:
+/// `ProtoName`).
+static S7P: &str = "s7comm_plus";
 
 pub(crate) const DETECTOR: Detector = Detector {
     name: "s7comm",
@@ -448,7 +447,7 @@ impl S7Session {
         if self.proto.is_none() {
             self.proto = Some(proto);
             if proto == Proto::Plus {
-                out.set_app_proto(&S7COMM_PLUS);
+                out.set_app_proto(&S7P);
             }
         }
         self.flush_connect(out, false);
