@@ -553,27 +553,21 @@ fn write_values(
         b.hex(w, hex_key, data);
         return;
     };
-    let mut s = String::from("[");
-    let mut ib = itoa::Buffer::new();
+    // Written in place, floats by the writer's shortest round-trip form
+    // as every other protocol's (REAL and LREAL are numbers, not text).
+    w.begin_array_field(key);
     for (i, v) in values.enumerate() {
         if i >= b.max {
             b.truncated = true;
             break;
         }
-        if i > 0 {
-            s.push(',');
-        }
         match v {
-            Value::Int(x) => s.push_str(ib.format(x)),
-            Value::Uint(x) => s.push_str(ib.format(x)),
-            Value::Float(x) if x.is_finite() => {
-                let _ = write!(s, "{x}");
-            }
-            Value::Float(_) => s.push_str("null"),
+            Value::Int(x) => w.i64_value(x),
+            Value::Uint(x) => w.u64_value(x),
+            Value::Float(x) => w.f64_value(x),
         }
     }
-    s.push(']');
-    w.raw_field(key, s.as_bytes());
+    w.end_array();
 }
 
 fn write_list_identity(w: &mut JsonWriter, li: &ListIdentityItem<'_>) {
@@ -607,5 +601,52 @@ fn write_identity(w: &mut JsonWriter, id: &Identity<'_>) {
     if let Some(s) = id.state {
         w.u64_field("state", u64::from(s.0));
         w.str_field("state_name", s.name());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn values_json(t: u16, data: &[u8], max: usize) -> (String, bool) {
+        let mut w = JsonWriter::new();
+        let mut b = Bounded::new(max);
+        w.begin_object();
+        write_values(&mut w, &mut b, "v", "hex", DataType(t), data);
+        w.end_object();
+        (
+            String::from_utf8(w.as_bytes().to_vec()).unwrap(),
+            b.truncated,
+        )
+    }
+
+    #[test]
+    fn reals_are_numbers_in_the_writers_float_form() {
+        let data: Vec<u8> = [1.5f32, f32::NAN, 0.0, 164.91, -2.0e-7]
+            .iter()
+            .flat_map(|f| f.to_le_bytes())
+            .collect();
+        let (json, truncated) = values_json(0xCA, &data, 32);
+        // REAL widened to f64 exactly, as the other protocols' floats;
+        // not-a-number is null.
+        assert_eq!(
+            json,
+            r#"{"v":[1.5,null,0.0,164.91000366210938,-2.0000000233721948e-7]}"#
+        );
+        assert!(!truncated);
+        let parsed: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(parsed["v"][3].as_f64(), Some(f64::from(164.91f32)));
+        assert_eq!(parsed["v"][4].as_f64(), Some(f64::from(-2.0e-7f32)));
+    }
+
+    #[test]
+    fn integers_and_the_bound() {
+        let data: Vec<u8> = [-1i32, 7, 9].iter().flat_map(|i| i.to_le_bytes()).collect();
+        assert_eq!(
+            values_json(0xC4, &data, 2),
+            (r#"{"v":[-1,7]}"#.into(), true)
+        );
+        // A type without a numeric form is written as bytes.
+        assert_eq!(values_json(0xD0, &[0x41], 2).0, r#"{"hex":"41"}"#);
     }
 }
