@@ -798,36 +798,44 @@ impl Inventory {
         ts: i64,
         flow: Option<u64>,
     ) {
-        let mut facts = Vec::new();
-        identity::facts(ev, &mut |f| facts.push(f));
-        for f in facts {
-            // Both ends are one asset (loopback, or hosts behind one MAC):
-            // what the client says would overwrite what the server says
-            // about the same attributes; the server's identity is kept.
-            if f.about.is_none() && f.about_client && c.is_some() && c == s {
-                continue;
-            }
-            let id = match f.about {
-                Some(identity::About::Mac(m)) => self.by_mac.get(&m).copied(),
-                Some(identity::About::Ip(ip)) => self.by_ip.get(&ip).copied(),
-                None if f.about_client => c,
-                None => s,
-            };
-            let Some(id) = id else {
-                continue;
-            };
-            // A DHCP server's ACK binds an address to the client's MAC: as
-            // authoritative as the client's own ARP.
-            if let (Some(identity::About::Mac(m)), "dhcp_ip") = (f.about, f.attribute) {
-                if let Ok(ip) = f.value.parse::<IpAddr>() {
-                    if is_unicast(ip) && !ip.is_unspecified() {
-                        self.claim(m, ip);
-                        self.bind_ip(id, m, ip, ts, "dhcp", flow);
-                    }
+        identity::facts(ev, &mut |f| self.apply_fact(f, c, s, ts, flow));
+    }
+
+    /// One fact of an event whose ends are `c` and `s`.
+    fn apply_fact(
+        &mut self,
+        f: identity::Fact,
+        c: Option<AssetId>,
+        s: Option<AssetId>,
+        ts: i64,
+        flow: Option<u64>,
+    ) {
+        // Both ends are one asset (loopback, or hosts behind one MAC):
+        // what the client says would overwrite what the server says
+        // about the same attributes; the server's identity is kept.
+        if f.about.is_none() && f.about_client && c.is_some() && c == s {
+            return;
+        }
+        let id = match f.about {
+            Some(identity::About::Mac(m)) => self.by_mac.get(&m).copied(),
+            Some(identity::About::Ip(ip)) => self.by_ip.get(&ip).copied(),
+            None if f.about_client => c,
+            None => s,
+        };
+        let Some(id) = id else {
+            return;
+        };
+        // A DHCP server's ACK binds an address to the client's MAC: as
+        // authoritative as the client's own ARP.
+        if let (Some(identity::About::Mac(m)), "dhcp_ip") = (f.about, f.attribute) {
+            if let Ok(ip) = f.value.parse::<IpAddr>() {
+                if is_unicast(ip) && !ip.is_unspecified() {
+                    self.claim(m, ip);
+                    self.bind_ip(id, m, ip, ts, "dhcp", flow);
                 }
             }
-            self.learn(id, f.attribute, f.value, f.source, f.confidence, ts, flow);
         }
+        self.learn(id, f.attribute, f.value, f.source, f.confidence, ts, flow);
     }
 
     /// The facts of a layer-2 event: its "client" is the sending MAC, its
@@ -1300,15 +1308,16 @@ impl Inventory {
         ts: i64,
         flow_id: Option<u64>,
     ) {
-        let value = value.trim().to_string();
-        if value.is_empty() {
+        let v = value.trim();
+        if v.is_empty() {
             return;
         }
         let Some(a) = self.assets.get_mut(id as usize) else {
             return;
         };
         match a.attrs.get_mut(attribute) {
-            Some(old) if old.value == value => {
+            // The usual case, a fact seen again: no allocation.
+            Some(old) if old.value == v => {
                 old.last_seen = old.last_seen.max(ts);
                 old.seen += 1;
                 // Stronger evidence of the same value: it is now the source.
@@ -1321,6 +1330,11 @@ impl Inventory {
                 // A weaker source disagrees: keep the stronger evidence.
             }
             prev => {
+                let value = if v.len() == value.len() {
+                    value
+                } else {
+                    v.to_string()
+                };
                 let before = prev.map(|p| p.value.clone());
                 a.attrs.insert(
                     attribute.to_string(),
