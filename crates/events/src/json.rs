@@ -764,12 +764,6 @@ impl JsonWriter {
         self.buf.push(b'"');
     }
 
-    /// `"key":` followed by raw, already valid JSON.
-    pub fn raw_field(&mut self, key: &str, json: &[u8]) {
-        self.key(key);
-        self.buf.extend_from_slice(json);
-    }
-
     /// Bytes that continue the open object or array as they are, their
     /// separators included (`,"a":1,"b":2` after a first member): for
     /// members written once and reused.
