@@ -416,11 +416,6 @@ impl Detections {
         }
     }
 
-    /// The record of the event's flow (opened by [`Detections::open_record`]).
-    fn cached(&mut self) -> Option<&mut FlowSweep> {
-        self.cur.as_mut()
-    }
-
     /// The engine's prefetch hint ([`plantshield_sensor::EventSink::prefetch_notes`],
     /// a packet ahead): the sweep and the window a flow's notes name. The
     /// notes are not checked for validity: stale or empty ones (whose
@@ -480,7 +475,7 @@ impl Detections {
 
     fn window(&mut self, pair: Pair) -> &mut Window {
         let gen = self.gen;
-        let i = match self.cached() {
+        let i = match self.cur.as_mut() {
             Some(c) if c.window != NIL && c.gen == gen => c.window,
             _ => {
                 let i = match self.pairs.get(&pair) {
@@ -498,7 +493,7 @@ impl Detections {
                     }
                 };
                 let gen = self.gen;
-                if let Some(c) = self.cached() {
+                if let Some(c) = self.cur.as_mut() {
                     c.renew(gen);
                     c.window = i;
                 }
@@ -872,7 +867,7 @@ impl Detections {
         let span = self.cfg.sweep_window_ns;
         let sweep_hosts = self.cfg.sweep_hosts;
         let gen = self.gen;
-        let (idx, host_in) = match self.cached() {
+        let (idx, host_in) = match self.cur.as_mut() {
             Some(c) if c.sweep != NIL && c.gen == gen => {
                 (c.sweep, c.host_in.then_some(c.host_in_start))
             }
@@ -892,7 +887,7 @@ impl Detections {
                     }
                 };
                 let gen = self.gen;
-                if let Some(c) = self.cached() {
+                if let Some(c) = self.cur.as_mut() {
                     c.renew(gen);
                     c.sweep = idx;
                     c.host_in = false;
@@ -915,7 +910,7 @@ impl Detections {
                 s.hosts_len = s.hosts.len() as u32;
             }
             let start = s.start;
-            if let Some(c) = self.cached() {
+            if let Some(c) = self.cur.as_mut() {
                 c.host_in = true;
                 c.host_in_start = start;
             }
